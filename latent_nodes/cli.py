@@ -1,0 +1,43 @@
+"""`latent-nodes <command>`: the package's commands for people without the `ros2` CLI.
+
+Each command is a module under ``latent_nodes.scripts`` with ``main(argv)``; it is imported only
+when asked for, so ``latent-nodes dataset`` never loads torch or rclpy it does not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "demo": ("latent_nodes.scripts.demo", "run the ROS 2 graph on the embedded simulator"),
+    "train": ("latent_nodes.scripts.train", "train a model (the paper's three cases behind --case)"),
+    "table1": ("latent_nodes.scripts.table1", "reproduce the paper's Table I with reference rows"),
+    "dataset": ("latent_nodes.scripts.dataset", "generate the demonstration dataset in the simulator"),
+    "render": ("latent_nodes.scripts.render", "render a behaviour as a filmstrip and plot block positions"),
+    "bag2dataset": ("latent_nodes.scripts.bag2dataset", "convert rosbag2 recordings into a dataset file"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: latent-nodes <command> [args]  (latent-nodes <command> --help for its options)", ""]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"latent-nodes: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

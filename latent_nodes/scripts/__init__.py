@@ -1,0 +1,1 @@
+"""Entry points: each module has ``main(argv)`` and is reached through ``latent-nodes <command>``."""

@@ -1,0 +1,116 @@
+"""The one deployment call: a block position and a behaviour in, the completed behaviour out.
+
+``BehaviourCompleter.complete(block_xy, behaviour)`` hides the model's internals from whoever runs it
+on a robot: it checks the pose, normalizes it with the model's own statistics, runs the paper's
+inference (first-step perception -> xi* -> the full sequence) and returns joint angles in radians.
+The inference node and the demo both use it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from latent_nodes.checkpoint import Checkpoint, load_checkpoint
+from latent_nodes.config import Config, InferenceConfig, default_model_path
+from latent_nodes.inference import infer_latent
+
+
+class InvalidObservation(ValueError):
+    """A pose or behaviour the model cannot be asked about; the message says which and why."""
+
+
+@dataclass
+class Completion:
+    """A completed behaviour in raw units, with what inference found."""
+
+    behaviour: str
+    block_xy: np.ndarray  # [2] metres, table frame
+    xi: np.ndarray | None  # [K] local coordinates (None for a model trained without embedding)
+    z: np.ndarray  # [L]
+    sequence: np.ndarray  # [T, O]: joint angles (rad) then block x, y (m)
+    error: float  # squared first-step perception error, normalized units
+    latency_s: float
+    dt: float
+
+    @property
+    def joints(self) -> np.ndarray:
+        """[T, n_joints] joint angles in radians."""
+        return self.sequence[:, : self.sequence.shape[1] - 2]
+
+
+class BehaviourCompleter:
+    """Loads a model once; ``complete`` answers one pose at a time (thread-safe for a single caller)."""
+
+    def __init__(self, ckpt: Checkpoint, inference: InferenceConfig | None = None, device: str = "cpu") -> None:
+        self.ckpt = ckpt
+        self.model = ckpt.model.to(device).eval()
+        self.device = device
+        self.inference_cfg = inference or ckpt.config.inference
+        self.perception_dims = list(ckpt.config.model.perception_dims)
+        for p in self.model.parameters():  # inference never trains the model
+            p.requires_grad_(False)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, device: str = "cpu",
+                        inference: InferenceConfig | None = None) -> BehaviourCompleter:
+        """Load a model file (None: the shipped default model); raises ``CheckpointError`` if unusable."""
+        return cls(load_checkpoint(default_model_path() if path is None else path, device), inference, device)
+
+    @property
+    def config(self) -> Config:
+        return self.ckpt.config
+
+    @property
+    def behaviours(self) -> tuple[str, ...]:
+        return tuple(self.ckpt.behaviour_names)
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return tuple(self.ckpt.joint_names)
+
+    @property
+    def dt(self) -> float:
+        return self.ckpt.dt
+
+    def check(self, block_xy: Sequence[float], behaviour: str) -> tuple[np.ndarray, int]:
+        """Validate a query; returns the position as an array and the behaviour index."""
+        if behaviour not in self.behaviours:
+            raise InvalidObservation(f"unknown behaviour {behaviour!r}; this model knows {list(self.behaviours)}")
+        xy = np.asarray(block_xy, dtype=np.float64).reshape(-1)
+        if xy.shape != (2,):
+            raise InvalidObservation(f"block position must be (x, y), got {xy.size} values")
+        if not np.all(np.isfinite(xy)):
+            raise InvalidObservation(f"block position ({xy[0]}, {xy[1]}) is not finite")
+        (x0, x1), (y0, y1) = self.config.sim.table_x, self.config.sim.table_y
+        if not (x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1):
+            raise InvalidObservation(f"block position ({xy[0]:.3f}, {xy[1]:.3f}) m is off the table "
+                                     f"(x in [{x0}, {x1}], y in [{y0}, {y1}] in the table frame)")
+        return xy, self.behaviours.index(behaviour)
+
+    def complete(self, block_xy: Sequence[float], behaviour: str) -> Completion:
+        """Infer the behaviour's latent from the block's first-step position and generate all T steps."""
+        start = time.perf_counter()
+        xy, pattern = self.check(block_xy, behaviour)
+        mc = self.config.model
+        obs = torch.zeros(1, mc.seq_len, mc.output_dim)
+        mask = torch.zeros(1, mc.seq_len, mc.output_dim, dtype=torch.bool)
+        obs[0, 0, self.perception_dims] = torch.as_tensor(
+            self.ckpt.normalizer.normalize(xy, self.perception_dims), dtype=torch.float32)
+        mask[0, 0, self.perception_dims] = True
+        result = infer_latent(self.model, pattern, obs.to(self.device), mask.to(self.device), self.inference_cfg)
+        sequence = self.ckpt.normalizer.denormalize(result.sequence[0].cpu().numpy())
+        error = float(result.error[0])
+        if not math.isfinite(error) or not np.all(np.isfinite(sequence)):
+            raise FloatingPointError(f"inference produced non-finite values for block {xy.tolist()}")
+        return Completion(
+            behaviour=behaviour, block_xy=xy,
+            xi=result.coords[0].cpu().numpy() if self.model.uses_embedding else None,
+            z=result.z[0].cpu().numpy(), sequence=sequence, error=error,
+            latency_s=time.perf_counter() - start, dt=self.dt)

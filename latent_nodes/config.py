@@ -199,3 +199,38 @@ def package_share() -> Path:
 def default_model_path() -> Path:
     """The shipped model that the demo and the nodes load when no path is given."""
     return package_share() / "models" / "latent_nodes_default.pt"
+
+
+def add_arguments(parser, section_cls: type, prefix: str = "", aliases: Mapping[str, list[str]] | None = None,
+                  only: list[str] | None = None) -> None:
+    """Add one ``--<prefix><field>`` option per field of a config section, with its help text.
+
+    Options default to None, meaning "keep the value from the config file or the schema's default", so a
+    YAML file and the command line compose. ``aliases`` maps a field to extra option strings.
+    """
+    aliases = aliases or {}
+    group = parser.add_argument_group(section_cls.__name__)
+    for f in fields(section_cls):
+        if only is not None and f.name not in only:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        names = [f"--{prefix}{f.name}".replace("_", "-")] + list(aliases.get(f.name, []))
+        kw: dict[str, Any] = {"dest": f"{prefix}{f.name}", "default": None,
+                              "help": f"{f.metadata.get('help', '')} (default: {default})"}
+        if isinstance(default, list):
+            kw.update(nargs="+", type=type(default[0]) if default else str)
+        elif isinstance(default, bool):
+            kw.update(type=lambda s: s.lower() in ("1", "true", "yes", "on"))
+        else:
+            kw.update(type=type(default))
+        if f.metadata.get("choices"):
+            kw["choices"] = list(f.metadata["choices"])
+        group.add_argument(*names, **kw)
+
+
+def apply_arguments(section: Any, args: Any, prefix: str = "") -> None:
+    """Copy the options given on the command line (not None) into a config section."""
+    for f in fields(section):
+        value = getattr(args, f"{prefix}{f.name}", None)
+        if value is not None:
+            setattr(section, f.name, value)

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from latent_nodes.checkpoint import Checkpoint
 from latent_nodes.config import CASE_REGULARIZED, Config
 from latent_nodes.latent_model import LatentModel
+from latent_nodes.normalization import Normalizer
 from latent_nodes.regularizer import conformal_regularizer
 
 
@@ -140,3 +142,29 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.batch_gen.set_state(state["batch_gen"])
         self.reg_gen.set_state(state["reg_gen"])
+
+
+def trainer_for_dataset(cfg: Config, dataset) -> tuple[Trainer, Normalizer]:
+    """Fit the normalization on the dataset's training split and build a Trainer on it.
+
+    Only training samples are seen: test positions never enter the statistics or the loss.
+    """
+    train = dataset.train()
+    if len(train.labels) == 0:
+        raise ValueError("the dataset has no training samples")
+    names = list(dataset.behaviour_names)
+    if len(names) != cfg.model.n_patterns:
+        cfg.model.n_patterns = len(names)
+    normalizer = Normalizer.fit(train.sequences)
+    sequences = normalizer.normalize(train.sequences).astype(np.float32)
+    return Trainer(cfg, sequences, np.asarray(train.labels)), normalizer
+
+
+def to_checkpoint(trainer: Trainer, normalizer: Normalizer, dataset, metrics: dict | None = None,
+                  with_train_state: bool = True) -> Checkpoint:
+    """Package a trainer's model with everything deployment needs (and, optionally, its resume state)."""
+    train = dataset.train()
+    return Checkpoint(model=trainer.model, config=trainer.cfg, normalizer=normalizer,
+                      behaviour_names=list(dataset.behaviour_names), joint_names=list(dataset.joint_names),
+                      dt=float(dataset.dt), sample_block_xy=np.asarray(train.block_xy, dtype=np.float64),
+                      metrics=dict(metrics or {}), train_state=trainer.state_dict() if with_train_state else None)

@@ -1,0 +1,231 @@
+"""Offline training: ``latent-nodes train`` (pip) or ``ros2 run latent_nodes train`` (colcon).
+
+Data in, loop, checkpoint out. Every option comes from the config schema (``--help`` lists them with
+their defaults); ``--config`` reads a YAML file first and options override it. Under ``ros2 run`` the
+same names are also accepted as ROS parameters (``--ros-args -p epochs:=500``).
+
+Written to ``--out-dir``: ``model.pt`` (checkpoint, atomically, every ``--checkpoint-every`` epochs and
+at the end), ``log.jsonl`` (every loss term per epoch), ``config.yaml``, ``metrics.json`` (first-step
+reconstruction of the unseen test samples), ``losses.png`` and ``local_coordinates.png`` (Fig. 4).
+``--resume`` continues from ``model.pt`` to the same result as an uninterrupted run; Ctrl-C or SIGTERM
+saves a checkpoint and exits cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from latent_nodes.atomic import write_text_atomic
+from latent_nodes.config import (
+    Config,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    add_arguments,
+    apply_arguments,
+    load_config,
+)
+
+DEFAULT_DATASET = Path("data/demonstrations.npz")
+MODEL_ALIASES = {"local_dim": ["-K"], "latent_dim": ["-L"]}
+TRAIN_ALIASES = {"reg_weight": ["--lambda"], "out_dir": ["--out"]}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="latent-nodes train", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--config", type=Path, help="YAML config file (sections model, train, data, ...)")
+    parser.add_argument("--dataset", type=Path, default=None,
+                        help=f"dataset file; if absent, the default dataset is generated at {DEFAULT_DATASET}")
+    parser.add_argument("--resume", action="store_true", help="continue from <out-dir>/model.pt")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
+    add_arguments(parser, ModelConfig, aliases=MODEL_ALIASES)
+    add_arguments(parser, TrainConfig, aliases=TRAIN_ALIASES)
+    add_arguments(parser, DataConfig, prefix="data_", only=["train_grid", "perturbation", "seed"])
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config)
+    apply_arguments(cfg.model, args)
+    apply_arguments(cfg.train, args)
+    apply_arguments(cfg.data, args, prefix="data_")
+    if args.dataset is not None:
+        cfg.data.dataset_path = str(args.dataset)
+    return cfg
+
+
+def load_or_generate_dataset(cfg: Config, log=print):
+    """The dataset named in the config, or the default one (generated in the simulator if missing)."""
+    from latent_nodes.dataset import load_dataset, save_dataset
+
+    if cfg.data.dataset_path:
+        return load_dataset(cfg.data.dataset_path)
+    if DEFAULT_DATASET.exists():
+        return load_dataset(DEFAULT_DATASET)
+    from latent_nodes.sim.demonstrations import generate_dataset
+
+    log(f"generating the default dataset at {DEFAULT_DATASET} (MuJoCo demonstrations)")
+    dataset = generate_dataset(cfg.data, cfg.sim)
+    save_dataset(dataset, DEFAULT_DATASET)
+    return dataset
+
+
+class _Stop(Exception):
+    """Raised from the SIGTERM handler so that training saves and exits like on Ctrl-C."""
+
+
+def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> Path:
+    """Train (or resume) with ``cfg``; returns the checkpoint path. Library entry for scripts and nodes."""
+    import torch
+
+    from latent_nodes.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from latent_nodes.evaluation import reconstruct_from_first_step
+    from latent_nodes.training import to_checkpoint, trainer_for_dataset
+    from latent_nodes.training_plots import plot_local_coordinates, plot_losses
+
+    out = Path(cfg.train.out_dir)
+    ckpt_path, log_path = out / "model.pt", out / "log.jsonl"
+    if resume:
+        if not ckpt_path.exists():
+            raise CheckpointError(f"cannot resume: {ckpt_path} does not exist")
+        previous = load_checkpoint(ckpt_path, cfg.train.device)
+        if previous.train_state is None:
+            raise CheckpointError(f"cannot resume: {ckpt_path} holds no training state")
+        epochs = cfg.train.epochs
+        cfg = previous.config  # the run continues with its own settings; only the epoch target may grow
+        cfg.train.epochs = max(epochs, previous.train_state["epoch"])
+    dataset = load_or_generate_dataset(cfg, log)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    trainer, normalizer = trainer_for_dataset(cfg, dataset)
+    if resume:
+        trainer.model.load_state_dict(previous.model.state_dict())
+        trainer.load_state_dict(previous.train_state)
+        log(f"resuming {ckpt_path} at epoch {trainer.epoch} of {cfg.train.epochs}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    # The log always matches the checkpoint's history, also after an interrupted run is resumed.
+    write_text_atomic(log_path, "".join(json.dumps(h) + "\n" for h in trainer.history))
+
+    def save() -> None:
+        save_checkpoint(ckpt_path, to_checkpoint(trainer, normalizer, dataset))
+
+    def on_term(signum, frame):  # noqa: ARG001
+        raise _Stop()
+
+    old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+    bar = _progress(trainer.epoch, cfg.train.epochs, progress)
+    start = time.perf_counter()
+    try:
+        with open(log_path, "a") as log_file:
+            while trainer.epoch < cfg.train.epochs:
+                rec = trainer.run_epoch()
+                if rec.epoch % cfg.train.log_every == 0:
+                    log_file.write(json.dumps(rec.to_dict()) + "\n")
+                    log_file.flush()
+                bar.update(1)
+                bar.set_postfix(loss=f"{rec.loss:.2e}", recon=f"{rec.reconstruction:.2e}",
+                                reg=f"{rec.regularizer:.2e}", refresh=False)
+                if rec.epoch % cfg.train.checkpoint_every == 0 and rec.epoch < cfg.train.epochs:
+                    save()
+    except (KeyboardInterrupt, _Stop):
+        bar.close()
+        save()
+        log(f"interrupted at epoch {trainer.epoch}: saved {ckpt_path}; continue with --resume")
+        raise SystemExit(130) from None
+    finally:
+        bar.close()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    train_seconds = time.perf_counter() - start
+
+    # Evaluation on the unseen test positions: the paper's protocol (first-step perception only).
+    metrics = {"epochs": trainer.epoch, "train_seconds_this_run": round(train_seconds, 2),
+               "final": trainer.history[-1] if trainer.history else {}}
+    test = dataset.test()
+    if len(test.labels):
+        trainer.model.eval()
+        rec = reconstruct_from_first_step(trainer.model, normalizer.normalize(test.sequences), test.labels,
+                                          cfg.inference)
+        metrics["test_error_first_step"] = rec.per_behaviour(list(dataset.behaviour_names))
+        metrics["test_error_units"] = "(1/T) sum_t ||x - x_hat||^2, each dimension scaled to [-1, 1] on train"
+    ckpt = to_checkpoint(trainer, normalizer, dataset, metrics)
+    save_checkpoint(ckpt_path, ckpt)
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    plot_losses(trainer.history, out / "losses.png", f"{cfg.model.case}, seed {cfg.train.seed}")
+    train = dataset.train()
+    plot_local_coordinates(trainer.model.coords.detach().cpu().numpy(), np.asarray(train.labels),
+                           np.asarray(train.block_xy), list(dataset.behaviour_names), out / "local_coordinates.png",
+                           f"learned coordinates ({cfg.model.case})")
+    log(f"saved {ckpt_path}; test error (first-step perception): {metrics.get('test_error_first_step')}")
+    return ckpt_path
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _progress(done: int, total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, disable=not enabled, unit="epoch", dynamic_ncols=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ros_overrides = _ros_parameters(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+        for section, values in ros_overrides.items():
+            for key, value in values.items():
+                setattr(getattr(cfg, section), key, value)
+        run(cfg, resume=args.resume, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as exc:  # dataset, checkpoint and config errors are ValueErrors
+        print(f"latent-nodes train: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _ros_parameters(argv: list[str]) -> dict[str, dict]:
+    """Under ``ros2 run``: read ``--ros-args -p name:=value`` as config fields, and strip them from argv.
+
+    A field name is looked up in the model, train and data sections (in that order); an unknown
+    parameter name is an error, so a typo is not silently ignored.
+    """
+    if "--ros-args" not in argv:
+        return {}
+    import rclpy
+    from rclpy.utilities import remove_ros_args
+
+    rclpy.init(args=argv)
+    try:
+        node = rclpy.create_node("train", automatically_declare_parameters_from_overrides=True)
+        params = {name: p.value for name, p in node.get_parameters_by_prefix("").items() if name != "use_sim_time"}
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
+    sections = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
+    overrides: dict[str, dict] = {}
+    for name, value in params.items():
+        section = next((s for s, cls in sections.items() if name in {f.name for f in fields(cls)}), None)
+        if section is None:
+            raise SystemExit(f"latent-nodes train: unknown ROS parameter {name!r}")
+        overrides.setdefault(section, {})[name] = list(value) if isinstance(value, (list, tuple)) else value
+    argv[:] = remove_ros_args(argv)
+    return overrides
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -115,9 +115,20 @@ class NodesConfig:
                      choices=("embedded", "coppeliasim"))
     max_joint_velocity: float = _f(2.0, "commander's velocity limit, rad/s, per joint")
     stale_feedback_s: float = _f(0.5, "commander stops if /joint_states is older than this")
+    command_rate: float = _f(50.0, "commander's rate of joint targets on /joint_command, Hz")
+    settle_s: float = _f(0.5, "commander holds the last point this long, then reports the tracking error")
     joint_state_rate: float = _f(100.0, "sim's /joint_states rate, Hz")
+    block_pose_rate: float = _f(10.0, "sim's /sim/block_pose rate, Hz")
+    publish_clock: bool = _f(False, "sim publishes /clock from simulated time (pair with use_sim_time elsewhere)")
+    perception_source: str = _f("sim", "where perception reads the block: sim (/sim/block_pose) | list",
+                                choices=("sim", "list"))
+    perception_positions: list = _f([], "source list: block positions to cycle, flat [x0, y0, x1, y1, ...] "
+                                        "metres in the table frame; empty means the unseen test positions")
     perception_noise: float = _f(0.0, "std of seeded noise on perceived block positions, metres")
-    perception_rate: float = _f(0.5, "perception publish rate, Hz")
+    perception_rate: float = _f(0.2, "perception re-publishes the block pose at this rate, Hz (0: never)")
+    perception_min_change: float = _f(0.005, "perception publishes at once when the block moved more than "
+                                             "this, metres (0: only at perception_rate)")
+    torch_threads: int = _f(1, "torch threads for inference (1 keeps latency steady on a busy CPU)")
     seed: int = _f(0, "seed of perception noise")
 
 

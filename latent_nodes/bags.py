@@ -1,0 +1,115 @@
+"""Demonstrations recorded on a robot: rosbag2 recordings (MCAP or SQLite3) to behaviour sequences.
+
+A recording holds ``/joint_states`` (sensor_msgs/JointState) and ``/block_pose``
+(geometry_msgs/PoseStamped). One episode is one execution of a behaviour. Episodes are delimited
+either by the whole bag (label given per bag) or by an ``/episode`` topic (std_msgs/String) whose
+message carries the behaviour name at an episode's start and an empty string (or ``end``) at its end,
+which labels each episode on its own. Each episode becomes a T-step sequence: joint positions linearly
+resampled at dt from the episode's first joint state, in the dataset's joint order, with the block
+(x, y) of the newest pose at the episode's start (the first-step perception) at every step. All times
+are the recording's receive times, so episode marks, joint states and poses share one clock even when
+the robot's header stamps come from another (simulated) clock.
+
+Bags are read with ``rosbags``, which needs no ROS installation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+JOINT_TOPIC, POSE_TOPIC, EPISODE_TOPIC = "/joint_states", "/block_pose", "/episode"
+
+
+class BagError(ValueError):
+    """A recording that cannot be converted; the message names the bag and the reason."""
+
+
+@dataclass
+class Episode:
+    """One behaviour execution, resampled."""
+
+    behaviour: str
+    sequence: np.ndarray  # [T, n_joints + 2]
+    block_xy: np.ndarray  # [2]
+    start_ns: int
+
+
+def read_episodes(bag: str | Path, joint_names: list[str] | tuple[str, ...], steps: int, dt: float,
+                  behaviour: str | None = None) -> list[Episode]:
+    """Episodes of one recording; ``behaviour`` labels a bag without an ``/episode`` topic."""
+    from rosbags.highlevel import AnyReader
+
+    bag = Path(bag)
+    if not bag.exists():
+        raise BagError(f"recording {bag} does not exist")
+    joints: list[tuple[int, dict[str, float]]] = []
+    poses: list[tuple[int, np.ndarray]] = []
+    marks: list[tuple[int, str]] = []
+    try:
+        with AnyReader([bag]) as reader:
+            wanted = [c for c in reader.connections if c.topic in (JOINT_TOPIC, POSE_TOPIC, EPISODE_TOPIC)]
+            for conn, stamp, raw in reader.messages(connections=wanted):
+                msg = reader.deserialize(raw, conn.msgtype)
+                if conn.topic == JOINT_TOPIC:
+                    joints.append((stamp, dict(zip(msg.name, msg.position))))
+                elif conn.topic == POSE_TOPIC:
+                    p = msg.pose.position
+                    poses.append((stamp, np.array([p.x, p.y], dtype=np.float64)))
+                else:
+                    marks.append((stamp, msg.data.strip()))
+    except BagError:
+        raise
+    except Exception as exc:  # rosbags raises several types for unreadable or foreign files
+        raise BagError(f"recording {bag} cannot be read: {exc}") from None
+    if not joints:
+        raise BagError(f"recording {bag} has no {JOINT_TOPIC} messages")
+    if not poses:
+        raise BagError(f"recording {bag} has no {POSE_TOPIC} messages")
+    missing = [n for n in joint_names if n not in joints[0][1]]
+    if missing:
+        raise BagError(f"recording {bag}: {JOINT_TOPIC} lacks joints {missing} (has {sorted(joints[0][1])})")
+    joints.sort(key=lambda j: j[0])
+    poses.sort(key=lambda p: p[0])
+    return [_episode(bag, label, t0, t1, joints, poses, joint_names, steps, dt)
+            for label, t0, t1 in _segments(bag, marks, joints, behaviour)]
+
+
+def _segments(bag: Path, marks: list[tuple[int, str]], joints: list, behaviour: str | None
+              ) -> list[tuple[str, int, int]]:
+    if not marks:
+        if behaviour is None:
+            raise BagError(f"recording {bag} has no {EPISODE_TOPIC} topic: give its behaviour label")
+        return [(behaviour, joints[0][0], joints[-1][0])]
+    segments, open_label, open_t = [], None, 0
+    for t, text in sorted(marks):
+        if open_label is not None:
+            segments.append((open_label, open_t, t))
+            open_label = None
+        if text and text.lower() != "end":
+            open_label, open_t = text, t
+    if open_label is not None:
+        segments.append((open_label, open_t, joints[-1][0]))
+    if not segments:
+        raise BagError(f"recording {bag}: {EPISODE_TOPIC} marks no episode")
+    return segments
+
+
+def _episode(bag: Path, label: str, t0: int, t1: int, joints: list, poses: list, names, steps: int,
+             dt: float) -> Episode:
+    inside = [(t, js) for t, js in joints if t0 <= t <= t1]
+    if len(inside) < 2:
+        raise BagError(f"recording {bag}: episode {label!r} at {t0 * 1e-9:.3f} s has fewer than 2 joint states")
+    times = np.array([t for t, _ in inside], dtype=np.float64) * 1e-9
+    q = np.array([[js[n] for n in names] for _, js in inside], dtype=np.float64)
+    want = times[0] + dt * np.arange(steps)
+    if want[-1] > times[-1] + 0.5 * dt:
+        raise BagError(f"recording {bag}: episode {label!r} lasts {times[-1] - times[0]:.2f} s, "
+                       f"shorter than {steps} steps of {dt} s")
+    resampled = np.stack([np.interp(want, times, q[:, j]) for j in range(q.shape[1])], axis=1)
+    before = [xy for t, xy in poses if t <= int(times[0] * 1e9)]
+    xy = before[-1] if before else poses[0][1]  # the newest pose when the episode starts
+    seq = np.concatenate([resampled, np.repeat(xy[None, :], steps, axis=0)], axis=1)
+    return Episode(behaviour=label, sequence=seq, block_xy=xy.copy(), start_ns=int(times[0] * 1e9))

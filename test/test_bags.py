@@ -1,0 +1,88 @@
+"""rosbag2 recordings (written here with rosbags, SQLite3 and MCAP) become behaviour sequences."""
+
+import numpy as np
+import pytest
+
+rosbags = pytest.importorskip("rosbags")
+from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
+from rosbags.typesys import Stores, get_typestore  # noqa: E402
+
+from latent_nodes.bags import BagError, read_episodes  # noqa: E402
+
+NAMES = [f"joint_{i}" for i in range(9)]
+TS = get_typestore(Stores.ROS2_JAZZY)
+JointState, PoseStamped, String = (TS.types[n] for n in (
+    "sensor_msgs/msg/JointState", "geometry_msgs/msg/PoseStamped", "std_msgs/msg/String"))
+Header, Time = TS.types["std_msgs/msg/Header"], TS.types["builtin_interfaces/msg/Time"]
+Pose, Point, Quaternion = (TS.types[n] for n in (
+    "geometry_msgs/msg/Pose", "geometry_msgs/msg/Point", "geometry_msgs/msg/Quaternion"))
+
+
+def joint_angle(j: int, t: float, phase: float) -> float:
+    return 0.1 * j + 0.5 * np.sin(2.0 * t + phase)
+
+
+def write_bag(path, episodes, storage=StoragePlugin.SQLITE3, marks=True, rate=50.0):
+    """episodes: list of (label, start_s, duration_s, (x, y)); joint states at ``rate`` Hz throughout."""
+    hdr = Header(stamp=Time(sec=0, nanosec=0), frame_id="table")
+    with Writer(path, version=9, storage_plugin=storage) as w:
+        cj = w.add_connection("/joint_states", JointState.__msgtype__, typestore=TS)
+        cp = w.add_connection("/block_pose", PoseStamped.__msgtype__, typestore=TS)
+        ce = w.add_connection("/episode", String.__msgtype__, typestore=TS) if marks else None
+        end = max(s + d for _, s, d, _ in episodes) + 0.5
+        msgs = []
+        for k in range(int(end * rate)):
+            t = k / rate
+            js = JointState(header=hdr, name=NAMES, position=np.array([joint_angle(j, t, 0.3) for j in range(9)]),
+                            velocity=np.zeros(0), effort=np.zeros(0))
+            msgs.append((int(t * 1e9), cj, TS.serialize_cdr(js, JointState.__msgtype__)))
+        for label, start, dur, (x, y) in episodes:
+            pose = PoseStamped(header=hdr, pose=Pose(position=Point(x=x, y=y, z=0.02),
+                                                     orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0)))
+            msgs.append((int((start - 0.2) * 1e9), cp, TS.serialize_cdr(pose, PoseStamped.__msgtype__)))
+            if marks:
+                msgs.append((int(start * 1e9), ce, TS.serialize_cdr(String(data=label), String.__msgtype__)))
+                msgs.append((int((start + dur) * 1e9), ce, TS.serialize_cdr(String(data=""), String.__msgtype__)))
+        for stamp, conn, raw in sorted(msgs, key=lambda m: m[0]):
+            w.write(conn, stamp, raw)
+
+
+@pytest.mark.parametrize("storage", [StoragePlugin.SQLITE3, StoragePlugin.MCAP])
+def test_episodes_from_marks(tmp_path, storage):
+    bag = tmp_path / "rec"
+    write_bag(bag, [("reach", 1.0, 2.2, (0.45, 0.1)), ("reach_circle", 4.0, 2.3, (0.5, -0.05))], storage)
+    eps = read_episodes(bag, NAMES, steps=20, dt=0.1)
+    assert [e.behaviour for e in eps] == ["reach", "reach_circle"]
+    for e, (start, xy) in zip(eps, [(1.0, (0.45, 0.1)), (4.0, (0.5, -0.05))]):
+        assert e.sequence.shape == (20, 11)
+        np.testing.assert_allclose(e.sequence[:, 9:], np.tile(xy, (20, 1)))
+        # Resampled at dt from the first joint state inside the episode (50 Hz grid: within 20 ms).
+        t = e.start_ns * 1e-9 + 0.1 * np.arange(20)
+        want = np.array([[joint_angle(j, ti, 0.3) for j in range(9)] for ti in t])
+        np.testing.assert_allclose(e.sequence[:, :9], want, atol=2e-3)
+        assert abs(e.start_ns * 1e-9 - start) <= 0.02
+
+
+def test_whole_bag_is_one_episode_with_given_label(tmp_path):
+    bag = tmp_path / "rec"
+    write_bag(bag, [("ignored", 0.0, 2.5, (0.4, 0.0))], marks=False)
+    eps = read_episodes(bag, NAMES, steps=20, dt=0.1, behaviour="reach")
+    assert len(eps) == 1 and eps[0].behaviour == "reach"
+    with pytest.raises(BagError, match="give its behaviour label"):
+        read_episodes(bag, NAMES, steps=20, dt=0.1)
+
+
+def test_clear_errors(tmp_path):
+    with pytest.raises(BagError, match="does not exist"):
+        read_episodes(tmp_path / "none", NAMES, 20, 0.1, "reach")
+    bag = tmp_path / "short"
+    write_bag(bag, [("reach", 0.5, 1.0, (0.4, 0.0))])
+    with pytest.raises(BagError, match="shorter than 20 steps"):
+        read_episodes(bag, NAMES, 20, 0.1)
+    with pytest.raises(BagError, match="lacks joints"):
+        read_episodes(bag, NAMES + ["extra_joint"], 20, 0.1)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "metadata.yaml").write_text("not: a bag\n")
+    with pytest.raises(BagError, match="cannot be read"):
+        read_episodes(junk, NAMES, 20, 0.1, "reach")

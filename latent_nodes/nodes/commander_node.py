@@ -1,0 +1,172 @@
+"""Commander: streams a completed behaviour to the arm at the trajectory's timing, safely.
+
+Subscribes ``/completed_behaviour`` (trajectory_msgs/JointTrajectory) and sends joint position targets on
+``/joint_command`` at ``command_rate``, interpolating between the trajectory's points. Both worlds (the
+embedded sim and CoppeliaSim's scene script, chosen by ``target``) read the same topic. Before anything
+is sent a trajectory must pass ``latent_nodes.safety``: exactly the arm's joint names, finite values,
+increasing times; positions are clamped to the joint limits and every streamed target is rate-limited to
+the velocity limits. A newer trajectory replaces the running one (it starts from the last target sent).
+
+Execution stops on ``~/stop`` (std_srvs/Trigger) and when ``/joint_states`` goes stale. When a
+trajectory has run and the arm has had ``settle_s`` to arrive, the RMS tracking error between the
+trajectory and ``/joint_states`` over the execution is published on ``/commander/tracking_error``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rclpy.time import Time
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from latent_nodes.config import NodesConfig
+from latent_nodes.nodes import messages
+from latent_nodes.nodes.parameters import declare_section
+from latent_nodes.nodes.runner import run_node
+from latent_nodes.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
+
+
+def arm_limits() -> JointLimits:
+    """The arm's joint and velocity limits (the embedded model; the CoppeliaSim arm is mapped onto it)."""
+    from latent_nodes.sim import arm
+
+    return JointLimits(tuple(arm.JOINT_NAMES), arm.JOINT_LOWER, arm.JOINT_UPPER, arm.MAX_VELOCITY)
+
+
+class CommanderNode(Node):
+    """Validates trajectories, streams rate-limited targets, watches feedback, reports tracking error."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("commander", **kwargs)
+        self.settings = declare_section(
+            self, NodesConfig, only=["target", "max_joint_velocity", "stale_feedback_s", "command_rate", "settle_s"],
+            dynamic=["max_joint_velocity"],
+            validators={"max_joint_velocity": lambda v: None if v > 0 else "must be positive"})
+        s = self.settings
+        if not (s.max_joint_velocity > 0 and s.stale_feedback_s > 0 and s.command_rate > 0 and s.settle_s >= 0):
+            raise ValueError("max_joint_velocity, stale_feedback_s and command_rate must be positive, settle_s >= 0")
+        self.arm = arm_limits()
+        self.names = list(self.arm.names)
+
+        self.command_pub = self.create_publisher(JointState, messages.JOINT_COMMAND, 10)
+        self.error_pub = self.create_publisher(Float64, messages.TRACKING_ERROR, 10)
+        # Newest trajectory wins, so nothing is queued behind the one being replaced.
+        self.create_subscription(JointTrajectory, messages.COMPLETED_BEHAVIOUR, self.on_trajectory, QoSProfile(depth=1))
+        self.create_subscription(JointState, messages.JOINT_STATES, self.on_joint_states, 10)
+        self.create_service(Trigger, "~/stop", self.on_stop)
+        self.create_timer(1.0 / s.command_rate, self.on_tick)
+
+        self.measured: np.ndarray | None = None  # latest /joint_states positions, arm order
+        self.measured_at: Time | None = None
+        self.active: CheckedTrajectory | None = None
+        self.started_at: Time | None = None
+        self.last_command: np.ndarray | None = None
+        self.last_tick: Time | None = None
+        self.squared_errors: list[np.ndarray] = []
+        self.get_logger().info(f"streaming to the {s.target} arm on {messages.JOINT_COMMAND} at {s.command_rate:g} Hz; "
+                               f"velocity limit {s.max_joint_velocity:g} rad/s")
+
+    def limits(self) -> JointLimits:
+        return self.arm.with_velocity_cap(self.settings.max_joint_velocity)
+
+    def elapsed(self, since: Time) -> float:
+        return (self.get_clock().now() - since).nanoseconds * 1e-9
+
+    def feedback_age(self) -> float:
+        return float("inf") if self.measured_at is None else self.elapsed(self.measured_at)
+
+    # --- inputs ----------------------------------------------------------------------------------------
+
+    def on_joint_states(self, msg: JointState) -> None:
+        try:
+            q = messages.joint_positions(msg, self.names)
+        except ValueError as exc:
+            self.get_logger().warning(f"ignoring /joint_states: {exc}", throttle_duration_sec=1.0)
+            return
+        self.measured, self.measured_at = q, self.get_clock().now()
+        if self.active is not None:
+            desired = self.active.sample(self.elapsed(self.started_at))
+            self.squared_errors.append((q - desired) ** 2)
+
+    def on_trajectory(self, msg: JointTrajectory) -> None:
+        names, times, positions = messages.trajectory_arrays(msg)
+        try:
+            trajectory = check_trajectory(names, times, positions, self.arm)
+        except UnsafeTrajectory as exc:
+            self.get_logger().error(f"refusing trajectory, nothing sent: {exc}")
+            return
+        age = self.feedback_age()
+        if age > self.settings.stale_feedback_s:
+            self.get_logger().error(f"refusing trajectory, nothing sent: no fresh /joint_states "
+                                    f"(last {'never' if self.measured_at is None else f'{age:.2f} s ago'})")
+            return
+        if trajectory.clamped:
+            self.get_logger().warning("trajectory exceeds the joint limits; clamped to them")
+        start = self.last_command if self.active is not None else self.measured
+        if trajectory.times[0] > 0:  # reach the first point from where the arm is, in the first interval
+            trajectory = CheckedTrajectory(np.concatenate([[0.0], trajectory.times]),
+                                           np.vstack([start, trajectory.positions]), trajectory.clamped)
+        if self.active is not None:
+            self.get_logger().info("replacing the running trajectory")
+        self.active, self.started_at = trajectory, self.get_clock().now()
+        self.last_command, self.last_tick = start.copy(), self.started_at
+        self.squared_errors = []
+        self.get_logger().info(f"executing {len(times)} points over {trajectory.duration:.2f} s")
+
+    def on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.active is None:
+            response.success, response.message = True, "nothing running"
+            return response
+        self.abort("stop requested")
+        response.success, response.message = True, "stopped; holding the current position"
+        return response
+
+    # --- streaming -------------------------------------------------------------------------------------
+
+    def abort(self, reason: str) -> None:
+        """End execution now and hold the arm where it is (if we still know where that is)."""
+        self.active = None
+        if self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s:
+            self.command_pub.publish(messages.joint_state(self.names, self.measured))
+        self.get_logger().warning(f"trajectory stopped: {reason}")
+
+    def on_tick(self) -> None:
+        if self.active is None:
+            return
+        age = self.feedback_age()
+        if age > self.settings.stale_feedback_s:
+            self.active = None  # no hold command: with stale feedback we do not know where the arm is
+            self.get_logger().error(f"trajectory stopped: /joint_states is stale ({age:.2f} s old)")
+            return
+        now = self.get_clock().now()
+        dt = max((now - self.last_tick).nanoseconds * 1e-9, 0.0)
+        self.last_tick = now
+        t = self.elapsed(self.started_at)
+        limits = self.limits()
+        desired = self.active.sample(t)
+        command = limits.clamp(rate_limit(self.last_command, desired, limits.max_velocity, dt))
+        self.command_pub.publish(messages.joint_state(self.names, command, stamp=now.to_msg()))
+        self.last_command = command
+        if t >= self.active.duration + self.settings.settle_s:
+            self.finish()
+
+    def finish(self) -> None:
+        errors = np.array(self.squared_errors) if self.squared_errors else np.full((1, len(self.names)), np.nan)
+        rms = float(np.sqrt(errors.mean()))
+        final = float(np.sqrt(errors[-1].mean()))
+        self.active = None
+        self.error_pub.publish(messages.float64(rms))
+        self.get_logger().info(f"trajectory done: tracking error {rms:.4f} rad RMS over {len(self.squared_errors)} "
+                               f"feedback samples, {final:.4f} rad at the end")
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(CommanderNode, "commander", args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

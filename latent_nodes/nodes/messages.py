@@ -1,0 +1,139 @@
+"""Every conversion between ROS messages and arrays, in one place.
+
+The nodes never pick fields out of messages themselves: they call these functions, so the topic contract
+(frames, units, timing, joint order) is written down once and the core below only ever sees numpy arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from builtin_interfaces.msg import Duration, Time
+from geometry_msgs.msg import PoseStamped
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64, String
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+# Topic names of the contract (docs/architecture.md); the CoppeliaSim scene script uses the same.
+BLOCK_POSE = "/block_pose"
+BEHAVIOUR = "/behaviour"
+COMPLETED_BEHAVIOUR = "/completed_behaviour"
+INFERENCE_RESULT = "/inference/result"
+JOINT_COMMAND = "/joint_command"
+JOINT_STATES = "/joint_states"
+SIM_BLOCK_POSE = "/sim/block_pose"
+SIM_SET_BLOCK = "/sim/set_block"
+TRACKING_ERROR = "/commander/tracking_error"
+
+
+def seconds_to_time(seconds: float) -> Time:
+    """A builtin_interfaces/Time from seconds (for /clock and header stamps)."""
+    sec = math.floor(seconds)
+    return Time(sec=int(sec), nanosec=min(int(round((seconds - sec) * 1e9)), 999_999_999))
+
+
+def time_to_seconds(stamp: Time) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def seconds_to_duration(seconds: float) -> Duration:
+    sec = math.floor(seconds)
+    return Duration(sec=int(sec), nanosec=min(int(round((seconds - sec) * 1e9)), 999_999_999))
+
+
+def duration_to_seconds(duration: Duration) -> float:
+    return duration.sec + duration.nanosec * 1e-9
+
+
+# --- block poses (geometry_msgs/PoseStamped in the table frame) -------------------------------------------
+
+def block_pose(xy: Sequence[float], frame_id: str, stamp: Time | None = None, z: float = 0.0) -> PoseStamped:
+    """The block's pose: x, y on the table plane (metres), z above it, no rotation."""
+    msg = PoseStamped()
+    msg.header.frame_id = frame_id
+    if stamp is not None:
+        msg.header.stamp = stamp
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = float(xy[0]), float(xy[1]), float(z)
+    msg.pose.orientation.w = 1.0
+    return msg
+
+
+def block_xy(msg: PoseStamped) -> np.ndarray:
+    """[2] x, y of a block pose (the model only uses the position on the table plane)."""
+    return np.array([msg.pose.position.x, msg.pose.position.y], dtype=np.float64)
+
+
+# --- trajectories (trajectory_msgs/JointTrajectory) ---------------------------------------------------------
+
+def joint_trajectory(names: Sequence[str], joints: np.ndarray, dt: float, stamp: Time | None = None) -> JointTrajectory:
+    """A completed behaviour as a trajectory: point k at (k + 1) * dt.
+
+    The first point lies one step after the start, as in ros2_control's convention: the executor moves
+    from wherever the arm is to point 0 in one step, then follows the points at the behaviour's timing.
+    A zero header stamp means "start on receipt".
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    msg = JointTrajectory()
+    if stamp is not None:
+        msg.header.stamp = stamp
+    msg.joint_names = list(names)
+    for k, row in enumerate(joints):
+        point = JointTrajectoryPoint()
+        point.positions = row.tolist()
+        point.time_from_start = seconds_to_duration((k + 1) * dt)
+        msg.points.append(point)
+    return msg
+
+
+def trajectory_arrays(msg: JointTrajectory) -> tuple[list[str], list[float], list[list[float]]]:
+    """(joint names, times from start, positions per point), unvalidated: the safety checks judge them."""
+    return (list(msg.joint_names), [duration_to_seconds(p.time_from_start) for p in msg.points],
+            [list(p.positions) for p in msg.points])
+
+
+# --- joint states (sensor_msgs/JointState: feedback on /joint_states, targets on /joint_command) ------------
+
+def joint_state(names: Sequence[str], positions: np.ndarray, velocities: np.ndarray | None = None,
+                stamp: Time | None = None) -> JointState:
+    msg = JointState()
+    if stamp is not None:
+        msg.header.stamp = stamp
+    msg.name = list(names)
+    msg.position = np.asarray(positions, dtype=np.float64).tolist()
+    if velocities is not None:
+        msg.velocity = np.asarray(velocities, dtype=np.float64).tolist()
+    return msg
+
+
+def joint_positions(msg: JointState, names: Sequence[str]) -> np.ndarray:
+    """Positions of ``names`` (in that order) from a JointState; ValueError if any is missing or not finite."""
+    index = {name: i for i, name in enumerate(msg.name)}
+    missing = [name for name in names if name not in index]
+    if missing:
+        raise ValueError(f"joint state lacks joints {missing}")
+    if len(msg.position) != len(msg.name):
+        raise ValueError(f"joint state has {len(msg.name)} names but {len(msg.position)} positions")
+    q = np.array([msg.position[index[name]] for name in names], dtype=np.float64)
+    if not np.all(np.isfinite(q)):
+        raise ValueError("joint state has non-finite positions")
+    return q
+
+
+# --- small values -------------------------------------------------------------------------------------------
+
+def float64(value: float) -> Float64:
+    return Float64(data=float(value))
+
+
+def json_string(payload: dict) -> String:
+    """A std_msgs/String holding JSON (numpy arrays become lists), for results a human or script reads."""
+    def plain(value):
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+        if isinstance(value, (np.floating, np.integer)):
+            return value.item()
+        return value
+    return String(data=json.dumps({k: plain(v) for k, v in payload.items()}))

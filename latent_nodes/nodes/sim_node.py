@@ -1,0 +1,142 @@
+"""The embedded world: the MuJoCo arm stepped in real time behind the topic contract.
+
+Takes joint position targets on ``/joint_command``, publishes all joints on ``/joint_states`` and the
+block's true pose on ``/sim/block_pose``; ``/sim/set_block`` moves the block and ``/sim/reset`` puts the
+arm back home, so a demo can run many trials. With ``publish_clock`` it also publishes ``/clock`` from
+the simulated time, for nodes running with ``use_sim_time``. The CoppeliaSim scene script
+(``coppeliasim/latent_nodes_bridge.lua``) serves the same topics, so either world can sit behind the
+commander.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import JointState
+from std_srvs.srv import Trigger
+
+from latent_nodes.config import NodesConfig, SimConfig
+from latent_nodes.nodes import messages
+from latent_nodes.nodes.parameters import declare_section
+from latent_nodes.nodes.runner import run_node
+from latent_nodes.sim import arm
+from latent_nodes.sim.simulator import ArmSimulator
+
+# The physics never catches up more than this in one tick, so a stalled process does not fast-forward.
+MAX_CATCH_UP_S = 0.1
+
+
+class SimNode(Node):
+    """Steps the simulator on a wall-clock timer and serves the world's side of the topic contract."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("sim", **kwargs)
+        self.settings = declare_section(self, NodesConfig, only=[
+            "frame_id", "joint_state_rate", "block_pose_rate", "publish_clock"])
+        self.sim_cfg = declare_section(self, SimConfig, prefix="sim.")
+        if not self.settings.joint_state_rate > 0 or not self.settings.block_pose_rate > 0:
+            raise ValueError("joint_state_rate and block_pose_rate must be positive")
+        self.names = list(arm.JOINT_NAMES)
+        self.lower = np.asarray(arm.JOINT_LOWER, dtype=np.float64)
+        self.upper = np.asarray(arm.JOINT_UPPER, dtype=np.float64)
+        # The physics is touched from the timer and from message callbacks; in the single-process demo
+        # those may run on different executor threads.
+        self.lock = threading.Lock()
+        self.sim = ArmSimulator(self.sim_cfg)
+        self.sim.reset()
+
+        self.joint_pub = self.create_publisher(JointState, messages.JOINT_STATES, 10)
+        self.block_pub = self.create_publisher(PoseStamped, messages.SIM_BLOCK_POSE, 10)
+        self.clock_pub = self.create_publisher(ClockMsg, "/clock", 10) if self.settings.publish_clock else None
+        # Only the newest target matters; a backlog of stale targets would only make the arm lag.
+        self.create_subscription(JointState, messages.JOINT_COMMAND, self.on_command, QoSProfile(depth=1))
+        self.create_subscription(PoseStamped, messages.SIM_SET_BLOCK, self.on_set_block, 10)
+        self.create_service(Trigger, "~/reset", self.on_reset)
+
+        # Physics follows the wall clock (this node is the source of simulated time, it never runs on it);
+        # each tick steps by the time that really passed, so a late tick does not slow the world down.
+        self.last_step = time.monotonic()
+        self.ticks = 0
+        self.block_every = max(1, round(self.settings.joint_state_rate / self.settings.block_pose_rate))
+        self.create_timer(1.0 / self.settings.joint_state_rate, self.on_tick)
+        self.get_logger().info(
+            f"embedded arm ready: {len(self.names)} joints, /joint_states at {self.settings.joint_state_rate:g} Hz, "
+            f"block at {np.round(self.sim.block_xy, 3).tolist()} m ({self.settings.frame_id} frame)")
+
+    # --- physics and feedback --------------------------------------------------------------------------
+
+    def stamp(self):
+        """Header stamps: simulated time when this node is the clock, the node's clock otherwise."""
+        if self.clock_pub is not None:
+            return messages.seconds_to_time(self.sim.time)
+        return self.get_clock().now().to_msg()
+
+    def on_tick(self) -> None:
+        now = time.monotonic()
+        elapsed = min(now - self.last_step, MAX_CATCH_UP_S)
+        self.last_step = now
+        with self.lock:
+            self.sim.step(elapsed)
+            q, qd = self.sim.joint_positions, self.sim.joint_velocities
+            stamp = self.stamp()
+            block = self.sim.block_xy if self.ticks % self.block_every == 0 else None
+        if self.clock_pub is not None:
+            self.clock_pub.publish(ClockMsg(clock=stamp))
+        self.joint_pub.publish(messages.joint_state(self.names, q, qd, stamp))
+        if block is not None:
+            self.publish_block(block, stamp)
+        self.ticks += 1
+
+    def publish_block(self, xy: np.ndarray, stamp) -> None:
+        self.block_pub.publish(messages.block_pose(xy, self.settings.frame_id, stamp, z=self.sim_cfg.block_size / 2))
+
+    # --- inputs ----------------------------------------------------------------------------------------
+
+    def on_command(self, msg: JointState) -> None:
+        try:
+            q = messages.joint_positions(msg, self.names)
+        except ValueError as exc:
+            self.get_logger().warning(f"ignoring /joint_command: {exc}", throttle_duration_sec=1.0)
+            return
+        with self.lock:
+            self.sim.set_targets(np.clip(q, self.lower, self.upper))
+
+    def on_set_block(self, msg: PoseStamped) -> None:
+        if msg.header.frame_id not in ("", self.settings.frame_id):
+            self.get_logger().warning(f"ignoring /sim/set_block in frame {msg.header.frame_id!r}; "
+                                      f"block poses are in the {self.settings.frame_id!r} frame")
+            return
+        xy = messages.block_xy(msg)
+        try:
+            with self.lock:
+                self.sim.set_block(float(xy[0]), float(xy[1]))
+                placed = self.sim.block_xy
+                stamp = self.stamp()
+        except ValueError as exc:
+            self.get_logger().warning(f"ignoring /sim/set_block: {exc}")
+            return
+        self.get_logger().info(f"block placed at ({placed[0]:.3f}, {placed[1]:.3f}) m")
+        self.publish_block(placed, stamp)  # at once, so perception need not wait for the next tick
+
+    def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self.lock:
+            self.sim.reset()
+            # Hold home: the next command stream starts from here.
+            self.sim.set_targets(self.sim.joint_positions)
+        response.success = True
+        response.message = "arm at home"
+        return response
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(SimNode, "sim", args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

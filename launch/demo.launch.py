@@ -1,0 +1,61 @@
+"""The demo graph: sim (unless CoppeliaSim plays the world), perception, inference and commander.
+
+    ros2 launch latent_nodes demo.launch.py
+    ros2 launch latent_nodes demo.launch.py sim:=coppeliasim behaviour:=reach_circle
+    ros2 launch latent_nodes demo.launch.py model:=/path/to/model.pt use_sim_time:=true log_level:=debug
+
+Each node reads its ``config/<node>.yaml``; the launch arguments fill the parameters that the files
+leave out on purpose (model_path, behaviour, target, publish_clock, use_sim_time), so the two never
+compete. ``latent-nodes demo`` starts the same nodes with the same files for pip installs.
+"""
+
+# `launch` here is the ROS 2 package, not this repository's launch/ folder.
+# ruff: noqa: I001
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import UnlessCondition
+from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = "latent_nodes"
+
+
+def generate_launch_description() -> LaunchDescription:
+    sim = LaunchConfiguration("sim")
+    log_level = LaunchConfiguration("log_level")
+
+    def use_sim_time() -> ParameterValue:
+        # A bool parameter: without the type, the string "false" would reach the node as a string.
+        return ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+
+    def config(node: str) -> PathJoinSubstitution:
+        return PathJoinSubstitution([FindPackageShare(PACKAGE), "config", f"{node}.yaml"])
+
+    def node(executable: str, parameters: list, **kwargs) -> Node:
+        return Node(package=PACKAGE, executable=executable, name=executable, output="screen",
+                    parameters=[config(executable), *parameters],
+                    ros_arguments=["--log-level", log_level], **kwargs)
+
+    return LaunchDescription([
+        DeclareLaunchArgument("sim", default_value="embedded", choices=["embedded", "coppeliasim"],
+                              description="world behind the commander: the embedded MuJoCo arm, or CoppeliaSim "
+                                          "running coppeliasim/latent_nodes_bridge.lua (docs/coppeliasim.md)"),
+        DeclareLaunchArgument("model", default_value="",
+                              description="model file; empty means the shipped models/latent_nodes_default.pt"),
+        DeclareLaunchArgument("behaviour", default_value="reach", choices=["reach", "reach_circle"],
+                              description="behaviour to complete (changeable later on /behaviour)"),
+        DeclareLaunchArgument("use_sim_time", default_value="false",
+                              description="run the nodes on the world's /clock (the embedded sim then publishes it)"),
+        DeclareLaunchArgument("log_level", default_value="info",
+                              choices=["debug", "info", "warn", "error", "fatal"],
+                              description="log level of every node"),
+        node("sim", [{"publish_clock": use_sim_time()}],
+             condition=UnlessCondition(EqualsSubstitution(sim, "coppeliasim"))),
+        node("perception", [{"use_sim_time": use_sim_time()}]),
+        node("inference", [{"use_sim_time": use_sim_time(),
+                            "model_path": ParameterValue(LaunchConfiguration("model"), value_type=str),
+                            "behaviour": ParameterValue(LaunchConfiguration("behaviour"), value_type=str)}]),
+        node("commander", [{"use_sim_time": use_sim_time(), "target": ParameterValue(sim, value_type=str)}]),
+    ])

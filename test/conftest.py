@@ -17,3 +17,14 @@ os.environ.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "1")
 
 # The test helpers (synthetic data, the ROS harness) live next to the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+import pytest  # noqa: E402 - after the environment is set
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A small model trained in seconds on synthetic behaviours of the arm's joints (see ros_harness)."""
+    from ros_harness import train_tiny_model
+
+    return train_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt")

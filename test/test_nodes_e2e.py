@@ -1,0 +1,89 @@
+"""End to end over DDS: a block pose becomes a trajectory, and the simulated arm executes it."""
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import PoseStamped
+from ros_harness import Graph
+
+from latent_nodes.completion import BehaviourCompleter
+from latent_nodes.nodes import messages
+from latent_nodes.nodes.commander_node import CommanderNode
+from latent_nodes.nodes.inference_node import InferenceNode
+from latent_nodes.nodes.perception_node import PerceptionNode
+from latent_nodes.nodes.sim_node import SimNode
+from latent_nodes.sim import arm, kinematics
+
+
+@pytest.fixture(scope="session")
+def model(tiny_model):
+    return tiny_model
+
+
+def test_pose_to_trajectory_to_executed_arm(model):
+    xy, behaviour = np.array([0.47, -0.06]), "reach_circle"
+    expected = BehaviourCompleter.from_checkpoint(model).complete(xy, behaviour)
+    with Graph() as g:
+        sim = g.add(SimNode)
+        g.add(InferenceNode, model_path=str(model), behaviour=behaviour)
+        g.add(CommanderNode)
+        pose = g.publisher(PoseStamped, messages.BLOCK_POSE)
+        g.start()
+        g.wait_for_subscribers(pose)
+        assert g.wait(lambda: g.probe.count(messages.JOINT_STATES) > 5), "the sim publishes /joint_states"
+        pose.publish(messages.block_pose(xy, "table"))
+        assert g.wait(lambda: g.probe.count(messages.COMPLETED_BEHAVIOUR) == 1)
+        traj = g.probe.last(messages.COMPLETED_BEHAVIOUR)
+        assert list(traj.joint_names) == list(arm.JOINT_NAMES)
+        assert len(traj.points) == 20
+        times = [messages.duration_to_seconds(p.time_from_start) for p in traj.points]
+        np.testing.assert_allclose(times, 0.1 * np.arange(1, 21), atol=1e-9)
+        np.testing.assert_allclose([list(p.positions) for p in traj.points], expected.joints, atol=1e-6)
+        result = messages_json(g.probe.last(messages.INFERENCE_RESULT))
+        assert result["behaviour"] == behaviour and np.allclose(result["block_xy"], xy)
+        assert len(result["xi"]) == 2 and len(result["z"]) == 4 and result["error"] < 1e-3
+
+        # The commander streams it; when it reports, the arm has settled at the last point.
+        assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=8.0)
+        assert g.probe.count(messages.JOINT_COMMAND) > 50
+        with sim.lock:
+            final_q = sim.sim.joint_positions
+        reached = kinematics.forward_kinematics(final_q)
+        planned = kinematics.forward_kinematics(expected.joints[-1])
+        assert np.linalg.norm(reached - planned) < 0.01, (reached, planned)
+        assert g.probe.last(messages.TRACKING_ERROR).data < 0.1
+
+
+def test_perception_reports_a_moved_block_in_the_table_frame():
+    with Graph() as g:
+        g.add(SimNode)
+        g.add(PerceptionNode, perception_rate=0.0)
+        place = g.publisher(PoseStamped, messages.SIM_SET_BLOCK)
+        g.start()
+        g.wait_for_subscribers(place)
+        assert g.wait(lambda: g.probe.count(messages.BLOCK_POSE) >= 1), "perception reports the initial block"
+        place.publish(messages.block_pose([0.52, 0.11], "table"))
+        assert g.wait(lambda: np.allclose(messages.block_xy(g.probe.last(messages.BLOCK_POSE)), [0.52, 0.11],
+                                          atol=2e-3))
+        msg = g.probe.last(messages.BLOCK_POSE)
+        assert msg.header.frame_id == "table"
+
+
+def test_perception_cycles_a_list_with_seeded_noise():
+    positions = [0.45, 0.05, 0.55, -0.10]
+    with Graph() as g:
+        g.add(PerceptionNode, perception_source="list", perception_positions=positions, perception_rate=20.0,
+              perception_noise=0.001, seed=3)
+        g.start()
+        assert g.wait(lambda: g.probe.count(messages.BLOCK_POSE) >= 4)
+        got = [messages.block_xy(m) for m in g.probe.got[messages.BLOCK_POSE][:4]]
+    targets = np.array(positions).reshape(-1, 2)
+    for k, xy in enumerate(got):
+        assert np.linalg.norm(xy - targets[k % 2]) < 0.01
+    rng = np.random.default_rng(3)
+    np.testing.assert_allclose(got[0], targets[0] + rng.normal(0.0, 0.001, 2), atol=1e-9)
+
+
+def messages_json(msg):
+    import json
+
+    return json.loads(msg.data)

@@ -86,3 +86,19 @@ def test_clear_errors(tmp_path):
     (junk / "metadata.yaml").write_text("not: a bag\n")
     with pytest.raises(BagError, match="cannot be read"):
         read_episodes(junk, NAMES, 20, 0.1, "reach")
+
+
+def test_bag2dataset_command_writes_a_trainable_dataset(tmp_path):
+    from latent_nodes.dataset import load_dataset
+    from latent_nodes.scripts.bag2dataset import main
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_bag(a, [("reach", 1.0, 2.2, (0.45, 0.1)), ("reach_circle", 4.0, 2.3, (0.5, -0.05))])
+    write_bag(b, [("x", 0.5, 2.5, (0.4, 0.0))], storage=StoragePlugin.MCAP, marks=False)
+    out = tmp_path / "bags.npz"
+    assert main(["--bag", str(a), "--bag", f"{b}:reach:test", "--out", str(out), "--joint-names", *NAMES]) == 0
+    ds = load_dataset(out)
+    assert ds.sequences.shape == (3, 20, 11)
+    assert ds.labels.tolist() == [0, 1, 0] and ds.split.tolist() == ["train", "train", "test"]
+    assert ds.joint_names == tuple(NAMES)
+    assert main(["--bag", f"{b}:wave", "--out", str(out), "--joint-names", *NAMES]) == 2

@@ -99,7 +99,11 @@ class DataConfig:
     """Demonstrations: the paper's Fig. 3 grid of train positions with test positions in between."""
 
     train_grid: list = _f([5, 5], "training block positions: a grid of nx x ny over the workspace")
+    test_grid: list = _f([4, 4], "unseen test positions: an nx x ny grid spanning the training grid's cell "
+                                 "centres (one less than train_grid: exactly the centres); 0 0 for none")
     perturbation: float = _f(0.01, "std of the seeded perturbation of scripted waypoints, metres")
+    hover_height: float = _f(0.04, "fingertip height above the block's top at the end of the approach, metres")
+    circle_radius: float = _f(0.04, "radius of behaviour 2's circle around the block's vertical axis, metres")
     seed: int = _f(0, "seed of the demonstration generator")
     dataset_path: str = _f("", "dataset file; empty means generate the default dataset")
 

@@ -1,0 +1,299 @@
+"""Scripted demonstrations of the paper's two behaviours, run and recorded in the simulator.
+
+For a block position and a behaviour, a script lays out the fingertip's path (home -> approach ->
+[a full circle around the block, for ``reach_circle``] -> home) and the gripper's opening, turns it
+into joint targets with inverse kinematics at the control rate, streams those to the simulated arm's
+servos, and records what the arm *actually* did: 9 joint angles plus the block's (x, y) every
+``SimConfig.dt`` seconds, T = 20 steps. The recorded angles therefore carry the servo's real lag and
+smoothing, like the paper's recordings of a Torobo Arm in CoppeliaSim.
+
+Timeline over the 1.9 s between the first and last recorded step (fractions of it in ``PHASES``):
+
+- ``reach``: approach along an arc to hover ``hover_height`` above the block with the fingers opening,
+  dwell, return home in joint space with the fingers closing, hold.
+- ``reach_circle``: approach to the circle's start (the side of the block facing home), one full
+  counter-clockwise turn of radius ``circle_radius`` around the block's vertical axis at hover height,
+  return home, hold.
+
+Both behaviours start at ``arm.HOME`` and end there. A seeded perturbation (``DataConfig.perturbation``,
+metres) moves the approach arc's via point, the hover point, the circle's centre and its radius, so
+that no two samples are perfectly regular; ``rng=None`` gives the clean script.
+
+Block positions follow the paper's Fig. 3: a grid of training positions over the workspace and unseen
+test positions in between (``train_test_positions``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import mujoco
+import numpy as np
+
+from latent_nodes.config import BEHAVIOURS, DataConfig, SimConfig
+from latent_nodes.dataset import FORMAT_VERSION, Dataset
+from latent_nodes.sim import arm, kinematics
+from latent_nodes.sim.simulator import ArmSimulator
+
+STEPS = 20  # T: recorded steps per demonstration (the paper's 20 at 100 ms; ModelConfig.seq_len)
+CONTROL_RATE = 100.0  # Hz: joint targets streamed to the servos while a script runs
+VIA_LIFT = 0.02  # the approach arc's control point sits this far above the straight line's midpoint, metres
+MIN_CLEARANCE = 0.015  # the fingertips never go lower than this above the block's top, metres
+
+# Phase boundaries as fractions of the scripted duration (T - 1) * dt.
+PHASES = {
+    "reach": {"approach": (0.0, 0.45), "return": (0.52, 0.96)},
+    "reach_circle": {"approach": (0.0, 0.30), "circle": (0.30, 0.66), "return": (0.66, 0.96)},
+}
+# Finger opening (rad) at the block: wide for the pre-grasp of ``reach``, half open while circling.
+FINGER_OPEN = {"reach": 0.45, "reach_circle": 0.30}
+
+
+def min_jerk(s: float | np.ndarray) -> float | np.ndarray:
+    """Minimum-jerk time scaling on [0, 1]: zero velocity and acceleration at both ends."""
+    s = np.clip(s, 0.0, 1.0)
+    return s**3 * (10.0 - 15.0 * s + 6.0 * s**2)
+
+
+def cruise(s: float, ramp: float = 0.3) -> float:
+    """Time scaling on [0, 1]: speed rises smoothly (raised cosine) over the first ``ramp``, stays constant,
+    falls over the last ``ramp``. Its peak speed is 1/(1 - ramp) = 1.4x the mean, min-jerk's 1.9x.
+    """
+    s = min(max(s, 0.0), 1.0)
+    v = 1.0 / (1.0 - ramp)  # cruise speed, so that the whole profile covers exactly 1
+    if s < ramp:  # speed rises as v (1 - cos(pi s / ramp)) / 2
+        return v / 2 * (s - ramp / math.pi * math.sin(math.pi * s / ramp))
+    if s > 1.0 - ramp:
+        return 1.0 - cruise(1.0 - s, ramp)
+    return v * (s - ramp / 2)
+
+
+def _phase(t: float, span: tuple[float, float], profile=min_jerk) -> float:
+    """Progress 0..1 of a phase at time fraction ``t`` (0 before it, 1 after it)."""
+    a, b = span
+    return float(profile((t - a) / (b - a)))
+
+
+def train_test_positions(data_cfg: DataConfig | None = None, sim_cfg: SimConfig | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(train_xy [Ntr, 2], test_xy [Nte, 2]) block positions, metres in the table frame (Fig. 3).
+
+    Training positions form a ``train_grid`` nx x ny grid spanning the whole workspace (corners
+    included). Test positions form a ``test_grid`` grid spanning the training grid's cell centres: with
+    one less per axis (the default 4 x 4 for 5 x 5) they are exactly the cell centres, each equally far
+    from its four training neighbours. Rows run along x (away from the arm), then y.
+    """
+    data_cfg = data_cfg or DataConfig()
+    sim_cfg = sim_cfg or SimConfig()
+    nx, ny = _grid(data_cfg.train_grid, "train_grid", minimum=2)
+    mx, my = _grid(data_cfg.test_grid, "test_grid", minimum=0)
+    (x0, x1), (y0, y1) = sim_cfg.workspace_x, sim_cfg.workspace_y
+    if not (x0 < x1 and y0 < y1):
+        raise ValueError(f"workspace must be increasing, got workspace_x={sim_cfg.workspace_x}, "
+                         f"workspace_y={sim_cfg.workspace_y}")
+    xs, ys = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
+    train = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
+    if mx == 0 or my == 0:
+        return train, np.zeros((0, 2))
+    hx, hy = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
+
+    def inner(lo: float, hi: float, n: int) -> np.ndarray:
+        return np.array([(lo + hi) / 2]) if n == 1 else np.linspace(lo, hi, n)
+
+    tx, ty = inner(x0 + hx / 2, x1 - hx / 2, mx), inner(y0 + hy / 2, y1 - hy / 2, my)
+    test = np.stack(np.meshgrid(tx, ty, indexing="ij"), axis=-1).reshape(-1, 2)
+    gap = np.min(np.linalg.norm(test[:, None, :] - train[None, :, :], axis=-1))
+    if gap < 1e-3:
+        raise ValueError(f"test_grid {data_cfg.test_grid} puts a test position on a training position of "
+                         f"train_grid {data_cfg.train_grid}; unseen positions must lie between training "
+                         f"positions (use one less than train_grid per axis, or an even number)")
+    return train, test
+
+
+def _grid(value, name: str, minimum: int) -> tuple[int, int]:
+    try:
+        nx, ny = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"DataConfig.{name} must be two integers nx ny, got {value!r}") from None
+    if nx < minimum or ny < minimum or (nx == 0) != (ny == 0):
+        raise ValueError(f"DataConfig.{name} must be two integers >= {minimum}"
+                         f"{' (or 0 0)' if minimum == 0 else ''}, got {list(value)}")
+    return nx, ny
+
+
+@dataclasses.dataclass(frozen=True)
+class Script:
+    """Waypoints of one scripted demonstration (after perturbation), table frame, metres."""
+
+    behaviour: str
+    home: np.ndarray  # [3] fingertip at HOME
+    via: np.ndarray  # [3] control point of the approach arc
+    hover: np.ndarray  # [3] end of the approach: above the block, or the circle's start
+    centre: np.ndarray  # [3] circle centre (at hover height)
+    radius: float
+    start_angle: float  # circle start, radians about +z from the table's x axis
+    duration: float  # seconds from the first to the last recorded step
+
+    def fingertip(self, t: float) -> np.ndarray | None:
+        """Cartesian fingertip target at time ``t`` (seconds), or None in the joint-space return phase."""
+        f = t / self.duration
+        phases = PHASES[self.behaviour]
+        a, _ = phases["return"]
+        if f >= a:
+            return None
+        s = _phase(f, phases["approach"])
+        point = (1 - s) ** 2 * self.home + 2 * (1 - s) * s * self.via + s**2 * self.hover  # quadratic Bezier
+        if "circle" in phases and f >= phases["circle"][0]:
+            angle = self.start_angle + 2 * math.pi * _phase(f, phases["circle"], cruise)
+            point = self.centre + self.radius * np.array([math.cos(angle), math.sin(angle), 0.0])
+        return point
+
+    def fingers(self, t: float) -> float:
+        """Finger angle target (both fingers) at time ``t``: open on the approach, closed on the return."""
+        f = t / self.duration
+        phases = PHASES[self.behaviour]
+        opening = _phase(f, phases["approach"]) - _phase(f, phases["return"])
+        return float(arm.HOME[7] + (FINGER_OPEN[self.behaviour] - arm.HOME[7]) * opening)
+
+
+def make_script(behaviour: str, block_xy: np.ndarray, rng: np.random.Generator | None, sim_cfg: SimConfig,
+                data_cfg: DataConfig, steps: int = STEPS) -> Script:
+    """Waypoints for ``behaviour`` at ``block_xy``, perturbed by ``rng`` (None: the clean script)."""
+    if behaviour not in BEHAVIOURS:
+        raise ValueError(f"unknown behaviour {behaviour!r}; expected one of {list(BEHAVIOURS)}")
+    if data_cfg.perturbation < 0 or data_cfg.circle_radius <= 0 or data_cfg.hover_height < MIN_CLEARANCE:
+        raise ValueError(f"need perturbation >= 0, circle_radius > 0 and hover_height >= {MIN_CLEARANCE} m, got "
+                         f"{data_cfg.perturbation}, {data_cfg.circle_radius}, {data_cfg.hover_height}")
+    bx, by = (float(v) for v in block_xy)
+    sigma = data_cfg.perturbation
+
+    def noise(*scale: float) -> np.ndarray:
+        # Always draw, so the stream of draws (and therefore every later sample) does not depend on sigma.
+        draw = rng.standard_normal(len(scale)) if rng is not None else np.zeros(len(scale))
+        return sigma * np.asarray(scale) * draw
+
+    home = kinematics.forward_kinematics(arm.HOME)
+    top = sim_cfg.block_size
+    height = max(top + data_cfg.hover_height + float(noise(0.5)[0]), top + MIN_CLEARANCE)
+    centre = np.array([bx, by, height])
+    centre[:2] += noise(0.5, 0.5)
+    hover_reach = np.array([bx, by, height]) + np.r_[noise(1.0, 1.0), 0.0]
+    radius = max(data_cfg.circle_radius + float(noise(0.5)[0]), 0.5 * data_cfg.circle_radius)
+    # The circle starts on the side of the block facing the home fingertip: the shortest approach.
+    start_angle = math.atan2(home[1] - by, home[0] - bx)
+    hover = (centre + radius * np.array([math.cos(start_angle), math.sin(start_angle), 0.0])
+             if behaviour == "reach_circle" else hover_reach)
+    # The approach bows slightly upwards: its via point is lifted above the midpoint.
+    via = (home + hover) / 2 + np.array([0.0, 0.0, VIA_LIFT]) + noise(2.0, 2.0, 1.0)
+    return Script(behaviour=behaviour, home=home, via=via, hover=hover, centre=centre, radius=radius,
+                  start_angle=start_angle, duration=(steps - 1) * sim_cfg.dt)
+
+
+def joint_references(script: Script) -> np.ndarray:
+    """[K + 1, 9] joint targets at the control rate over the script's duration (IK along the path)."""
+    ticks = int(round(script.duration * CONTROL_RATE))
+    refs = np.zeros((ticks + 1, len(arm.JOINT_NAMES)))
+    q = arm.HOME.copy()
+    q_return: np.ndarray | None = None
+    t_return = PHASES[script.behaviour]["return"]
+    for k in range(ticks + 1):
+        t = k / CONTROL_RATE
+        point = script.fingertip(t)
+        if point is not None:
+            q = kinematics.inverse_kinematics(point, q)
+        else:
+            # Home in joint space: a natural stowing motion that ends exactly at HOME.
+            if q_return is None:
+                q_return = q.copy()
+            s = _phase(t / script.duration, t_return)
+            q = (1 - s) * q_return + s * arm.HOME
+        q[7:] = script.fingers(t)
+        refs[k] = q
+    return refs
+
+
+def generate_demonstration(behaviour: str, block_xy, rng: np.random.Generator | None = None,
+                           sim_cfg: SimConfig | None = None, data_cfg: DataConfig | None = None, *,
+                           steps: int = STEPS, simulator: ArmSimulator | None = None,
+                           on_step: Callable[[int, ArmSimulator], None] | None = None) -> np.ndarray:
+    """[T, 11] one recorded demonstration: 9 joint angles then block (x, y), every ``sim_cfg.dt`` seconds.
+
+    Runs the script in ``simulator`` (a fresh one if None; reusing one saves the model build) from HOME
+    with the block placed at ``block_xy``; ``on_step(k, sim)`` is called at each recorded step, e.g.
+    to render a frame. ``rng`` draws the waypoint perturbation (None: none).
+    """
+    sim_cfg = sim_cfg or SimConfig()
+    data_cfg = data_cfg or DataConfig()
+    if steps < 2:
+        raise ValueError(f"a demonstration needs at least 2 steps, got {steps}")
+    xy = np.asarray(block_xy, dtype=np.float64).reshape(-1)
+    if xy.shape != (2,):
+        raise ValueError(f"block_xy must be (x, y), got {block_xy!r}")
+    record_every = sim_cfg.dt * CONTROL_RATE
+    if abs(record_every - round(record_every)) > 1e-9:
+        raise ValueError(f"SimConfig.dt = {sim_cfg.dt} s must be a multiple of the {1 / CONTROL_RATE} s control period")
+    record_every = int(round(record_every))
+    sim = simulator or ArmSimulator(sim_cfg)
+    sim.reset()
+    sim.set_block(xy[0], xy[1])  # raises a clear ValueError for an off-table position
+    refs = joint_references(make_script(behaviour, xy, rng, sim_cfg, data_cfg, steps))
+    out = np.zeros((steps, len(arm.JOINT_NAMES) + 2))
+    for k, target in enumerate(refs):
+        if k % record_every == 0:
+            out[k // record_every] = np.concatenate([sim.joint_positions, sim.block_xy])
+            if on_step is not None:
+                on_step(k // record_every, sim)
+        if k < len(refs) - 1:
+            sim.set_targets(target)
+            sim.step(1.0 / CONTROL_RATE)
+    return out
+
+
+def sample_rng(seed: int, behaviour: int, is_test: bool, index: int) -> np.random.Generator:
+    """The generator of one sample: independent of the order or number of other samples."""
+    return np.random.default_rng([int(seed), int(behaviour), int(is_test), int(index)])
+
+
+def generate_dataset(data_cfg: DataConfig | None = None, sim_cfg: SimConfig | None = None, *,
+                     steps: int = STEPS, progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """Both behaviours at every training and test position (``train_test_positions``), one sample each.
+
+    Samples are ordered behaviour by behaviour, training positions first; test samples come from the same
+    process (same script, same perturbation) at the unseen positions. ``progress(done, total)`` is
+    called after each sample. Same configuration and seed, same arrays.
+    """
+    data_cfg = data_cfg or DataConfig()
+    sim_cfg = sim_cfg or SimConfig()
+    train_xy, test_xy = train_test_positions(data_cfg, sim_cfg)
+    sim = ArmSimulator(sim_cfg)
+    jobs = [(b, is_test, i, xy) for b in range(len(BEHAVIOURS))
+            for is_test, positions in ((False, train_xy), (True, test_xy)) for i, xy in enumerate(positions)]
+    sequences, labels, block_xy, split = [], [], [], []
+    for n, (b, is_test, i, xy) in enumerate(jobs):
+        rng = sample_rng(data_cfg.seed, b, is_test, i)
+        sequences.append(generate_demonstration(BEHAVIOURS[b], xy, rng, sim_cfg, data_cfg, steps=steps, simulator=sim))
+        labels.append(b)
+        block_xy.append(xy)
+        split.append("test" if is_test else "train")
+        if progress is not None:
+            progress(n + 1, len(jobs))
+    sim.close()
+    data = {k: v for k, v in dataclasses.asdict(data_cfg).items() if k != "dataset_path"}
+    settings = {
+        "generator": "latent_nodes.sim.demonstrations",
+        "format_version": FORMAT_VERSION,
+        "data": data,
+        "sim": dataclasses.asdict(sim_cfg),
+        "steps": steps,
+        "control_rate_hz": CONTROL_RATE,
+        "phases": PHASES,
+        "finger_open": FINGER_OPEN,
+        "seeding": "numpy default_rng([seed, behaviour index, is_test, position index]) per sample",
+        "mujoco_version": mujoco.__version__,
+    }
+    return Dataset(sequences=np.asarray(sequences, dtype=np.float64), labels=np.asarray(labels, dtype=np.int64),
+                   block_xy=np.asarray(block_xy, dtype=np.float64), split=np.asarray(split),
+                   joint_names=tuple(arm.JOINT_NAMES), behaviour_names=tuple(BEHAVIOURS), dt=float(sim_cfg.dt),
+                   settings=settings)

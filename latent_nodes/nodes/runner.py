@@ -9,7 +9,6 @@ with status 1, so a launch log says what is wrong in a sentence.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from collections.abc import Callable
 
@@ -29,23 +28,27 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
     # A pip install registers the package (models, config) in the ament index under sys.prefix; outside a
     # sourced ROS 2 environment nothing points there.
     os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
-    node = None
+    node, started = None, False
     try:
-        rclpy.init(args=args)
-        # rclpy turns SIGINT into a shutdown; SIGTERM gets the same treatment so that a launch
-        # system's polite stop is as quiet as Ctrl-C.
-        signal.signal(signal.SIGTERM, lambda signum, frame: rclpy.try_shutdown())
+        rclpy.init(args=args)  # its signal handlers turn SIGINT and SIGTERM into a context shutdown
+        started = True
+        # The executor first: a signal while the node is being built then only stops the node.
+        executor = SingleThreadedExecutor()
         node = factory()
         logger = node.get_logger()
-        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
-        logger.info("shutting down")
     except (KeyboardInterrupt, ExternalShutdownException):
-        logger.info("shutting down")
-    except (StartupError, ValueError, ParameterException) as exc:  # ValueError: a value the schema refuses
-        logger.error(f"cannot start: {exc}")
-        return 1
+        pass
+    except (StartupError, ValueError, ParameterException, RuntimeError) as exc:
+        # A signal during start-up shuts the context down under the constructor's feet: that is a
+        # stop, not a failure. Otherwise this is why the node cannot run (ValueError: a parameter value
+        # the schema refuses).
+        if not started or rclpy.ok():
+            if isinstance(exc, RuntimeError) and not isinstance(exc, StartupError):
+                raise
+            logger.error(f"cannot start: {exc}")
+            return 1
     finally:
         if node is not None:
             close = getattr(node, "close", None)
@@ -53,4 +56,5 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
                 close()
             node.destroy_node()
         rclpy.try_shutdown()
+    logger.info("shutting down")
     return 0

@@ -1,0 +1,396 @@
+"""`latent-nodes demo`: the launch file's graph in one process, driven through trials at unseen positions.
+
+Starts the same four nodes as ``launch/demo.launch.py`` with the same ``config/*.yaml`` (so no ``ros2``
+CLI or ``launch`` package is needed), then for every unseen test position and behaviour:
+
+1. puts the arm home (``/sim/reset``) and selects the behaviour (the inference node's parameter),
+2. places the block (``/sim/set_block``) and lets perception report it on ``/block_pose``,
+3. waits for the completed behaviour and for the commander to execute it on the simulated arm,
+4. compares the executed end-effector path with the scripted demonstration for that position.
+
+It prints a row per trial (block x, y; xi*; inference latency; final and mean end-effector distance to
+the demonstration; tracking error), writes the rows as JSON and a picture of executed versus
+demonstrated paths. Everything talks over DDS exactly as the launched graph does; only the periodic
+re-publication of perception is switched off, so each trial is one pose and one trajectory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+NODES = ("sim", "perception", "inference", "commander")
+
+
+@dataclass
+class Trial:
+    """What one trial measured (distances in metres, angles in radians)."""
+
+    behaviour: str
+    block_xy: list[float]
+    xi: list[float] | None = None
+    latency_ms: float = math.nan
+    final_distance: float = math.nan
+    mean_distance: float = math.nan
+    tracking_error: float = math.nan
+    ok: bool = False
+    note: str = ""
+    executed: list[list[float]] = field(default_factory=list, repr=False)  # end-effector path
+    demonstrated: list[list[float]] = field(default_factory=list, repr=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from latent_nodes.config import BEHAVIOURS
+
+    p = argparse.ArgumentParser(prog="latent-nodes demo", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default="", help="model file; empty means the shipped models/latent_nodes_default.pt")
+    p.add_argument("--behaviours", nargs="+", choices=BEHAVIOURS, default=list(BEHAVIOURS),
+                   help="behaviours to complete at every position")
+    p.add_argument("--positions", nargs="+", type=float, metavar="X Y",
+                   help="block positions (x y pairs, metres, table frame); default: the model's unseen test positions")
+    p.add_argument("--trials", type=int, default=0, help="run only the first N trials (0: all)")
+    p.add_argument("--out", default="runs/demo", help="directory for demo_results.json and demo_paths.png")
+    p.add_argument("--config-dir", default="",
+                   help="directory of the nodes' YAML files; default: the package's config/")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds a trial may take before it is abandoned")
+    p.add_argument("--log-level", default="warn", choices=["debug", "info", "warn", "error"],
+                   help="log level of the nodes (info shows every pose, trajectory and refusal)")
+    return p
+
+
+def ros_arguments(args: argparse.Namespace, config_dir: Path) -> list[str]:
+    """The command line a launch of the four nodes would give them, plus the demo's overrides."""
+    out = ["--ros-args", "--log-level", args.log_level]
+    for name in NODES:
+        out += ["--params-file", str(config_dir / f"{name}.yaml")]
+    overrides = {
+        "inference:behaviour": args.behaviours[0],
+        "commander:target": "embedded",
+        "sim:publish_clock": "false",
+        # One pose per trial: the demo asks perception explicitly instead of re-publishing on a timer or
+        # when the arm nudges the block.
+        "perception:perception_source": "sim",
+        "perception:perception_rate": "0.0",
+        "perception:perception_min_change": "0.0",
+    }
+    if args.model:
+        overrides["inference:model_path"] = str(Path(args.model).resolve())
+    for key, value in overrides.items():
+        out += ["-p", f"{key}:={value}"]
+    return out
+
+
+class Driver:
+    """The demo's own node: places blocks, asks for perception, and records what comes back."""
+
+    def __init__(self, context) -> None:
+        from geometry_msgs.msg import PoseStamped
+        from rclpy.node import Node
+        from rclpy.parameter_client import AsyncParameterClient
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Float64, String
+        from std_srvs.srv import Trigger
+        from trajectory_msgs.msg import JointTrajectory
+
+        from latent_nodes.nodes import messages
+
+        self.node = Node("demo", context=context)
+        self.messages = messages
+        self.lock = threading.Lock()
+        self.block_pub = self.node.create_publisher(PoseStamped, messages.SIM_SET_BLOCK, 10)
+        self.reset_client = self.node.create_client(Trigger, "/sim/reset")
+        self.perceive_client = self.node.create_client(Trigger, "/perception/perceive")
+        self.inference_params = AsyncParameterClient(self.node, "inference")
+        self.node.create_subscription(JointState, messages.JOINT_STATES, self.on_joint_states, 50)
+        self.node.create_subscription(PoseStamped, messages.SIM_BLOCK_POSE, self.on_block, 10)
+        self.node.create_subscription(String, messages.INFERENCE_RESULT, self.on_result, 10)
+        self.node.create_subscription(JointTrajectory, messages.COMPLETED_BEHAVIOUR, self.on_trajectory, 10)
+        self.node.create_subscription(Float64, messages.TRACKING_ERROR, self.on_tracking_error, 10)
+        self.joint_names: list[str] = []
+        self.clear()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.results: list[dict] = []
+            self.trajectory_at: float | None = None
+            self.tracking_error: float | None = None
+            self.samples: list[tuple[float, np.ndarray]] = []
+            self.block: np.ndarray | None = None
+
+    # --- callbacks (executor thread) --------------------------------------------------------------------
+
+    def on_joint_states(self, msg) -> None:
+        try:
+            q = self.messages.joint_positions(msg, self.joint_names)
+        except ValueError:
+            return
+        with self.lock:
+            self.samples.append((time.monotonic(), q))
+            if len(self.samples) > 5000:  # a trial is a few seconds at 100 Hz; never grow without bound
+                del self.samples[:1000]
+
+    def on_block(self, msg) -> None:
+        with self.lock:
+            self.block = self.messages.block_xy(msg)
+
+    def on_result(self, msg) -> None:
+        with self.lock:
+            self.results.append(json.loads(msg.data))
+
+    def on_trajectory(self, msg) -> None:
+        with self.lock:
+            self.trajectory_at = time.monotonic()
+
+    def on_tracking_error(self, msg) -> None:
+        with self.lock:
+            self.tracking_error = float(msg.data)
+
+    # --- steps (main thread) -----------------------------------------------------------------------------
+
+    def wait(self, predicate, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if predicate():
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def call(self, client, request, timeout: float = 5.0):
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise RuntimeError(f"service {client.srv_name} is not available")
+        future = client.call_async(request)
+        if not self.wait(future.done, timeout):
+            raise RuntimeError(f"service {client.srv_name} did not answer")
+        return future.result()
+
+    def set_behaviour(self, behaviour: str) -> None:
+        from rclpy.parameter import Parameter
+
+        if not self.inference_params.wait_for_services(timeout_sec=5.0):
+            raise RuntimeError("the inference node's parameter services are not available")
+        future = self.inference_params.set_parameters([Parameter("behaviour", value=behaviour)])
+        if not self.wait(future.done, 5.0) or not future.result().results[0].successful:
+            raise RuntimeError(f"could not set the behaviour to {behaviour!r}")
+
+    def place(self, xy: np.ndarray, timeout: float) -> bool:
+        self.block_pub.publish(self.messages.block_pose(xy, "table"))
+        return self.wait(lambda: self.block is not None and np.linalg.norm(self.block - xy) < 1e-3, timeout)
+
+
+def matching_result(driver: Driver, xy: np.ndarray, behaviour: str) -> dict | None:
+    """The newest inference result for this block position and behaviour (perception noise allowed)."""
+    for r in reversed(driver.results):
+        if r["behaviour"] == behaviour and np.linalg.norm(np.asarray(r["block_xy"]) - xy) < 0.02:
+            return r
+    return None
+
+
+def run_trials(driver: Driver, trials: list[Trial], demonstrate, kinematics, dt: float, steps: int,
+               timeout: float) -> None:
+    """Run each trial through the graph; fills in the Trial records as results arrive."""
+    from std_srvs.srv import Trigger
+
+    header = (f"{'#':>3} {'behaviour':<13} {'block x':>7} {'block y':>7} {'xi*':>17} {'latency':>8} "
+              f"{'final':>8} {'mean':>8} {'tracking':>9}")
+    print(header + "\n" + f"{'':>3} {'':<13} {'m':>7} {'m':>7} {'':>17} {'ms':>8} {'mm':>8} {'mm':>8} {'rad RMS':>9}")
+    behaviour = None
+    for i, trial in enumerate(trials, 1):
+        xy = np.asarray(trial.block_xy)
+        try:
+            driver.call(driver.reset_client, Trigger.Request())
+            if trial.behaviour != behaviour:
+                driver.set_behaviour(trial.behaviour)
+                behaviour = trial.behaviour
+            driver.clear()
+            if not driver.place(xy, timeout=2.0):
+                raise RuntimeError("the simulator did not report the block at its new position")
+            result = None
+            for _ in range(3):  # perception may answer with the previous position if it has not caught up
+                driver.call(driver.perceive_client, Trigger.Request())
+                found = partial(matching_result, driver, xy, trial.behaviour)
+                if driver.wait(lambda: found() is not None, 5.0):  # noqa: B023 - called right here
+                    result = found()
+                    break
+            if result is None:
+                raise RuntimeError("no completed behaviour for this pose")
+            if not driver.wait(lambda: driver.tracking_error is not None, timeout):
+                raise RuntimeError("the commander did not finish executing")
+            with driver.lock:
+                start, samples, tracking = driver.trajectory_at, list(driver.samples), driver.tracking_error
+        except RuntimeError as exc:
+            trial.note = str(exc)
+            print(f"{i:>3} {trial.behaviour:<13} {xy[0]:7.3f} {xy[1]:7.3f}  trial failed: {exc}")
+            continue
+        times = np.array([t for t, _ in samples])
+        qs = np.array([q for _, q in samples])
+        # Trajectory point k is due (k + 1) * dt after receipt; compare it with demonstration step k.
+        picks = [int(np.argmin(np.abs(times - (start + (k + 1) * dt)))) for k in range(steps)]
+        executed = np.array([kinematics(qs[j]) for j in picks])
+        demo = np.array([kinematics(q) for q in demonstrate(trial.behaviour, xy)])
+        final = float(np.linalg.norm(kinematics(qs[-1]) - demo[-1]))
+        trial.xi = None if result["xi"] is None else list(result["xi"])
+        trial.latency_ms = 1e3 * result["latency_s"]
+        trial.final_distance = final
+        trial.mean_distance = float(np.linalg.norm(executed - demo, axis=1).mean())
+        trial.tracking_error = tracking
+        trial.executed, trial.demonstrated = executed.tolist(), demo.tolist()
+        trial.ok = True
+        xi = "-" if trial.xi is None else "(" + ", ".join(f"{v:+.3f}" for v in trial.xi) + ")"
+        print(f"{i:>3} {trial.behaviour:<13} {xy[0]:7.3f} {xy[1]:7.3f} {xi:>17} {trial.latency_ms:8.1f} "
+              f"{1e3 * final:8.1f} {1e3 * trial.mean_distance:8.1f} {tracking:9.4f}", flush=True)
+
+
+def summarize(trials: list[Trial]) -> None:
+    done = [t for t in trials if t.ok]
+    print(f"\n{len(done)} of {len(trials)} trials completed")
+    for behaviour in sorted({t.behaviour for t in done}):
+        rows = [t for t in done if t.behaviour == behaviour]
+        mean = {key: float(np.mean([getattr(t, key) for t in rows]))
+                for key in ("latency_ms", "final_distance", "mean_distance", "tracking_error")}
+        print(f"  {behaviour:<13} mean: latency {mean['latency_ms']:.1f} ms, final distance "
+              f"{1e3 * mean['final_distance']:.1f} mm, path distance {1e3 * mean['mean_distance']:.1f} mm, "
+              f"tracking error {mean['tracking_error']:.4f} rad RMS")
+
+
+def plot(trials: list[Trial], path: Path) -> None:
+    """Executed (solid) versus demonstrated (dashed) end-effector paths, from above and from the side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    behaviours = sorted({t.behaviour for t in trials if t.ok})
+    if not behaviours:
+        return
+    fig, axes = plt.subplots(len(behaviours), 2, figsize=(11, 4.6 * len(behaviours)), squeeze=False)
+    colours = plt.cm.viridis(np.linspace(0, 1, max(2, len(trials))))
+    for row, behaviour in zip(axes, behaviours):
+        for k, t in enumerate(trials):
+            if not (t.ok and t.behaviour == behaviour):
+                continue
+            ex, dm = np.array(t.executed), np.array(t.demonstrated)
+            for ax, (a, b) in zip(row, ((0, 1), (0, 2))):
+                ax.plot(dm[:, a], dm[:, b], "--", color=colours[k], lw=1.0)
+                ax.plot(ex[:, a], ex[:, b], "-", color=colours[k], lw=1.6)
+            row[0].plot(*t.block_xy, "s", color="tab:red", ms=6)
+        row[0].set(title=f"{behaviour}: from above", xlabel="x (m)", ylabel="y (m)", aspect="equal")
+        row[1].set(title=f"{behaviour}: from the side", xlabel="x (m)", ylabel="z (m)")
+        row[0].plot([], [], "k-", label="executed")
+        row[0].plot([], [], "k--", label="demonstrated")
+        row[0].plot([], [], "s", color="tab:red", label="block")
+        row[0].legend(loc="best", fontsize=8)
+    fig.suptitle("End-effector paths at unseen block positions: executed vs. demonstrated")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.positions is not None and len(args.positions) % 2:
+        print("latent-nodes demo: --positions needs x y pairs", file=sys.stderr)
+        return 2
+    from latent_nodes.config import package_share
+
+    # A pip install registers the package in the ament index under sys.prefix; without a sourced ROS 2
+    # environment nobody has said to look there.
+    os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+    config_dir = Path(args.config_dir) if args.config_dir else package_share() / "config"
+    missing = [str(config_dir / f"{n}.yaml") for n in NODES if not (config_dir / f"{n}.yaml").is_file()]
+    if missing:
+        print(f"latent-nodes demo: missing parameter files {missing}", file=sys.stderr)
+        return 2
+
+    # A demo in one process has nobody to talk to on the network; keep discovery on this machine unless
+    # the user asked for more.
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from latent_nodes.nodes.commander_node import CommanderNode
+    from latent_nodes.nodes.inference_node import InferenceNode
+    from latent_nodes.nodes.perception_node import PerceptionNode
+    from latent_nodes.nodes.runner import StartupError
+    from latent_nodes.nodes.sim_node import SimNode
+    from latent_nodes.sim import kinematics
+    from latent_nodes.sim.demonstrations import generate_demonstration, train_test_positions
+    from latent_nodes.sim.simulator import ArmSimulator
+
+    context = rclpy.Context()
+    rclpy.init(args=ros_arguments(args, config_dir), context=context)
+    nodes, executor, spinner = [], None, None
+    try:
+        try:
+            nodes = [SimNode(context=context), PerceptionNode(context=context)]
+            inference = InferenceNode(context=context)
+            nodes += [inference, CommanderNode(context=context)]
+        except (StartupError, ValueError) as exc:
+            print(f"latent-nodes demo: cannot start the graph: {exc}", file=sys.stderr)
+            return 1
+        driver = Driver(context)
+        driver.joint_names = list(nodes[-1].names)
+        nodes.append(driver.node)
+        executor = SingleThreadedExecutor(context=context)
+        for node in nodes:
+            executor.add_node(node)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+
+        cfg = inference.completer.config
+        if args.positions is not None:
+            positions = np.asarray(args.positions, dtype=np.float64).reshape(-1, 2)
+        else:
+            positions = np.asarray(train_test_positions(cfg.data, cfg.sim)[1], dtype=np.float64)
+        trials = [Trial(behaviour=b, block_xy=xy.tolist()) for b in args.behaviours for xy in positions]
+        if args.trials > 0:
+            trials = trials[: args.trials]
+        # The reference: the scripted demonstration at that position, without the training set's
+        # perturbation, recorded in a simulator of its own.
+        reference_world = ArmSimulator(cfg.sim)
+
+        def demonstrate(behaviour: str, xy: np.ndarray) -> np.ndarray:
+            sequence = generate_demonstration(behaviour, xy, None, cfg.sim, cfg.data, simulator=reference_world)
+            return np.asarray(sequence)[:, : len(driver.joint_names)]
+
+        print(f"latent-nodes demo: {len(trials)} trials ({', '.join(args.behaviours)}) at {len(positions)} "
+              f"unseen positions; model {args.model or 'shipped default'}\n")
+        run_trials(driver, trials, demonstrate, kinematics.forward_kinematics, inference.dt,
+                   cfg.model.seq_len, args.timeout)
+        summarize(trials)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "demo_results.json").write_text(json.dumps([asdict(t) for t in trials], indent=1))
+        plot(trials, out / "demo_paths.png")
+        print(f"wrote {out / 'demo_results.json'} and {out / 'demo_paths.png'}")
+        return 0 if all(t.ok for t in trials) else 1
+    except KeyboardInterrupt:
+        print("\nlatent-nodes demo: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=2.0)
+        for node in reversed(nodes):
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        if spinner is not None:
+            spinner.join(timeout=2.0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""`latent-nodes demo`: the launched graph in one process runs trials and writes its table and picture."""
+
+import json
+
+from latent_nodes.scripts import demo
+
+
+def test_demo_session_runs_trials_and_writes_results(tiny_model, tmp_path, capsys):
+    out = tmp_path / "demo"
+    status = demo.main(["--model", str(tiny_model), "--behaviours", "reach", "reach_circle",
+                        "--positions", "0.45", "0.05", "--out", str(out), "--log-level", "error"])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    trials = json.loads((out / "demo_results.json").read_text())
+    assert [t["behaviour"] for t in trials] == ["reach", "reach_circle"]
+    for t in trials:
+        assert t["ok"] and t["block_xy"] == [0.45, 0.05] and len(t["xi"]) == 2
+        assert len(t["executed"]) == len(t["demonstrated"]) == 20
+        assert t["latency_ms"] > 0 and t["tracking_error"] >= 0 and t["final_distance"] >= 0
+    assert (out / "demo_paths.png").stat().st_size > 10_000
+    assert "2 of 2 trials completed" in printed and "reach_circle" in printed
+
+
+def test_demo_refuses_a_missing_model(tmp_path, capsys):
+    status = demo.main(["--model", str(tmp_path / "none.pt"), "--out", str(tmp_path)])
+    assert status == 1
+    assert "does not exist" in capsys.readouterr().err

@@ -1,12 +1,12 @@
 """Benchmark: /block_pose -> /completed_behaviour latency over DDS, as the launched graph sees it.
 
-Starts the inference node as its own process (exactly what ``ros2 launch`` starts), publishes block
-poses at seeded random positions of the workspace one at a time, and times each until its
-JointTrajectory arrives. The node's own inference time (from /inference/result) is reported beside it,
-so the DDS and executor share is visible.
+Starts the inference node as its own process with ``config/inference.yaml`` (exactly what ``ros2
+launch`` starts), publishes block poses at seeded random positions of the workspace one at a time, and
+times each until its JointTrajectory arrives. The node's own inference time (from /inference/result) is
+reported beside it, so the DDS and executor share is visible.
 
     python benchmarks/latency.py                       # the shipped model, 200 poses
-    python benchmarks/latency.py --model runs/x.pt --n 500 --steps 10
+    python benchmarks/latency.py --model runs/x.pt --n 500 --params-file none   # the model's own settings
 
 Not a test: it prints figures (recorded in docs/nodes.md) and exits 0; 2 if the node does not answer.
 """
@@ -32,7 +32,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--behaviour", default="reach", choices=["reach", "reach_circle"])
     p.add_argument("--n", type=int, default=200, help="poses to time")
     p.add_argument("--warmup", type=int, default=10, help="poses sent first and not timed")
-    p.add_argument("--steps", type=int, default=0, help="override inference.steps (0: the model's own)")
+    p.add_argument("--steps", type=int, default=0, help="override inference.steps (0: as config/inference.yaml says)")
+    p.add_argument("--params-file", default="", help="the node's parameter file; default: the package's "
+                   "config/inference.yaml ('none' for the model's own settings)")
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--gap", type=float, default=0.02, help="seconds between a trajectory and the next pose")
     p.add_argument("--seed", type=int, default=0)
@@ -50,11 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     from std_msgs.msg import String
     from trajectory_msgs.msg import JointTrajectory
 
-    from latent_nodes.config import SimConfig
+    from latent_nodes.config import SimConfig, package_share
     from latent_nodes.nodes import messages
 
-    cmd = [sys.executable, "-m", "latent_nodes.nodes.inference_node", "--ros-args",
-           "-p", f"behaviour:={args.behaviour}", "-p", f"torch_threads:={args.torch_threads}"]
+    os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+    params = args.params_file or str(package_share() / "config" / "inference.yaml")
+    cmd = [sys.executable, "-m", "latent_nodes.nodes.inference_node", "--ros-args"]
+    if params != "none":
+        cmd += ["--params-file", params]
+    cmd += ["-p", f"behaviour:={args.behaviour}", "-p", f"torch_threads:={args.torch_threads}"]
     if args.model:
         cmd += ["-p", f"model_path:={Path(args.model).resolve()}"]
     if args.steps:
@@ -97,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.gap)
         ms = 1e3 * np.array(latencies)
         inner = 1e3 * np.array(computed[args.warmup:])
+        settings = f"parameters {Path(params).name if params != 'none' else 'of the model'}"
+        if args.steps:
+            settings += f", inference.steps {args.steps}"
         print(f"/block_pose -> /completed_behaviour over DDS, {len(ms)} poses "
-              f"({args.behaviour}, torch threads {args.torch_threads}"
-              f"{', inference.steps ' + str(args.steps) if args.steps else ''}):")
+              f"({args.behaviour}, torch threads {args.torch_threads}, {settings}):")
         print(f"  end to end  p50 {np.percentile(ms, 50):6.2f} ms   p90 {np.percentile(ms, 90):6.2f} ms   "
               f"p99 {np.percentile(ms, 99):6.2f} ms   max {ms.max():6.2f} ms")
         if inner.size:

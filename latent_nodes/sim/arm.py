@@ -84,6 +84,16 @@ def _joint(i: int, axis: str) -> str:
             f'actuatorfrcrange="{-MAX_TORQUE[i]:.6g} {MAX_TORQUE[i]:.6g}"/>')
 
 
+def _look_at(pos: tuple[float, float, float], target: tuple[float, float, float]) -> str:
+    """MJCF ``xyaxes`` of a camera at ``pos`` looking at ``target`` with the table's z up in the image."""
+    forward = np.subtract(target, pos, dtype=np.float64)
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return " ".join(f"{v:.4f}" for v in (*right, *up))
+
+
 def build_mjcf(sim_cfg: SimConfig | None = None) -> str:
     """The MJCF of arm, table, pedestal and block, sized from ``sim_cfg`` (table extent, block edge, dt).
 
@@ -99,7 +109,6 @@ def build_mjcf(sim_cfg: SimConfig | None = None) -> str:
     if not 0 < cfg.physics_dt <= 0.01:
         raise ValueError(f"physics_dt must be in (0, 0.01] s, got {cfg.physics_dt}")
     h = cfg.block_size / 2
-    wx, wy = (cfg.workspace_x[1] - cfg.workspace_x[0]) / 2, (cfg.workspace_y[1] - cfg.workspace_y[0]) / 2
     wcx, wcy = sum(cfg.workspace_x) / 2, sum(cfg.workspace_y) / 2
     cx, cy, hx, hy = (tx0 + tx1) / 2, (ty0 + ty1) / 2, (tx1 - tx0) / 2, (ty1 - ty0) / 2
     legs = "\n".join(
@@ -119,19 +128,20 @@ def build_mjcf(sim_cfg: SimConfig | None = None) -> str:
   <visual>
     <global offwidth="1280" offheight="960" elevation="-30" azimuth="150"/>
     <quality shadowsize="2048"/>
-    <headlight ambient="0.35 0.35 0.35" diffuse="0.5 0.5 0.5" specular="0.1 0.1 0.1"/>
+    <headlight ambient="0.3 0.3 0.3" diffuse="0.35 0.35 0.35" specular="0.1 0.1 0.1"/>
   </visual>
   <asset>
+    <texture name="sky" type="skybox" builtin="gradient" rgb1="0.93 0.95 0.98" rgb2="0.70 0.76 0.84"
+             width="256" height="256"/>
     <texture name="floor" type="2d" builtin="checker" rgb1="0.82 0.83 0.85" rgb2="0.74 0.75 0.78"
              width="256" height="256"/>
     <material name="floor" texture="floor" texrepeat="6 6"/>
     <material name="wood" rgba="0.72 0.58 0.42 1"/>
-    <material name="tabletop" rgba="0.86 0.80 0.70 1"/>
+    <material name="tabletop" rgba="0.78 0.70 0.58 1"/>
     <material name="shell" rgba="0.93 0.93 0.95 1" specular="0.3"/>
     <material name="joint" rgba="0.18 0.19 0.22 1"/>
     <material name="finger" rgba="0.25 0.27 0.30 1"/>
     <material name="block" rgba="0.85 0.08 0.06 1"/>
-    <material name="workspace" rgba="0.35 0.45 0.85 0.18"/>
   </asset>
   <default>
     <default class="furniture"><geom contype="1" conaffinity="3" friction="0.8 0.01 0.001"/></default>
@@ -141,18 +151,16 @@ def build_mjcf(sim_cfg: SimConfig | None = None) -> str:
     </default>
   </default>
   <worldbody>
-    <light name="key" pos="0.6 -0.6 2.2" dir="-0.2 0.3 -1" diffuse="0.7 0.7 0.7" castshadow="true"/>
+    <light name="key" pos="0.6 -0.6 2.2" dir="-0.2 0.3 -1" diffuse="0.6 0.6 0.6" castshadow="true"/>
     <light name="fill" pos="-0.8 0.8 1.8" dir="0.5 -0.4 -1" diffuse="0.25 0.25 0.25" castshadow="false"/>
-    <camera name="overview" pos="1.45 -1.05 0.95" xyaxes="0.62 0.78 0 -0.33 0.27 0.9"/>
-    <camera name="side" pos="0.40 -1.55 0.45" xyaxes="1 0 0 0 0.17 0.99"/>
-    <camera name="top" pos="0.42 0 1.65" xyaxes="0 -1 0 1 0 0"/>
+    <camera name="overview" pos="1.20 -0.80 1.00" xyaxes="{_look_at((1.20, -0.80, 1.00), (0.32, 0.0, 0.24))}"/>
+    <camera name="side" pos="0.42 -1.25 0.38" xyaxes="{_look_at((0.42, -1.25, 0.38), (0.38, 0.0, 0.26))}"/>
+    <camera name="top" pos="0.42 0 1.40" xyaxes="0 -1 0 1 0 0"/>
     <geom name="floor" type="plane" size="3 3 0.1" pos="0 0 {-TABLE_HEIGHT:.4f}" material="floor"
           contype="1" conaffinity="3"/>
     <geom name="table" class="furniture" type="box" size="{hx:.4f} {hy:.4f} {TABLE_THICKNESS / 2:.4f}"
           pos="{cx:.4f} {cy:.4f} {-TABLE_THICKNESS / 2:.4f}" material="tabletop"/>
     {legs}
-    <geom name="workspace" type="box" contype="0" conaffinity="0" group="1" material="workspace"
-          size="{wx:.4f} {wy:.4f} 0.0005" pos="{wcx:.4f} {wcy:.4f} 0.0005"/>
     <geom name="pedestal" class="furniture" type="cylinder" size="0.09 {TABLE_HEIGHT / 2:.4f}"
           pos="0 0 {-TABLE_HEIGHT / 2:.4f}" material="joint"/>
     <body name="base_link" childclass="arm">

@@ -15,9 +15,11 @@ Timeline over the 1.9 s between the first and last recorded step (fractions of i
   counter-clockwise turn of radius ``circle_radius`` around the block's vertical axis at hover height,
   return home, hold.
 
-Both behaviours start at ``arm.HOME`` and end there. A seeded perturbation (``DataConfig.perturbation``,
-metres) moves the approach arc's via point, the hover point, the circle's centre and its radius, so
-that no two samples are perfectly regular; ``rng=None`` gives the clean script.
+Both behaviours start at ``arm.HOME`` and end there. A seeded perturbation (sigma =
+``DataConfig.perturbation``, metres; normal draws truncated at 2 sigma) moves the approach arc's via
+point (2 sigma per axis, 1 sigma vertically), the hover height (sigma / 2), the hover point (sigma / 2
+per axis), and the circle's centre and radius (sigma / 4), so that no two samples are perfectly
+regular; ``rng=None`` gives the clean script.
 
 Block positions follow the paper's Fig. 3: a grid of training positions over the workspace and unseen
 test positions in between (``train_test_positions``).
@@ -170,17 +172,18 @@ def make_script(behaviour: str, block_xy: np.ndarray, rng: np.random.Generator |
     sigma = data_cfg.perturbation
 
     def noise(*scale: float) -> np.ndarray:
-        # Always draw, so the stream of draws (and therefore every later sample) does not depend on sigma.
+        # Normal draws truncated at 2 sigma, so that no sample is an outlier of the behaviour. Always
+        # drawn, so the stream of draws (and every later sample) does not depend on sigma.
         draw = rng.standard_normal(len(scale)) if rng is not None else np.zeros(len(scale))
-        return sigma * np.asarray(scale) * draw
+        return sigma * np.asarray(scale) * np.clip(draw, -2.0, 2.0)
 
     home = kinematics.forward_kinematics(arm.HOME)
     top = sim_cfg.block_size
     height = max(top + data_cfg.hover_height + float(noise(0.5)[0]), top + MIN_CLEARANCE)
     centre = np.array([bx, by, height])
-    centre[:2] += noise(0.5, 0.5)
-    hover_reach = np.array([bx, by, height]) + np.r_[noise(1.0, 1.0), 0.0]
-    radius = max(data_cfg.circle_radius + float(noise(0.5)[0]), 0.5 * data_cfg.circle_radius)
+    centre[:2] += noise(0.25, 0.25)
+    hover_reach = np.array([bx, by, height]) + np.r_[noise(0.5, 0.5), 0.0]
+    radius = max(data_cfg.circle_radius + float(noise(0.25)[0]), 0.5 * data_cfg.circle_radius)
     # The circle starts on the side of the block facing the home fingertip: the shortest approach.
     start_angle = math.atan2(home[1] - by, home[0] - bx)
     hover = (centre + radius * np.array([math.cos(start_angle), math.sin(start_angle), 0.0])

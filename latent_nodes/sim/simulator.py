@@ -13,12 +13,17 @@ where it really is.
 from __future__ import annotations
 
 import math
+import os
 
 import mujoco
 import numpy as np
 
 from latent_nodes.config import SimConfig
 from latent_nodes.sim import arm
+
+
+class RenderUnavailable(RuntimeError):
+    """No OpenGL context for offscreen rendering (physics still works)."""
 
 
 class ArmSimulator:
@@ -129,10 +134,11 @@ class ArmSimulator:
 
     # --- pictures ---------------------------------------------------------------------------------------
 
-    def render(self, width: int = 320, height: int = 240, camera: str | int | mujoco.MjvCamera | None = None
-               ) -> np.ndarray:
+    def render(self, width: int = 320, height: int = 240, camera: str | int | mujoco.MjvCamera | None = None,
+               trail: np.ndarray | None = None) -> np.ndarray:
         """[H, W, 3] uint8 picture of the world; ``camera`` is a camera name ("overview", "side", "top"),
-        an id, an ``MjvCamera``, or None for "overview".
+        an id, an ``MjvCamera``, or None for "overview". ``trail`` [K, 3] (table frame) draws a path as
+        small green beads, e.g. where the fingertip has been.
 
         Needs an OpenGL context: on a machine without a display set MUJOCO_GL=osmesa (libosmesa6) or egl
         before MuJoCo is imported (``latent_nodes.sim`` picks osmesa when there is no display).
@@ -141,10 +147,22 @@ class ArmSimulator:
             raise ValueError(f"render size must be within 1280 x 960 pixels, got {width} x {height}")
         key = (int(width), int(height))
         if key not in self._renderers:
-            self._renderers[key] = mujoco.Renderer(self.model, height=key[1], width=key[0])
+            try:
+                self._renderers[key] = mujoco.Renderer(self.model, height=key[1], width=key[0])
+            except Exception as exc:  # the GL backends fail with ImportError, RuntimeError, OpenGL's own errors
+                raise RenderUnavailable(
+                    f"no OpenGL context for offscreen rendering with MUJOCO_GL="
+                    f"{os.environ.get('MUJOCO_GL', '')!r} ({type(exc).__name__}: {exc}); on a machine without a "
+                    f"display install libosmesa6 and set MUJOCO_GL=osmesa before starting Python") from exc
         renderer = self._renderers[key]
         mujoco.mj_forward(self.model, self.data)
         renderer.update_scene(self.data, camera="overview" if camera is None else camera)
+        if trail is not None:
+            scene = renderer.scene
+            for point in np.asarray(trail, dtype=np.float64).reshape(-1, 3)[: scene.maxgeom - scene.ngeom]:
+                mujoco.mjv_initGeom(scene.geoms[scene.ngeom], mujoco.mjtGeom.mjGEOM_SPHERE, np.array([0.009, 0, 0]),
+                                    point, np.eye(3).ravel(), np.array([0.05, 0.85, 0.15, 1.0], dtype=np.float32))
+                scene.ngeom += 1
         return renderer.render().copy()
 
     def close(self) -> None:

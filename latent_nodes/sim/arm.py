@@ -40,7 +40,7 @@ JOINT_LOWER = np.array([-2.90, -1.90, -2.90, -2.60, -2.90, -2.10, -3.00, 0.0, 0.
 JOINT_UPPER = np.array([2.90, 1.90, 2.90, 2.60, 2.90, 2.10, 3.00, 0.6, 0.6])
 # Rated joint speeds, rad/s: 143 deg/s for shoulder and elbow, 172 deg/s for the wrist (collaborative
 # arms are rated 100-180 deg/s), 1.5 rad/s for the fingers. The scripted demonstrations peak at about
-# 2.2 rad/s (arm_joint_2 and arm_joint_4, far corners of the workspace; 2.0 rad/s over a 0.1 s step).
+# 2.1 rad/s (arm_joint_4 circling a block at a far corner of the workspace; 1.9 rad/s over a 0.1 s step).
 MAX_VELOCITY = np.array([2.5, 2.5, 2.5, 2.5, 3.0, 3.0, 3.0, 1.5, 1.5])
 # Torque limits, N m: what a harmonic-drive joint of this size delivers continuously.
 MAX_TORQUE = np.array([150.0, 150.0, 80.0, 80.0, 30.0, 30.0, 15.0, 5.0, 5.0])

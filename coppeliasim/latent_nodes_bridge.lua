@@ -35,7 +35,7 @@ config = {
     jointSigns = {1, 1, 1, 1, 1, 1, 1, 1, 1},
     jointOffsets = {0, 0, 0, 0, 0, 0, 0, 0, 0},
     -- Home pose for /sim/reset in contract units (radians), jointNames order: latent_nodes/sim/arm.py HOME.
-    home = {0.0, -0.10, 0.0, 2.10, 0.0, 1.1416, 0.0, 0.05, 0.05},
+    home = {0.0, 0.22, 0.0, 2.02, 0.0, 0.9016, 0.0, 0.05, 0.05},
     -- The red block, and a dummy whose frame is the table frame the model was trained in: origin at the
     -- arm's base, level with the table surface, x forward from the base, y to its left, z up.
     blockPath = '/Block',

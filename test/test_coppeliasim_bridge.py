@@ -132,10 +132,10 @@ def test_reset_puts_the_arm_home(lua):
     from latent_nodes.sim import arm
 
     g = lua.globals()
-    assert list(g.config.home.values()) == pytest.approx(arm.HOME)
+    assert list(g.config.home.values()) == pytest.approx(arm.HOME, abs=1e-4)
     response = g.onReset(lua.table())
     assert response.success
-    assert [g.calls.targets[11 + i] for i in range(9)] == pytest.approx(list(arm.HOME))
+    assert [g.calls.targets[11 + i] for i in range(9)] == pytest.approx(list(arm.HOME), abs=1e-4)
 
 
 def test_signs_and_offsets_map_other_arms(lua):

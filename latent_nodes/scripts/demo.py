@@ -275,11 +275,10 @@ def plot(trials: list[Trial], path: Path) -> None:
     if not behaviours:
         return
     fig, axes = plt.subplots(len(behaviours), 2, figsize=(11, 4.6 * len(behaviours)), squeeze=False)
-    colours = plt.cm.viridis(np.linspace(0, 1, max(2, len(trials))))
     for row, behaviour in zip(axes, behaviours):
-        for k, t in enumerate(trials):
-            if not (t.ok and t.behaviour == behaviour):
-                continue
+        done = [t for t in trials if t.ok and t.behaviour == behaviour]
+        colours = plt.cm.viridis(np.linspace(0, 0.9, max(2, len(done))))
+        for k, t in enumerate(done):
             ex, dm = np.array(t.executed), np.array(t.demonstrated)
             for ax, (a, b) in zip(row, ((0, 1), (0, 2))):
                 ax.plot(dm[:, a], dm[:, b], "--", color=colours[k], lw=1.0)

@@ -52,3 +52,22 @@ def test_normalizer_maps_training_range_to_unit_interval():
     assert np.allclose(n.denormalize(y), x)
     with pytest.raises(ValueError, match="NaN"):
         Normalizer.fit(np.full((1, 2, 3), np.nan))
+
+
+def test_atomic_write_replaces_and_keeps_normal_permissions(tmp_path):
+    import os
+
+    from latent_nodes.atomic import atomic_path, write_text_atomic
+
+    path = tmp_path / "f.txt"
+    write_text_atomic(path, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert path.read_text() == "old" and not list(tmp_path.glob(".*.tmp"))
+    write_text_atomic(path, "new")
+    assert path.read_text() == "new"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask

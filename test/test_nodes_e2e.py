@@ -87,3 +87,25 @@ def messages_json(msg):
     import json
 
     return json.loads(msg.data)
+
+
+def test_graph_runs_on_simulated_time():
+    """use_sim_time:=true: the sim publishes /clock, the commander's timing follows it."""
+    from rosgraph_msgs.msg import Clock
+    from trajectory_msgs.msg import JointTrajectory
+
+    with Graph() as g:
+        g.add(SimNode, publish_clock=True)
+        commander = g.add(CommanderNode, use_sim_time=True, settle_s=0.1)
+        clock = []
+        g.probe.create_subscription(Clock, "/clock", clock.append, 10)
+        trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+        g.start()
+        g.wait_for_subscribers(trajectory)
+        assert g.wait(lambda: len(clock) > 10 and commander.measured is not None)
+        stamp = g.probe.last(messages.JOINT_STATES).header.stamp
+        assert abs(messages.time_to_seconds(stamp) - messages.time_to_seconds(clock[-1].clock)) < 0.5
+        assert commander.get_clock().now().nanoseconds < 1e11  # simulated seconds since start, not wall time
+        home = np.asarray(commander.measured)
+        trajectory.publish(messages.joint_trajectory(list(arm.JOINT_NAMES), np.tile(home, (5, 1)), 0.1))
+        assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=5.0)

@@ -286,12 +286,12 @@ def plot(trials: list[Trial], path: Path) -> None:
             row[0].plot(*t.block_xy, "s", color="tab:red", ms=6)
         row[0].set(title=f"{behaviour}: from above", xlabel="x (m)", ylabel="y (m)", aspect="equal")
         row[1].set(title=f"{behaviour}: from the side", xlabel="x (m)", ylabel="z (m)")
-        row[0].plot([], [], "k-", label="executed")
-        row[0].plot([], [], "k--", label="demonstrated")
-        row[0].plot([], [], "s", color="tab:red", label="block")
-        row[0].legend(loc="best", fontsize=8)
+    handles = [plt.Line2D([], [], color="k", ls="-", label="executed"),
+               plt.Line2D([], [], color="k", ls="--", label="demonstrated"),
+               plt.Line2D([], [], color="tab:red", marker="s", ls="", label="block")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     fig.suptitle("End-effector paths at unseen block positions: executed vs. demonstrated")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -11,7 +11,7 @@ Timeline over the 1.9 s between the first and last recorded step (fractions of i
 
 - ``reach``: approach along an arc to hover ``hover_height`` above the block with the fingers opening,
   dwell, return home in joint space with the fingers closing, hold.
-- ``reach_circle``: approach to the circle's start (the side of the block facing home), one full
+- ``reach_circle``: approach to the circle's start (the side of the block facing the arm), one full
   counter-clockwise turn of radius ``circle_radius`` around the block's vertical axis at hover height,
   return home, hold.
 
@@ -182,8 +182,10 @@ def make_script(behaviour: str, block_xy: np.ndarray, rng: np.random.Generator |
     centre[:2] += noise(0.25, 0.25)
     hover_reach = np.array([bx, by, height]) + np.r_[noise(0.5, 0.5), 0.0]
     radius = max(data_cfg.circle_radius + float(noise(0.25)[0]), 0.5 * data_cfg.circle_radius)
-    # The circle starts on the side of the block facing the home fingertip: the shortest approach.
-    start_angle = math.atan2(home[1] - by, home[0] - bx)
+    # The circle starts on the side of the block facing the arm's base (-x), a direction fixed in the
+    # table frame. (Facing the home fingertip instead flips by up to 180 degrees between neighbouring
+    # block positions under home, which makes the behaviour a discontinuous function of the position.)
+    start_angle = math.pi
     hover = (centre + radius * np.array([math.cos(start_angle), math.sin(start_angle), 0.0])
              if behaviour == "reach_circle" else hover_reach)
     # The approach bows slightly upwards: its via point is lifted above the midpoint.

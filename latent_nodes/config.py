@@ -57,9 +57,11 @@ class ModelConfig:
 class TrainConfig:
     """Offline training: the paper's full loss with Adam on mini-batches."""
 
-    epochs: int = _f(3000, "passes over the training set")
-    batch_size: int = _f(32, "mini-batch size (samples of both behaviours mixed)")
-    lr: float = _f(3e-3, "Adam learning rate for weights, embeddings and local coordinates")
+    epochs: int = _f(4000, "passes over the training set")
+    batch_size: int = _f(25, "mini-batch size (samples of both behaviours mixed)")
+    lr: float = _f(1e-2, "Adam learning rate for weights, embeddings and local coordinates")
+    lr_final: float = _f(0.03, "cosine decay of the learning rate to lr * lr_final at the last epoch (1 = constant)")
+    grad_clip: float = _f(1.0, "clip the gradient's global norm to this (0 = no clipping)")
     reg_weight: float = _f(1.0, "lambda: weight of the conformal regularizer L_perp")
     n_mc: int = _f(4, "n_MC: Monte-Carlo draws of orthogonal direction pairs per sample")
     seed: int = _f(0, "seed for initialisation, batching and the regularizer's draws")
@@ -101,7 +103,7 @@ class DataConfig:
     train_grid: list = _f([5, 5], "training block positions: a grid of nx x ny over the workspace")
     test_grid: list = _f([4, 4], "unseen test positions: an nx x ny grid spanning the training grid's cell "
                                  "centres (one less than train_grid: exactly the centres); 0 0 for none")
-    perturbation: float = _f(0.01, "std of the seeded perturbation of scripted waypoints, metres")
+    perturbation: float = _f(0.002, "std of the seeded perturbation of scripted waypoints, metres")
     hover_height: float = _f(0.04, "fingertip height above the block's top at the end of the approach, metres")
     circle_radius: float = _f(0.04, "radius of behaviour 2's circle around the block's vertical axis, metres")
     seed: int = _f(0, "seed of the demonstration generator")
@@ -203,7 +205,7 @@ def package_share() -> Path:
         from ament_index_python.packages import get_package_share_directory
 
         return Path(get_package_share_directory("latent_nodes"))
-    except (ImportError, LookupError):  # no ament index, or the package is not registered in it
+    except (ImportError, LookupError, OSError):  # no ament index, no AMENT_PREFIX_PATH, or not registered
         pass
     installed = Path(sys.prefix) / "share" / "latent_nodes"  # pip install puts data_files here
     if (installed / "models").is_dir():

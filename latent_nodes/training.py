@@ -105,6 +105,9 @@ class Trainer:
         bs = max(1, min(int(self.cfg.train.batch_size), n))
         order = torch.randperm(n, generator=self.batch_gen).to(self.sequences.device)
         lam = float(self.cfg.train.reg_weight) if self.regularized else 0.0
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(self.epoch)
+        clip = float(self.cfg.train.grad_clip)
         sums = np.zeros(3)
         for start in range(0, n, bs):
             index = order[start:start + bs]
@@ -112,6 +115,8 @@ class Trainer:
             loss = recon + lam * reg
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if clip > 0:  # rare large gradients of the recurrent net otherwise undo many epochs of progress
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
             sums += len(index) * np.array([loss.item(), recon.item(), reg.item()])
         self.epoch += 1
@@ -121,6 +126,14 @@ class Trainer:
         record = EpochRecord(self.epoch, float(mean[0]), float(mean[1]), float(mean[2]))
         self.history.append(record.to_dict())
         return record
+
+    def learning_rate(self, epoch: int) -> float:
+        """Cosine decay from lr to lr * lr_final over the configured epochs: large early steps explore,
+        small late steps settle the reconstruction error well below what a constant rate reaches.
+        """
+        tc = self.cfg.train
+        progress = min(1.0, epoch / max(1, int(tc.epochs) - 1))
+        return float(tc.lr) * (tc.lr_final + (1 - tc.lr_final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
     def fit(self, epochs: int | None = None, callback=None) -> list[dict]:
         """Run until ``epochs`` (default cfg.train.epochs) epochs are done; ``callback(record)`` after each."""

@@ -153,8 +153,9 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.batch_gen.set_state(state["batch_gen"])
-        self.reg_gen.set_state(state["reg_gen"])
+        # Generator states are CPU byte tensors even for a CUDA generator; loading may have moved them.
+        self.batch_gen.set_state(state["batch_gen"].cpu())
+        self.reg_gen.set_state(state["reg_gen"].cpu())
 
 
 def trainer_for_dataset(cfg: Config, dataset) -> tuple[Trainer, Normalizer]:

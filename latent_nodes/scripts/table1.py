@@ -110,11 +110,11 @@ def markdown(table: dict, baselines: dict, names: list[str], meta: dict) -> str:
         f"paper pattern {i + 1}" for i in range(len(names))) + " |"
     lines = [head, "|---" * (1 + 2 * len(names)) + "|"]
     for case, row in table.items():
-        ours = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in (row[b] for b in names))
+        ours = " | ".join(f"{m:.5f} ± {s:.5f}" for m, s in (row[b] for b in names))
         paper = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in PAPER[case])
         lines.append(f"| {CASE_TITLES[case]} | {ours} | {paper} |")
     for name, row in baselines.items():
-        ours = " | ".join(f"{row[b]:.4f}" for b in names)
+        ours = " | ".join(f"{row[b]:.5f}" for b in names)
         lines.append(f"| {name} (reference) | {ours} |" + " |" * len(names))
     lines += ["", f"Error: (1/T) sum_t ||x^t - x_hat^t||^2 per unseen test sample, averaged per behaviour, in "
               f"normalized units (each dimension scaled to [-1, 1] over the training set); mean ± std over seeds "

@@ -80,10 +80,6 @@ def load_or_generate_dataset(cfg: Config, log=print):
     return dataset
 
 
-class _Stop(Exception):
-    """Raised from the SIGTERM handler so that training saves and exits like on Ctrl-C."""
-
-
 def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> Path:
     """Train (or resume) with ``cfg``; returns the checkpoint path. Library entry for scripts and nodes."""
     import torch
@@ -119,10 +115,18 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> 
     def save() -> None:
         save_checkpoint(ckpt_path, to_checkpoint(trainer, normalizer, dataset))
 
-    def on_term(signum, frame):  # noqa: ARG001
-        raise _Stop()
+    # Ctrl-C and SIGTERM ask for a stop at the end of the current epoch, so the checkpoint holds a whole
+    # number of epochs and --resume continues bit for bit; a second Ctrl-C gives up at once, unsaved.
+    stop: dict[str, int | None] = {"signal": None}
 
-    old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+    def request_stop(signum, frame):  # noqa: ARG001
+        if stop["signal"] is not None:
+            raise KeyboardInterrupt
+        stop["signal"] = signum
+        log("stopping after this epoch (Ctrl-C again to abort without saving)")
+
+    handlers = ({sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+                if _main_thread() else {})
     bar = _progress(trainer.epoch, cfg.train.epochs, progress)
     start = time.perf_counter()
     try:
@@ -135,17 +139,21 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> 
                 bar.update(1)
                 bar.set_postfix(loss=f"{rec.loss:.2e}", recon=f"{rec.reconstruction:.2e}",
                                 reg=f"{rec.regularizer:.2e}", refresh=False)
+                if stop["signal"] is not None:
+                    bar.close()
+                    save()
+                    log(f"interrupted at epoch {trainer.epoch}: saved {ckpt_path}; continue with --resume")
+                    raise SystemExit(130)
                 if rec.epoch % cfg.train.checkpoint_every == 0 and rec.epoch < cfg.train.epochs:
                     save()
-    except (KeyboardInterrupt, _Stop):
+    except KeyboardInterrupt:
         bar.close()
-        save()
-        log(f"interrupted at epoch {trainer.epoch}: saved {ckpt_path}; continue with --resume")
+        log(f"aborted during epoch {trainer.epoch + 1}: not saved; {ckpt_path} holds the last checkpoint")
         raise SystemExit(130) from None
     finally:
         bar.close()
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     train_seconds = time.perf_counter() - start
 
     # Evaluation on the unseen test positions: the paper's protocol (first-step perception only).

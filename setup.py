@@ -53,7 +53,8 @@ setup(
         ],
         # Reading rosbag2 recordings and the Table I reference rows.
         "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr"],
-        "test": ["pytest", "ruff"],
+        # lupa runs the CoppeliaSim bridge's Lua against stand-ins of the simROS2 API in the tests.
+        "test": ["pytest", "ruff", "lupa"],
     },
     zip_safe=True,
     maintainer="latent_nodes maintainers",

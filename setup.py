@@ -61,6 +61,5 @@ setup(
     maintainer_email="maintainers@latent-nodes.example",
     description="Complete a robot behaviour from a glimpse: conformal latent charts for a deterministic PVRNN.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={"console_scripts": NODE_SCRIPTS + CLI_SCRIPTS},
 )

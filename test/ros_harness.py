@@ -12,7 +12,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import Log
@@ -26,37 +25,17 @@ from trajectory_msgs.msg import JointTrajectory
 
 from latent_nodes.nodes import messages
 
-from synthetic import dataset
+from synthetic import tiny_checkpoint
 
 
 def train_tiny_model(path: Path) -> Path:
     """A small model on synthetic behaviours mapped onto the arm's joints, saved to ``path`` (seconds)."""
-    from latent_nodes.checkpoint import Checkpoint, save_checkpoint
-    from latent_nodes.config import Config
-    from latent_nodes.normalization import Normalizer
+    from latent_nodes.checkpoint import save_checkpoint
     from latent_nodes.sim import arm
-    from latent_nodes.training import Trainer
 
-    seqs, labels, xy = dataset(n_side=4)
-    raw = seqs.astype(np.float64).copy()
-    lower, upper = np.asarray(arm.JOINT_LOWER), np.asarray(arm.JOINT_UPPER)
-    home = np.clip(np.asarray(arm.HOME, dtype=np.float64), lower, upper)
-    # Joint motions of a tenth of each joint's range around home: well inside the limits.
-    span = 0.1 * (upper - lower)
-    raw[..., :9] = np.clip(home + span * raw[..., :9], lower, upper)
-    raw[..., 9] = 0.475 + 0.15 * raw[..., 9]
-    raw[..., 10] = 0.25 * raw[..., 10]
-    norm = Normalizer.fit(raw)
-    cfg = Config()
-    cfg.model.layer_sizes = [32, 16, 8]
-    cfg.train.batch_size = 32
-    cfg.train.lr = 1e-2
-    cfg.inference.steps = 10
-    trainer = Trainer(cfg, norm.normalize(raw).astype(np.float32), labels)
-    trainer.fit(150)
-    save_checkpoint(path, Checkpoint(model=trainer.model, config=cfg, normalizer=norm,
-                                     behaviour_names=["reach", "reach_circle"], joint_names=list(arm.JOINT_NAMES),
-                                     dt=0.1, sample_block_xy=raw[:, 0, 9:]))
+    ckpt = tiny_checkpoint(arm.JOINT_NAMES, arm.JOINT_LOWER, arm.JOINT_UPPER, arm.HOME)
+    ckpt.config.inference.steps = 10
+    save_checkpoint(path, ckpt)
     return path
 
 

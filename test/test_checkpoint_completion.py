@@ -6,32 +6,17 @@ import torch
 
 from latent_nodes.checkpoint import FORMAT_VERSION, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from latent_nodes.completion import BehaviourCompleter, InvalidObservation
-from latent_nodes.config import Config
-from latent_nodes.normalization import Normalizer
-from latent_nodes.training import Trainer
 
-from synthetic import dataset
+from synthetic import tiny_checkpoint
 
 JOINTS = [f"j{i}" for i in range(9)]
 
 
 @pytest.fixture(scope="module")
 def ckpt() -> Checkpoint:
-    seqs, labels, xy = dataset(n_side=4)
-    # Raw units: block positions in metres on the table, joints in radians.
-    raw = seqs.astype(np.float64).copy()
-    raw[..., 9] = 0.475 + 0.15 * raw[..., 9]
-    raw[..., 10] = 0.25 * raw[..., 10]
-    norm = Normalizer.fit(raw)
-    cfg = Config()
-    cfg.model.layer_sizes = [32, 16, 8]
-    cfg.train.batch_size = 32
-    cfg.train.lr = 1e-2
-    tr = Trainer(cfg, norm.normalize(raw).astype(np.float32), labels)
-    tr.fit(150)
-    return Checkpoint(model=tr.model, config=cfg, normalizer=norm, behaviour_names=["reach", "reach_circle"],
-                      joint_names=JOINTS, dt=0.1, sample_block_xy=raw[:, 0, 9:], metrics={"note": "test"},
-                      train_state=tr.state_dict())
+    ckpt = tiny_checkpoint(JOINTS)
+    ckpt.metrics = {"note": "test"}
+    return ckpt
 
 
 def test_round_trip(tmp_path, ckpt):

@@ -99,3 +99,16 @@ def test_table1_miniature(tmp_path, dataset_path):
     text = (out / "table1.md").read_text()
     assert "Embedding, regularization" in text and "0.0004 ± 0.0001" in text  # the paper's row beside ours
     assert (out / "coords_embedding_regularization.png").stat().st_size > 1000
+
+
+def test_ros_parameters_under_ros2_run(tmp_path, dataset_path):
+    pytest.importorskip("rclpy")
+    cmd = [sys.executable, "-m", "latent_nodes.scripts.train", "--dataset", str(dataset_path), "--no-progress",
+           "--out-dir", str(tmp_path / "run"), "--ros-args", "-p", "epochs:=3", "-p", "layer_sizes:=[16, 8]",
+           "-p", "time_constants:=[2.0, 4.0]", "-p", "reg_weight:=0.5"]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    ckpt = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert ckpt.train_state["epoch"] == 3 and ckpt.config.model.layer_sizes == [16, 8]
+    assert ckpt.config.train.reg_weight == 0.5
+    typo = subprocess.run(cmd[:-8] + ["-p", "epoch:=3"], capture_output=True, text=True, timeout=120)
+    assert typo.returncode == 2 and "unknown ROS parameter 'epoch'" in typo.stderr

@@ -192,9 +192,9 @@ def _progress(done: int, total: int, enabled: bool):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    ros_overrides = _ros_parameters(argv)
-    args = build_parser().parse_args(argv)
     try:
+        ros_overrides = _ros_parameters(argv)
+        args = build_parser().parse_args(argv)
         cfg = config_from_args(args)
         for section, values in ros_overrides.items():
             for key, value in values.items():
@@ -220,7 +220,10 @@ def _ros_parameters(argv: list[str]) -> dict[str, dict]:
     rclpy.init(args=argv)
     try:
         node = rclpy.create_node("train", automatically_declare_parameters_from_overrides=True)
-        params = {name: p.value for name, p in node.get_parameters_by_prefix("").items() if name != "use_sim_time"}
+        bare = rclpy.create_node("train_builtin_parameters")  # what every node has (use_sim_time, ...)
+        builtin = set(bare.get_parameters_by_prefix(""))
+        params = {name: p.value for name, p in node.get_parameters_by_prefix("").items() if name not in builtin}
+        bare.destroy_node()
         node.destroy_node()
     finally:
         rclpy.shutdown()
@@ -229,7 +232,8 @@ def _ros_parameters(argv: list[str]) -> dict[str, dict]:
     for name, value in params.items():
         section = next((s for s, cls in sections.items() if name in {f.name for f in fields(cls)}), None)
         if section is None:
-            raise SystemExit(f"latent-nodes train: unknown ROS parameter {name!r}")
+            raise ValueError(f"unknown ROS parameter {name!r}: parameters are the fields of the model, train "
+                             f"and data config sections (latent-nodes train --help lists them)")
         overrides.setdefault(section, {})[name] = list(value) if isinstance(value, (list, tuple)) else value
     argv[:] = remove_ros_args(argv)
     return overrides

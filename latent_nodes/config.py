@@ -194,6 +194,11 @@ def load_config(path: str | Path | None = None) -> Config:
     return Config.from_dict(data or {})
 
 
+def field_default(f: dataclasses.Field) -> Any:
+    """A schema field's default value (a fresh copy for list fields)."""
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
 def field_help(section_cls: type) -> dict[str, str]:
     """Field name -> help text, for argparse and ROS parameter descriptors."""
     return {f.name: f.metadata.get("help", "") for f in fields(section_cls)}
@@ -230,7 +235,7 @@ def add_arguments(parser, section_cls: type, prefix: str = "", aliases: Mapping[
     for f in fields(section_cls):
         if only is not None and f.name not in only:
             continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        default = field_default(f)
         names = [f"--{prefix}{f.name}".replace("_", "-")] + list(aliases.get(f.name, []))
         kw: dict[str, Any] = {"dest": f"{prefix}{f.name}", "default": None,
                               "help": f"{f.metadata.get('help', '')} (default: {default})"}

@@ -18,6 +18,8 @@ from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from latent_nodes.config import field_default
+
 # A check for a runtime change: returns an error message, or None to accept the value.
 Validator = Callable[[Any], "str | None"]
 
@@ -26,7 +28,7 @@ def _default(f: dataclasses.Field, defaults: Any = None) -> Any:
     """The value a parameter starts from: ``defaults``' field (e.g. a model's own settings) or the schema's."""
     if defaults is not None:
         return getattr(defaults, f.name)
-    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    return field_default(f)
 
 
 def _fields(section_cls: type, only: Iterable[str] | None) -> list[dataclasses.Field]:

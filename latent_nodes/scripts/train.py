@@ -82,8 +82,6 @@ def load_or_generate_dataset(cfg: Config, log=print):
 
 def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> Path:
     """Train (or resume) with ``cfg``; returns the checkpoint path. Library entry for scripts and nodes."""
-    import torch
-
     from latent_nodes.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from latent_nodes.evaluation import reconstruct_from_first_step
     from latent_nodes.training import to_checkpoint, trainer_for_dataset
@@ -101,7 +99,6 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> 
         cfg = previous.config  # the run continues with its own settings; only the epoch target may grow
         cfg.train.epochs = max(epochs, previous.train_state["epoch"])
     dataset = load_or_generate_dataset(cfg, log)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     trainer, normalizer = trainer_for_dataset(cfg, dataset)
     if resume:
         trainer.model.load_state_dict(previous.model.state_dict())

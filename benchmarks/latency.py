@@ -55,7 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     from latent_nodes.config import SimConfig, package_share
     from latent_nodes.nodes import messages
 
-    os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
     params = args.params_file or str(package_share() / "config" / "inference.yaml")
     cmd = [sys.executable, "-m", "latent_nodes.nodes.inference_node", "--ros-args"]
     if params != "none":

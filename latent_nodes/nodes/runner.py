@@ -8,8 +8,6 @@ with status 1, so a launch log says what is wrong in a sentence.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 
 import rclpy
@@ -25,9 +23,6 @@ class StartupError(RuntimeError):
 def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = None) -> int:
     """Build the node with ``factory`` and spin it until it is told to stop; returns the exit status."""
     logger = rclpy.logging.get_logger(name)
-    # A pip install registers the package (models, config) in the ament index under sys.prefix; outside a
-    # sourced ROS 2 environment nothing points there.
-    os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
     node, started = None, False
     try:
         rclpy.init(args=args)  # its signal handlers turn SIGINT and SIGTERM into a context shutdown

@@ -304,9 +304,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from latent_nodes.config import package_share
 
-    # A pip install registers the package in the ament index under sys.prefix; without a sourced ROS 2
-    # environment nobody has said to look there.
-    os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
     config_dir = Path(args.config_dir) if args.config_dir else package_share() / "config"
     missing = [str(config_dir / f"{n}.yaml") for n in NODES if not (config_dir / f"{n}.yaml").is_file()]
     if missing:

@@ -79,10 +79,15 @@ class BehaviourCompleter:
     def dt(self) -> float:
         return self.ckpt.dt
 
-    def check(self, block_xy: Sequence[float], behaviour: str) -> tuple[np.ndarray, int]:
-        """Validate a query; returns the position as an array and the behaviour index."""
+    def behaviour_index(self, behaviour: str) -> int:
+        """The model's index of a behaviour name; ``InvalidObservation`` for a name it does not know."""
         if behaviour not in self.behaviours:
             raise InvalidObservation(f"unknown behaviour {behaviour!r}; this model knows {list(self.behaviours)}")
+        return self.behaviours.index(behaviour)
+
+    def check(self, block_xy: Sequence[float], behaviour: str) -> tuple[np.ndarray, int]:
+        """Validate a query; returns the position as an array and the behaviour index."""
+        pattern = self.behaviour_index(behaviour)
         xy = np.asarray(block_xy, dtype=np.float64).reshape(-1)
         if xy.shape != (2,):
             raise InvalidObservation(f"block position must be (x, y), got {xy.size} values")
@@ -92,7 +97,7 @@ class BehaviourCompleter:
         if not (x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1):
             raise InvalidObservation(f"block position ({xy[0]:.3f}, {xy[1]:.3f}) m is off the table "
                                      f"(x in [{x0}, {x1}], y in [{y0}, {y1}] in the table frame)")
-        return xy, self.behaviours.index(behaviour)
+        return xy, pattern
 
     def complete(self, block_xy: Sequence[float], behaviour: str) -> Completion:
         """Infer the behaviour's latent from the block's first-step position and generate all T steps."""

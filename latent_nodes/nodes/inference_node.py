@@ -93,8 +93,11 @@ class InferenceNode(Node):
             f"completing {self.settings.behaviour!r}")
 
     def check_behaviour(self, name: str) -> str | None:
-        if name not in self.completer.behaviours:
-            return f"unknown behaviour {name!r}; this model knows {list(self.completer.behaviours)}"
+        """Why ``name`` cannot be completed, or None (a parameter validator: returns, never raises)."""
+        try:
+            self.completer.behaviour_index(name)
+        except ValueError as exc:  # InvalidObservation
+            return str(exc)
         return None
 
     def warm_up(self) -> None:

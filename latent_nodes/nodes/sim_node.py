@@ -43,8 +43,6 @@ class SimNode(Node):
         if not self.settings.joint_state_rate > 0 or not self.settings.block_pose_rate > 0:
             raise ValueError("joint_state_rate and block_pose_rate must be positive")
         self.names = list(arm.JOINT_NAMES)
-        self.lower = np.asarray(arm.JOINT_LOWER, dtype=np.float64)
-        self.upper = np.asarray(arm.JOINT_UPPER, dtype=np.float64)
         # The physics is touched from the timer and from message callbacks; in the single-process demo
         # those may run on different executor threads.
         self.lock = threading.Lock()
@@ -105,7 +103,7 @@ class SimNode(Node):
             self.get_logger().warning(f"ignoring /joint_command: {exc}", throttle_duration_sec=1.0)
             return
         with self.lock:
-            self.sim.set_targets(np.clip(q, self.lower, self.upper))
+            self.sim.set_targets(q)  # the simulator clips targets to the joint limits
 
     def on_set_block(self, msg: PoseStamped) -> None:
         if msg.header.frame_id not in ("", self.settings.frame_id):

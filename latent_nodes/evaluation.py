@@ -17,6 +17,8 @@ import torch
 from latent_nodes.config import InferenceConfig, ModelConfig
 from latent_nodes.inference import infer_latent
 from latent_nodes.latent_model import LatentModel
+from latent_nodes.normalization import Normalizer
+from latent_nodes.training import reconstruction_error
 
 
 def first_step_mask(cfg: ModelConfig) -> torch.Tensor:
@@ -53,6 +55,16 @@ def reconstruct_from_first_step(model: LatentModel, sequences: np.ndarray, label
         outs.append(res.sequence)
         coords.append(res.coords)
     pred = torch.cat(outs)
-    errors = ((pred - x) ** 2).sum(dim=-1).mean(dim=-1)
+    errors = reconstruction_error(pred, x)
     return Reconstruction(sequences=pred.cpu().numpy(), coords=torch.cat(coords).cpu().numpy(),
                           errors=errors.cpu().numpy(), labels=lab.cpu().numpy())
+
+
+def test_split_errors(model: LatentModel, normalizer: Normalizer, dataset, cfg: InferenceConfig) -> dict[str, float]:
+    """Per-behaviour error on the dataset's unseen test samples, the paper's protocol; {} without any."""
+    test = dataset.test()
+    if len(test.labels) == 0:
+        return {}
+    model.eval()
+    rec = reconstruct_from_first_step(model, normalizer.normalize(test.sequences), test.labels, cfg)
+    return rec.per_behaviour(list(dataset.behaviour_names))

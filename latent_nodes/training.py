@@ -27,9 +27,13 @@ from latent_nodes.normalization import Normalizer
 from latent_nodes.regularizer import conformal_regularizer
 
 
-def reconstruction_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The paper's Eq. (1) per sample: (1/T) sum_t ||x^t - x_hat^t||^2 (squared norm over outputs)."""
-    return ((pred - target) ** 2).sum(dim=-1).mean(dim=-1)
+def reconstruction_error(pred, target):
+    """The paper's Eq. (1) per sample: (1/T) sum_t ||x^t - x_hat^t||^2 (squared norm over outputs).
+
+    Works on torch tensors and numpy arrays alike ([..., T, O] -> [...]), so the training loss, the
+    evaluation and the reference baselines all measure the same thing.
+    """
+    return ((pred - target) ** 2).sum(-1).mean(-1)
 
 
 @dataclass

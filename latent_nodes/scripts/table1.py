@@ -54,7 +54,7 @@ def train_and_evaluate(job: tuple[dict, str, int, str | None]) -> dict:
     import torch
 
     from latent_nodes.dataset import load_dataset
-    from latent_nodes.evaluation import reconstruct_from_first_step
+    from latent_nodes.evaluation import test_split_errors
     from latent_nodes.training import trainer_for_dataset
 
     cfg_dict, case, seed, dataset_path = job
@@ -66,12 +66,9 @@ def train_and_evaluate(job: tuple[dict, str, int, str | None]) -> dict:
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
-    trainer.model.eval()
-    test = dataset.test()
-    rec = reconstruct_from_first_step(trainer.model, normalizer.normalize(test.sequences), test.labels, cfg.inference)
     train = dataset.train()
     return {"case": case, "seed": seed, "train_seconds": seconds, "final": trainer.history[-1],
-            "errors": rec.per_behaviour(list(dataset.behaviour_names)),
+            "errors": test_split_errors(trainer.model, normalizer, dataset, cfg.inference),
             "coords": trainer.model.coords.detach().cpu().numpy().tolist(),
             "train_labels": np.asarray(train.labels).tolist(), "train_xy": np.asarray(train.block_xy).tolist()}
 
@@ -79,6 +76,7 @@ def train_and_evaluate(job: tuple[dict, str, int, str | None]) -> dict:
 def baseline_rows(dataset, normalizer) -> dict[str, dict[str, float]]:
     """Error per behaviour of each reference predictor, normalized units, same split."""
     from latent_nodes.baselines import BASELINES
+    from latent_nodes.training import reconstruction_error
 
     train, test = dataset.train(), dataset.test()
     rows: dict[str, dict[str, float]] = {}
@@ -91,7 +89,7 @@ def baseline_rows(dataset, normalizer) -> dict[str, dict[str, float]]:
             truth = normalizer.normalize(test.sequences[te])
             pred = predict(np.asarray(train.block_xy)[tr], normalizer.normalize(train.sequences[tr]),
                            np.asarray(test.block_xy)[te])
-            rows[name][behaviour] = float(((pred - truth) ** 2).sum(-1).mean(-1).mean())
+            rows[name][behaviour] = float(reconstruction_error(pred, truth).mean())
     return rows
 
 

@@ -83,7 +83,7 @@ def load_or_generate_dataset(cfg: Config, log=print):
 def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> Path:
     """Train (or resume) with ``cfg``; returns the checkpoint path. Library entry for scripts and nodes."""
     from latent_nodes.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-    from latent_nodes.evaluation import reconstruct_from_first_step
+    from latent_nodes.evaluation import test_split_errors
     from latent_nodes.training import to_checkpoint, trainer_for_dataset
     from latent_nodes.training_plots import plot_local_coordinates, plot_losses
 
@@ -156,12 +156,9 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> 
     # Evaluation on the unseen test positions: the paper's protocol (first-step perception only).
     metrics = {"epochs": trainer.epoch, "train_seconds_this_run": round(train_seconds, 2),
                "final": trainer.history[-1] if trainer.history else {}}
-    test = dataset.test()
-    if len(test.labels):
-        trainer.model.eval()
-        rec = reconstruct_from_first_step(trainer.model, normalizer.normalize(test.sequences), test.labels,
-                                          cfg.inference)
-        metrics["test_error_first_step"] = rec.per_behaviour(list(dataset.behaviour_names))
+    errors = test_split_errors(trainer.model, normalizer, dataset, cfg.inference)
+    if errors:
+        metrics["test_error_first_step"] = errors
         metrics["test_error_units"] = "(1/T) sum_t ||x - x_hat||^2, each dimension scaled to [-1, 1] on train"
     ckpt = to_checkpoint(trainer, normalizer, dataset, metrics)
     save_checkpoint(ckpt_path, ckpt)

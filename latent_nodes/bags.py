@@ -60,8 +60,6 @@ def read_episodes(bag: str | Path, joint_names: list[str] | tuple[str, ...], ste
                     poses.append((stamp, np.array([p.x, p.y], dtype=np.float64)))
                 else:
                     marks.append((stamp, msg.data.strip()))
-    except BagError:
-        raise
     except Exception as exc:  # rosbags raises several types for unreadable or foreign files
         raise BagError(f"recording {bag} cannot be read: {exc}") from None
     if not joints:

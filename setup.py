@@ -39,6 +39,7 @@ setup(
         "matplotlib",
         "mujoco",
         "tqdm",
+        "scipy",
         "setuptools",
     ],
     extras_require={
@@ -50,6 +51,7 @@ setup(
             "ros-geometry-msgs",
             "ros-std-msgs",
             "ros-std-srvs",
+            "ros-diagnostic-msgs",
         ],
         # Reading rosbag2 recordings and the Table I reference rows.
         "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr"],

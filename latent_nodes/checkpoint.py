@@ -9,6 +9,7 @@ the weights) is a single ``CheckpointError`` naming the file and what is wrong.
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 
 from latent_nodes.atomic import atomic_path
 from latent_nodes.config import Config
+from latent_nodes.domain import Domain
 from latent_nodes.latent_model import LatentModel
 from latent_nodes.normalization import Normalizer
 
@@ -27,6 +29,10 @@ FORMAT_VERSION = 1
 
 class CheckpointError(ValueError):
     """A model file that cannot be used; the message names the file and the reason."""
+
+
+class ModelFileWarning(UserWarning):
+    """A model file that loads but lacks something newer files record (e.g. its domain)."""
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Checkpoint:
     joint_names: list[str]
     dt: float
     sample_block_xy: np.ndarray | None = None  # [N, 2] block position of each training sample (Fig. 4)
+    domain: Domain | None = None  # training positions and coordinates per behaviour (latent_nodes.domain)
     metrics: dict = field(default_factory=dict)
     train_state: dict | None = None  # optimizer and random streams, for --resume
 
@@ -56,6 +63,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "joint_names": list(ckpt.joint_names),
         "dt": float(ckpt.dt),
         "sample_block_xy": None if ckpt.sample_block_xy is None else torch.as_tensor(ckpt.sample_block_xy),
+        "domain": None if ckpt.domain is None else ckpt.domain.to_payload(),
         "metrics": ckpt.metrics,
         "train_state": ckpt.train_state,
     }
@@ -100,7 +108,25 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
                               f"dimensions, the model outputs {config.model.output_dim}")
     model.to(device).eval()
     xy = data.get("sample_block_xy")
+    xy = None if xy is None else xy.cpu().numpy()
     return Checkpoint(model=model, config=config, normalizer=normalizer,
                       behaviour_names=list(data["behaviour_names"]), joint_names=list(data["joint_names"]),
-                      dt=float(data["dt"]), sample_block_xy=None if xy is None else xy.cpu().numpy(),
+                      dt=float(data["dt"]), sample_block_xy=xy, domain=_domain(path, data, model, xy),
                       metrics=dict(data.get("metrics") or {}), train_state=data.get("train_state"))
+
+
+def _domain(path: Path, data: dict, model: LatentModel, sample_block_xy: np.ndarray | None) -> Domain | None:
+    """The recorded domain; for older files, derived from the training samples they hold, with a warning."""
+    if data.get("domain") is not None:
+        try:
+            return Domain.from_payload(data["domain"])
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"model file {path} has an unreadable domain record ({exc})") from None
+    coords = model.coords.detach().cpu().numpy()
+    if sample_block_xy is not None and len(sample_block_xy) == len(coords):
+        warnings.warn(f"model file {path} records no domain (an older file); using the block positions and "
+                      f"coordinates of its {len(coords)} training samples instead", ModelFileWarning, stacklevel=3)
+        return Domain.from_samples(sample_block_xy, model.sample_patterns.cpu().numpy(), coords)
+    warnings.warn(f"model file {path} records no domain and no training positions: out-of-domain poses "
+                  f"cannot be recognized (retrain with this version to record them)", ModelFileWarning, stacklevel=3)
+    return None

@@ -4,6 +4,12 @@
 on a robot: it checks the pose, normalizes it with the model's own statistics, runs the paper's
 inference (first-step perception -> xi* -> the full sequence) and returns joint angles in radians.
 The inference node and the demo both use it.
+
+Every completion says how far it lies from the model's domain (``latent_nodes.domain``): a pose
+further than ``domain_margin`` metres outside the trained block positions is refused (``OutOfDomain``)
+under the default policy ``refuse``; ``warn`` completes it and sets ``Completion.warning``; ``allow``
+completes it silently. The default margin (``DEFAULT_DOMAIN_MARGIN``) comes from measurements in
+docs/results.md ("Outside the trained region").
 """
 
 from __future__ import annotations
@@ -13,17 +19,23 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from latent_nodes.checkpoint import Checkpoint, load_checkpoint
-from latent_nodes.config import Config, InferenceConfig, default_model_path
+from latent_nodes.config import DEFAULT_DOMAIN_MARGIN, Config, InferenceConfig, default_model_path
+from latent_nodes.domain import ALLOW, POLICIES, REFUSE, DomainReport
 from latent_nodes.inference import infer_latent
 
 
 class InvalidObservation(ValueError):
     """A pose or behaviour the model cannot be asked about; the message says which and why."""
+
+
+class OutOfDomain(InvalidObservation):
+    """A pose further outside the trained block positions than the margin allows (policy ``refuse``)."""
 
 
 @dataclass
@@ -38,6 +50,8 @@ class Completion:
     error: float  # squared first-step perception error, normalized units
     latency_s: float
     dt: float
+    domain: DomainReport  # distance from the training data (0 inside)
+    warning: str | None = None  # set under the ``warn`` policy for a pose outside the domain
 
     @property
     def joints(self) -> np.ndarray:
@@ -45,11 +59,27 @@ class Completion:
         return self.sequence[:, : self.sequence.shape[1] - 2]
 
 
+class Assessment(NamedTuple):
+    """A query that passed the checks: position, behaviour index, metres outside the domain, warning."""
+
+    xy: np.ndarray
+    pattern: int
+    outside: float
+    warning: str | None
+
+
 class BehaviourCompleter:
     """Loads a model once; ``complete`` answers one pose at a time (thread-safe for a single caller)."""
 
-    def __init__(self, ckpt: Checkpoint, inference: InferenceConfig | None = None, device: str = "cpu") -> None:
+    def __init__(self, ckpt: Checkpoint, inference: InferenceConfig | None = None, device: str = "cpu",
+                 out_of_domain: str = REFUSE, domain_margin: float = DEFAULT_DOMAIN_MARGIN) -> None:
+        if out_of_domain not in POLICIES:
+            raise ValueError(f"out_of_domain = {out_of_domain!r}; expected one of {list(POLICIES)}")
+        if not (math.isfinite(domain_margin) and domain_margin >= 0):
+            raise ValueError(f"domain_margin = {domain_margin!r}; expected metres >= 0")
         self.ckpt = ckpt
+        self.out_of_domain = out_of_domain
+        self.domain_margin = float(domain_margin)
         self.model = ckpt.model.to(device).eval()
         self.device = device
         self.inference_cfg = inference or ckpt.config.inference
@@ -59,9 +89,18 @@ class BehaviourCompleter:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, device: str = "cpu",
-                        inference: InferenceConfig | None = None) -> BehaviourCompleter:
-        """Load a model file (None: the shipped default model); raises ``CheckpointError`` if unusable."""
-        return cls(load_checkpoint(default_model_path() if path is None else path, device), inference, device)
+                        inference: InferenceConfig | None = None, **policy) -> BehaviourCompleter:
+        """Load a model file (None: the shipped default model); raises ``CheckpointError`` if unusable.
+
+        ``policy`` passes ``out_of_domain`` and ``domain_margin`` on to the constructor.
+        """
+        return cls(load_checkpoint(default_model_path() if path is None else path, device), inference, device,
+                   **policy)
+
+    def with_settings(self, inference: InferenceConfig | None = None, **policy) -> BehaviourCompleter:
+        """The same loaded model with other search settings or another domain policy."""
+        kwargs = {"out_of_domain": self.out_of_domain, "domain_margin": self.domain_margin, **policy}
+        return BehaviourCompleter(self.ckpt, inference or self.inference_cfg, self.device, **kwargs)
 
     @property
     def config(self) -> Config:
@@ -99,10 +138,33 @@ class BehaviourCompleter:
                                      f"(x in [{x0}, {x1}], y in [{y0}, {y1}] in the table frame)")
         return xy, pattern
 
+    def describe_domain(self, behaviour: str) -> str:
+        """The trained region of a behaviour in words (for logs and diagnostics)."""
+        domain = self.ckpt.domain
+        return "unknown (the model file records none)" if domain is None else domain.describe(
+            self.behaviour_index(behaviour))
+
+    def pose_distance(self, xy: np.ndarray, pattern: int) -> float:
+        """Metres outside the behaviour's trained block positions (0 inside, NaN if the model has no record)."""
+        domain = self.ckpt.domain
+        return float("nan") if domain is None else domain.pose_distance(xy, pattern)
+
+    def assess(self, block_xy: Sequence[float], behaviour: str) -> Assessment:
+        """``check`` plus the domain policy: ``OutOfDomain`` beyond the margin under ``refuse``."""
+        xy, pattern = self.check(block_xy, behaviour)
+        outside = self.pose_distance(xy, pattern)
+        if self.out_of_domain == ALLOW or not outside > self.domain_margin:  # NaN (no record) passes
+            return Assessment(xy, pattern, outside, None)
+        reason = (f"block position ({xy[0]:.3f}, {xy[1]:.3f}) m is {outside:.3f} m outside the region "
+                  f"{behaviour!r} was trained on ({self.describe_domain(behaviour)}; margin {self.domain_margin:g} m)")
+        if self.out_of_domain == REFUSE:
+            raise OutOfDomain(reason)
+        return Assessment(xy, pattern, outside, reason)
+
     def complete(self, block_xy: Sequence[float], behaviour: str) -> Completion:
         """Infer the behaviour's latent from the block's first-step position and generate all T steps."""
         start = time.perf_counter()
-        xy, pattern = self.check(block_xy, behaviour)
+        xy, pattern, outside, warning = self.assess(block_xy, behaviour)
         mc = self.config.model
         obs = torch.zeros(1, mc.seq_len, mc.output_dim)
         mask = torch.zeros(1, mc.seq_len, mc.output_dim, dtype=torch.bool)
@@ -114,8 +176,10 @@ class BehaviourCompleter:
         error = float(result.error[0])
         if not math.isfinite(error) or not np.all(np.isfinite(sequence)):
             raise FloatingPointError(f"inference produced non-finite values for block {xy.tolist()}")
+        coords = result.coords[0].cpu().numpy()
+        chart = float("nan") if self.ckpt.domain is None else self.ckpt.domain.chart_distance(coords, pattern)
         return Completion(
-            behaviour=behaviour, block_xy=xy,
-            xi=result.coords[0].cpu().numpy() if self.model.uses_embedding else None,
+            behaviour=behaviour, block_xy=xy, xi=coords if self.model.uses_embedding else None,
             z=result.z[0].cpu().numpy(), sequence=sequence, error=error,
-            latency_s=time.perf_counter() - start, dt=self.dt)
+            latency_s=time.perf_counter() - start, dt=self.dt,
+            domain=DomainReport(pose_distance=outside, chart_distance=chart), warning=warning)

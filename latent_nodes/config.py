@@ -28,6 +28,10 @@ CASES = (CASE_NO_EMBEDDING, CASE_EMBEDDING, CASE_REGULARIZED)
 # The two behaviours of the paper, in label order.
 BEHAVIOURS = ("reach", "reach_circle")
 
+# Poses further than this outside the trained block positions are refused by default (metres). Chosen
+# from the measured completion error against distance outside the domain (docs/results.md).
+DEFAULT_DOMAIN_MARGIN = 0.02
+
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
     """A dataclass field with a help text (used for argparse and ROS parameter descriptions)."""
@@ -135,6 +139,11 @@ class NodesConfig:
     perception_min_change: float = _f(0.005, "perception publishes at once when the block moved more than "
                                              "this, metres (0: only at perception_rate)")
     torch_threads: int = _f(1, "torch threads for inference (1 keeps latency steady on a busy CPU)")
+    out_of_domain: str = _f("refuse", "a block pose further than domain_margin outside the positions the model "
+                                      "was trained on: refuse (nothing published) | warn (complete, log a warning) "
+                                      "| allow", choices=("refuse", "warn", "allow"))
+    domain_margin: float = _f(DEFAULT_DOMAIN_MARGIN, "metres a block pose may lie outside the trained block "
+                                                     "positions before out_of_domain applies")
     seed: int = _f(0, "seed of perception noise")
 
 

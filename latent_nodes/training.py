@@ -22,6 +22,7 @@ import torch
 
 from latent_nodes.checkpoint import Checkpoint
 from latent_nodes.config import CASE_REGULARIZED, Config
+from latent_nodes.domain import Domain
 from latent_nodes.latent_model import LatentModel
 from latent_nodes.normalization import Normalizer
 from latent_nodes.regularizer import conformal_regularizer
@@ -182,7 +183,9 @@ def to_checkpoint(trainer: Trainer, normalizer: Normalizer, dataset, metrics: di
                   with_train_state: bool = True) -> Checkpoint:
     """Package a trainer's model with everything deployment needs (and, optionally, its resume state)."""
     train = dataset.train()
+    block_xy = np.asarray(train.block_xy, dtype=np.float64)
+    domain = Domain.from_samples(block_xy, trainer.labels.cpu().numpy(), trainer.model.coords.detach().cpu().numpy())
     return Checkpoint(model=trainer.model, config=trainer.cfg, normalizer=normalizer,
                       behaviour_names=list(dataset.behaviour_names), joint_names=list(dataset.joint_names),
-                      dt=float(dataset.dt), sample_block_xy=np.asarray(train.block_xy, dtype=np.float64),
+                      dt=float(dataset.dt), sample_block_xy=block_xy, domain=domain,
                       metrics=dict(metrics or {}), train_state=trainer.state_dict() if with_train_state else None)

@@ -34,6 +34,7 @@ def tiny_checkpoint(joint_names, lower=None, upper=None, home=None, epochs: int 
     """
     from latent_nodes.checkpoint import Checkpoint
     from latent_nodes.config import Config
+    from latent_nodes.domain import Domain
     from latent_nodes.normalization import Normalizer
     from latent_nodes.training import Trainer
 
@@ -52,6 +53,8 @@ def tiny_checkpoint(joint_names, lower=None, upper=None, home=None, epochs: int 
     cfg.train.lr = 1e-2
     trainer = Trainer(cfg, norm.normalize(raw).astype(np.float32), labels)
     trainer.fit(epochs)
+    block_xy = raw[:, 0, 9:]
+    domain = Domain.from_samples(block_xy, labels, trainer.model.coords.detach().numpy())
     return Checkpoint(model=trainer.model, config=cfg, normalizer=norm, behaviour_names=["reach", "reach_circle"],
-                      joint_names=list(joint_names), dt=0.1, sample_block_xy=raw[:, 0, 9:],
+                      joint_names=list(joint_names), dt=0.1, sample_block_xy=block_xy, domain=domain,
                       train_state=trainer.state_dict())

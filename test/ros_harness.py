@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import Log
 from rclpy.executors import SingleThreadedExecutor
@@ -48,7 +49,8 @@ class Probe(Node):
         self.got: dict[str, list] = defaultdict(list)
         for topic, kind in ((messages.COMPLETED_BEHAVIOUR, JointTrajectory), (messages.JOINT_COMMAND, JointState),
                             (messages.INFERENCE_RESULT, String), (messages.TRACKING_ERROR, Float64),
-                            (messages.JOINT_STATES, JointState), (messages.BLOCK_POSE, PoseStamped)):
+                            (messages.JOINT_STATES, JointState), (messages.BLOCK_POSE, PoseStamped),
+                            (messages.DIAGNOSTICS, DiagnosticArray)):
             self.create_subscription(kind, topic, lambda msg, t=topic: self.record(t, msg), 100)
         rosout = QoSProfile(depth=1000, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(Log, "/rosout", lambda msg: self.record("/rosout", msg), rosout)

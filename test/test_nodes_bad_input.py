@@ -4,6 +4,7 @@ import resource
 
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import Log
 from rclpy.parameter import Parameter
@@ -66,6 +67,44 @@ def refused(g, pose: PoseStamped | None, expected: str) -> None:
 ])
 def test_bad_pose_is_refused(inference_graph, xy, expected):
     refused(inference_graph, messages.block_pose(xy, "table"), expected)
+
+
+@pytest.mark.parametrize("xy, outside", [([0.70, 0.0], 0.105), ([0.45, 0.32], 0.12), ([0.30, -0.10], 0.055)])
+def test_out_of_domain_pose_is_refused(inference_graph, xy, outside):
+    # The tiny model was trained on x 0.355-0.595, y -0.2-0.2 m: these lie on the table, outside that.
+    expected = (f"({xy[0]:.3f}, {xy[1]:.3f}) m is {outside:.3f} m outside the region 'reach' was trained on "
+                "(x 0.355-0.595")
+    refused(inference_graph, messages.block_pose(xy, "table"), expected)
+
+
+def test_out_of_domain_is_judged_per_behaviour(inference_graph):
+    g = inference_graph
+    assert g.node.set_parameters([Parameter("behaviour", value="reach_circle")])[0].successful
+    try:
+        refused(g, messages.block_pose([0.66, 0.0], "table"), "0.065 m outside the region 'reach_circle'")
+    finally:
+        assert g.node.set_parameters([Parameter("behaviour", value="reach")])[0].successful
+
+
+def test_diagnostics_report_health(inference_graph):
+    import json
+
+    g = inference_graph
+    refused(g, messages.block_pose([0.72, 0.0], "table"), "outside the region")
+    before = g.probe.count(messages.DIAGNOSTICS)
+    assert g.wait(lambda: g.probe.count(messages.DIAGNOSTICS) > before + 1, timeout=5.0), "published at 1 Hz"
+    status = g.probe.last(messages.DIAGNOSTICS).status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.name == "inference: latent_nodes" and status.hardware_id == "latent_nodes"
+    assert status.level == DiagnosticStatus.WARN
+    assert "refused recently" in status.message
+    assert int(values["refused_out_of_domain"]) >= 1 and int(values["completed"]) >= 1
+    assert values["domain"].startswith("x 0.355-0.595, y -0.200-0.200 m")
+    assert values["out_of_domain"] == "refuse beyond 0.02 m" and values["model_file"].endswith(".pt")
+    assert 0 < float(values["latency_p50_ms"]) <= float(values["latency_p99_ms"])
+    # The same counters travel with every result.
+    result = json.loads(g.probe.last(messages.INFERENCE_RESULT).data)
+    assert result["pose_distance_m"] == 0.0 and result["chart_distance"] >= 0.0
 
 
 def test_unknown_frame_is_refused(inference_graph):

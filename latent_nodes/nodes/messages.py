@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, String
@@ -19,6 +20,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 # Topic names of the contract (docs/architecture.md); the CoppeliaSim scene script uses the same.
 BLOCK_POSE = "/block_pose"
+DIAGNOSTICS = "/diagnostics"
 BEHAVIOUR = "/behaviour"
 COMPLETED_BEHAVIOUR = "/completed_behaviour"
 INFERENCE_RESULT = "/inference/result"
@@ -137,3 +139,23 @@ def json_string(payload: dict) -> String:
             return value.item()
         return value
     return String(data=json.dumps({k: plain(v) for k, v in payload.items()}))
+
+
+# --- health (diagnostic_msgs, what rqt_robot_monitor and Foxglove show) -------------------------------------
+
+def diagnostic_array(stamp: Time, name: str, level: int, message: str, values: dict) -> DiagnosticArray:
+    """One node's status as a DiagnosticArray: ``level`` is DiagnosticStatus.OK, WARN or ERROR.
+
+    Values become key/value strings (floats with four significant digits, as a monitor shows them).
+    """
+    def text(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value)
+
+    status = DiagnosticStatus(level=bytes([level]) if isinstance(level, int) else level, name=name,
+                              message=message, hardware_id="latent_nodes",
+                              values=[KeyValue(key=k, value=text(v)) for k, v in values.items()])
+    msg = DiagnosticArray(status=[status])
+    msg.header.stamp = stamp
+    return msg

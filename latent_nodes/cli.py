@@ -16,6 +16,7 @@ COMMANDS = {
     "dataset": ("latent_nodes.scripts.dataset", "generate the demonstration dataset in the simulator"),
     "render": ("latent_nodes.scripts.render", "render a behaviour as a filmstrip and plot block positions"),
     "bag2dataset": ("latent_nodes.scripts.bag2dataset", "convert rosbag2 recordings into a dataset file"),
+    "domain": ("latent_nodes.scripts.domain", "measure completion error against distance outside the trained region"),
 }
 
 

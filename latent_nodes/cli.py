@@ -16,6 +16,7 @@ COMMANDS = {
     "dataset": ("latent_nodes.scripts.dataset", "generate the demonstration dataset in the simulator"),
     "render": ("latent_nodes.scripts.render", "render a behaviour as a filmstrip and plot block positions"),
     "bag2dataset": ("latent_nodes.scripts.bag2dataset", "convert rosbag2 recordings into a dataset file"),
+    "urdf": ("latent_nodes.scripts.urdf", "print the arm's URDF (robot description), or write it with -o"),
 }
 
 

@@ -204,8 +204,8 @@ end
 
 -- /sim/reset: the arm back home, holding there. Dynamic joints: the physics engine owns their state, so
 -- the new positions take effect when the arm's dynamics are reset (sim.resetDynamicObject on the model).
--- Kinematic joints: CoppeliaSim 4.9 ignores sim.setJointPosition while a target motion is under way, so
--- those glide home under the target instead, at their motion profile's speed.
+-- Kinematic joints: CoppeliaSim (since 4.7.0 rev 2) ignores sim.setJointPosition while a target motion
+-- is under way, so those glide home under the target instead, at their motion profile's speed.
 function onReset(request)
     for i, handle in ipairs(joints) do
         local home = toScene(i, config.home[i])

@@ -16,7 +16,8 @@ the interfaces listed in docs/coppeliasim.md.
 
 Messages are tables that simROS2's generated reader checks field by field: every key must be a field of
 the type, and a string field must be a non-empty string (an empty one raises "expected string"). A field
-left out keeps its ROS default (empty string, zero, empty array), so this script omits what it does not set.
+left out keeps its ROS default (empty string, zero, empty array), so the script omits what it does not
+set.
 ]]
 
 sim = require 'sim'

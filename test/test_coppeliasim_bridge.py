@@ -14,7 +14,8 @@ at tag coppeliasim-v4.9.0-rev6, and CoppeliaRobotics/coppeliaSimLib at the same 
   type ("unexpected key: ", 248-253); int32/float32/float64 arrays a table of numbers only ("expected
   array", "fast_write_type reader exception #1", 121-146; the numeric check tolerates integers,
   coppeliaSimLib interfaceStackTable.cpp getTableInfo/areAllValuesThis); other arrays a table read item
-  by item (198-229); nested messages recursively (232-245). Scalars as in src/ros_msg_builtin_io.cpp:
+  by item (198-229; a string where an array belongs is refused here, which simROS2 may not do: not
+  modelled); nested messages recursively (232-245). Scalars as in src/ros_msg_builtin_io.cpp:
   bool must be a boolean (16-28), integers and floats any number (72-212, the stack converts between
   them: interfaceStack.cpp getStackInt32Value/getStackDoubleValue), and a string a *non-empty* string
   ("expected string", 214-228). Errors are wrapped "read__<type>: field <name>: ..." (139-144, 265-270).

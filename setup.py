@@ -55,8 +55,9 @@ setup(
         ],
         # Reading rosbag2 recordings and the Table I reference rows.
         "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr"],
-        # lupa runs the CoppeliaSim bridge's Lua against stand-ins of the simROS2 API in the tests.
-        "test": ["pytest", "ruff", "lupa"],
+        # lupa runs the CoppeliaSim bridge's Lua against stand-ins of the simROS2 API in the tests;
+        # yourdfpy computes the URDF's forward kinematics independently of MuJoCo.
+        "test": ["pytest", "ruff", "lupa", "yourdfpy"],
     },
     zip_safe=True,
     maintainer="latent_nodes maintainers",

@@ -13,6 +13,11 @@ demo.launch.py sim:=coppeliasim` drives this scene with nothing else changed:
 Attach it as a non-threaded Lua child script to the arm's base object (or load it from one, see
 docs/coppeliasim.md). The stock simROS2 plugin lacks JointState, PoseStamped and Clock: rebuild it with
 the interfaces listed in docs/coppeliasim.md.
+
+Messages are tables that simROS2's generated reader checks field by field: every key must be a field of
+the type, and a string field must be a non-empty string (an empty one raises "expected string"). A field
+left out keeps its ROS default (empty string, zero, empty array), so the script omits what it does not
+set.
 ]]
 
 sim = require 'sim'
@@ -26,8 +31,10 @@ config = {
     -- with two revolute fingers.
     jointNames = {'arm_joint_1', 'arm_joint_2', 'arm_joint_3', 'arm_joint_4', 'arm_joint_5', 'arm_joint_6',
                   'arm_joint_7', 'finger_joint_left', 'finger_joint_right'},
-    -- The arm model: its base object; its joints are taken in hierarchy order (depth first) and mapped
-    -- one to one onto jointNames. Set jointPaths instead to name each joint's object explicitly.
+    -- The arm model: its base object; its joints are taken in the order sim.getObjectsInTree returns
+    -- them, breadth first (level by level, each level in the scene's child order), and mapped one to one
+    -- onto jointNames. A serial arm's joints come first, but a gripper's joints at unequal depths come
+    -- level by level, not finger by finger: set jointPaths to name each joint's object explicitly.
     armPath = '/LBRiiwa',
     jointPaths = nil,  -- e.g. {'/LBRiiwa/joint', ...}: one object path per entry of jointNames
     -- Scene joint = sign * contract joint + offset, per joint: for an arm whose zero pose or axis
@@ -76,6 +83,14 @@ local function stamp()
     return simROS2.getTime()
 end
 
+-- A std_msgs/Header; an empty frame id is left out (simROS2 refuses empty strings, and '' is the default).
+local function header(frameId)
+    if frameId == nil or frameId == '' then
+        return {stamp = stamp()}
+    end
+    return {stamp = stamp(), frame_id = frameId}
+end
+
 local function findObject(path)
     local handle = sim.getObject(path, {noError = true})
     if handle == nil or handle == -1 then
@@ -111,6 +126,7 @@ function sysCall_init()
         error('latent_nodes bridge: the simROS2 plugin is not loaded')
     end
     joints = findJoints()
+    armBase = findObject(config.armPath)  -- /sim/reset resets its dynamics, jointPaths or not
     block = findObject(config.blockPath)
     tableFrame = findObject(config.tableFramePath)
     jointIndex = {}
@@ -163,7 +179,7 @@ local function publishBlock()
     local p = sim.getObjectPosition(block, tableFrame)
     local q = sim.getObjectQuaternion(block, tableFrame)  -- {x, y, z, w}
     simROS2.publish(blockPub, {
-        header = {stamp = stamp(), frame_id = config.frameId},
+        header = header(config.frameId),
         pose = {position = {x = p[1], y = p[2], z = p[3]}, orientation = {x = q[1], y = q[2], z = q[3], w = q[4]}},
     })
 end
@@ -187,12 +203,17 @@ function onSetBlock(msg)
     publishBlock()
 end
 
--- /sim/reset: the arm back home, holding there.
+-- /sim/reset: the arm back home, holding there. Dynamic joints: the physics engine owns their state, so
+-- the new positions take effect when the arm's dynamics are reset (sim.resetDynamicObject on the model).
+-- Kinematic joints: CoppeliaSim (since 4.7.0 rev 2) ignores sim.setJointPosition while a target motion
+-- is under way, so those glide home under the target instead, at their motion profile's speed.
 function onReset(request)
     for i, handle in ipairs(joints) do
-        sim.setJointPosition(handle, toScene(i, config.home[i]))
-        sim.setJointTargetPosition(handle, toScene(i, config.home[i]))
+        local home = toScene(i, config.home[i])
+        sim.setJointPosition(handle, home)
+        sim.setJointTargetPosition(handle, home)
     end
+    sim.resetDynamicObject(armBase + sim.handleflag_model)
     return {success = true, message = 'arm at home'}
 end
 
@@ -206,9 +227,9 @@ function sysCall_sensing()
     if clockPub then
         simROS2.publish(clockPub, {clock = simROS2.getSimulationTime()})
     end
+    -- No frame id, no effort: both keep their defaults ('' and empty).
     simROS2.publish(jointStatePub, {
-        header = {stamp = now, frame_id = ''},
-        name = config.jointNames, position = positions, velocity = velocities, effort = {},
+        header = {stamp = now}, name = config.jointNames, position = positions, velocity = velocities,
     })
     local t = sim.getSimulationTime()
     if t - lastBlockPose >= 1 / config.blockPoseRate - 1e-9 then

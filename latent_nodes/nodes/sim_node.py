@@ -3,9 +3,11 @@
 Takes joint position targets on ``/joint_command``, publishes all joints on ``/joint_states`` and the
 block's true pose on ``/sim/block_pose``; ``/sim/set_block`` moves the block and ``/sim/reset`` puts the
 arm back home, so a demo can run many trials. With ``publish_clock`` it also publishes ``/clock`` from
-the simulated time, for nodes running with ``use_sim_time``. The CoppeliaSim scene script
-(``coppeliasim/latent_nodes_bridge.lua``) serves the same topics, so either world can sit behind the
-commander.
+the simulated time, for nodes running with ``use_sim_time``. At start-up it publishes the arm's URDF
+(``latent_nodes.sim.urdf``) once on ``/robot_description``, transient local as robot_state_publisher
+does, so RViz, robot_state_publisher or a ros2_control driver that starts later still receives it. The
+CoppeliaSim scene script (``coppeliasim/latent_nodes_bridge.lua``) serves the same topics except the
+description, so either world can sit behind the commander.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import time
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import JointState
+from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from latent_nodes.config import NodesConfig, SimConfig
@@ -27,9 +30,13 @@ from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.runner import run_node
 from latent_nodes.sim import arm
 from latent_nodes.sim.simulator import ArmSimulator
+from latent_nodes.sim.urdf import build_urdf
 
 # The physics never catches up more than this in one tick, so a stalled process does not fast-forward.
 MAX_CATCH_UP_S = 0.1
+# The robot description is published once and kept for late subscribers: the QoS robot_state_publisher uses.
+DESCRIPTION_QOS = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
+                             reliability=QoSReliabilityPolicy.RELIABLE)
 
 
 class SimNode(Node):
@@ -56,6 +63,8 @@ class SimNode(Node):
         self.create_subscription(JointState, messages.JOINT_COMMAND, self.on_command, QoSProfile(depth=1))
         self.create_subscription(PoseStamped, messages.SIM_SET_BLOCK, self.on_set_block, 10)
         self.create_service(Trigger, "~/reset", self.on_reset)
+        self.description_pub = self.create_publisher(String, messages.ROBOT_DESCRIPTION, DESCRIPTION_QOS)
+        self.description_pub.publish(String(data=build_urdf(root_frame=self.settings.frame_id)))
 
         # Physics follows the wall clock (this node is the source of simulated time, it never runs on it);
         # each tick steps by the time that really passed, so a late tick does not slow the world down.

@@ -1,7 +1,9 @@
-"""The Torobo-like arm: joint names, limits and home pose in one place, and the MJCF of the whole world.
+"""The Torobo-like arm: joint names, limits, home pose and links in one place, and the MJCF of the whole world.
 
 Every layer that speaks about joints reads them from here: the simulator, the kinematics, the
 demonstrations, the dataset's ``joint_names`` and the ROS nodes' JointState / JointTrajectory messages.
+The arm's kinematic tree (``LINKS``: link frames, joints, solids) is data, so that the MJCF below and
+the URDF of ``latent_nodes.sim.urdf`` are both written from it and cannot disagree.
 
 The arm is a 7-joint S-R-S chain (shoulder yaw, pitch, roll; elbow pitch; forearm roll; wrist pitch;
 flange roll) with a two-finger gripper whose fingers are revolute, so the state is 9 joint angles. Link
@@ -14,6 +16,8 @@ with the table top, so block coordinates need no transform.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -76,13 +80,131 @@ for _name, _array in (("JOINT_LOWER", JOINT_LOWER), ("JOINT_UPPER", JOINT_UPPER)
     _array.setflags(write=False)  # shared by every module: nobody may change them in place
 assert np.all(JOINT_LOWER <= HOME) and np.all(HOME <= JOINT_UPPER), "HOME must lie inside the joint limits"
 
+# Joint axes in the frame of the link each joint moves, in the order of JOINT_NAMES: z for yaw and roll, y for
+# pitch; the right finger turns about -y so that positive angles open both fingers.
+JOINT_AXES = np.array([(0, 0, 1), (0, 1, 0), (0, 0, 1), (0, 1, 0), (0, 0, 1), (0, 1, 0), (0, 0, 1),
+                       (0, 1, 0), (0, -1, 0)], dtype=np.float64)
+JOINT_AXES.setflags(write=False)
+assert JOINT_AXES.shape == (len(JOINT_NAMES), 3), "JOINT_AXES must have one axis per joint"
 
-def _joint(i: int, axis: str) -> str:
+# Materials, RGBA: white shells, dark joint housings and fingers.
+MATERIALS = {"shell": (0.93, 0.93, 0.95, 1.0), "joint": (0.18, 0.19, 0.22, 1.0), "finger": (0.25, 0.27, 0.30, 1.0)}
+QUARTER_TURN = 1.5708  # roll of a joint housing lying across its link (a pitch joint's axis), rad
+
+
+@dataclass(frozen=True)
+class Geom:
+    """One solid of a link, in the link's frame, with MuJoCo's size conventions (half lengths).
+
+    ``shape`` is "box" (size: half extents x, y, z), "cylinder" or "capsule" (size: radius, half length of
+    the axis, not counting a capsule's caps); axes are the link's z, turned by ``roll`` about its x.
+    """
+
+    shape: str
+    size: tuple[float, ...]
+    mass: float
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    roll: float = 0.0
+    material: str = "shell"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A rigid link: its frame's origin in its parent's frame, the joint that moves it, its solids.
+
+    All link frames are parallel when every joint is at zero, so an origin is a translation only.
+    ``joint`` is None for the base, which is fixed at the origin of the table frame.
+    """
+
+    name: str
+    parent: str | None
+    pos: tuple[float, float, float]
+    joint: str | None
+    geoms: tuple[Geom, ...]
+
+
+def _capsule(z0: float, z1: float, radius: float, mass: float) -> Geom:
+    """A capsule along the link's z from ``z0`` to ``z1`` (the centres of its caps)."""
+    return Geom("capsule", (radius, (z1 - z0) / 2), mass, pos=(0.0, 0.0, (z0 + z1) / 2))
+
+
+# The kinematic tree, parents before children. Lengths: SHOULDER_HEIGHT from the base plate to the
+# arm_joint_2 axis, UPPER_ARM from there to the arm_joint_4 axis, FOREARM on to the arm_joint_6 axis (the
+# wrist centre), then the flange (0.06), the gripper body (0.06) and the fingers (FINGER_LENGTH).
+LINKS: tuple[Link, ...] = (
+    Link("base_link", None, (0.0, 0.0, 0.0), None, (Geom("cylinder", (0.075, 0.04), 4.0, pos=(0.0, 0.0, 0.04)),)),
+    Link("link_1", "base_link", (0.0, 0.0, 0.08), "arm_joint_1", (
+        Geom("cylinder", (0.065, 0.08), 3.5, pos=(0.0, 0.0, 0.08)),
+        Geom("cylinder", (0.068, 0.065), 0.5, pos=(0.0, 0.0, SHOULDER_HEIGHT - 0.08), roll=QUARTER_TURN,
+             material="joint"))),
+    Link("link_2", "link_1", (0.0, 0.0, SHOULDER_HEIGHT - 0.08), "arm_joint_2", (_capsule(0.02, 0.18, 0.058, 2.5),)),
+    Link("link_3", "link_2", (0.0, 0.0, 0.20), "arm_joint_3", (
+        _capsule(0.0, UPPER_ARM - 0.22, 0.052, 2.2),
+        Geom("cylinder", (0.058, 0.055), 0.5, pos=(0.0, 0.0, UPPER_ARM - 0.20), roll=QUARTER_TURN,
+             material="joint"))),
+    Link("link_4", "link_3", (0.0, 0.0, UPPER_ARM - 0.20), "arm_joint_4", (_capsule(0.02, 0.16, 0.048, 1.6),)),
+    Link("link_5", "link_4", (0.0, 0.0, 0.18), "arm_joint_5", (
+        _capsule(0.0, FOREARM - 0.22, 0.042, 1.3),
+        Geom("cylinder", (0.046, 0.045), 0.3, pos=(0.0, 0.0, FOREARM - 0.18), roll=QUARTER_TURN,
+             material="joint"))),
+    Link("link_6", "link_5", (0.0, 0.0, FOREARM - 0.18), "arm_joint_6", (_capsule(0.02, 0.045, 0.04, 0.8),)),
+    Link("link_7", "link_6", (0.0, 0.0, 0.06), "arm_joint_7", (
+        Geom("cylinder", (0.038, 0.012), 0.3, pos=(0.0, 0.0, 0.012), material="joint"),
+        Geom("box", (0.030, 0.040, 0.024), 0.5, pos=(0.0, 0.0, 0.036)))),
+    Link("finger_left", "link_7", (FINGER_PIVOT, 0.0, 0.06), "finger_joint_left", (
+        Geom("box", (0.006, 0.012, FINGER_LENGTH / 2), 0.06, pos=(0.002, 0.0, FINGER_LENGTH / 2),
+             material="finger"),)),
+    Link("finger_right", "link_7", (-FINGER_PIVOT, 0.0, 0.06), "finger_joint_right", (
+        Geom("box", (0.006, 0.012, FINGER_LENGTH / 2), 0.06, pos=(-0.002, 0.0, FINGER_LENGTH / 2),
+             material="finger"),)),
+)
+# The end effector (EE_SITE): fixed in the gripper between the tips of the closed fingers, HAND from the
+# wrist centre along the gripper's axis.
+EE_LINK = "link_7"
+EE_POS = (0.0, 0.0, HAND - 0.06)
+
+assert [link.joint for link in LINKS if link.joint] == list(JOINT_NAMES), "LINKS must move by JOINT_NAMES, in order"
+assert all(link.parent in {other.name for other in LINKS[:i]} for i, link in enumerate(LINKS) if link.parent), \
+    "LINKS must list parents before children"
+assert all(g.material in MATERIALS for link in LINKS for g in link.geoms), "every geom material must be in MATERIALS"
+
+
+def _numbers(values) -> str:
+    return " ".join(f"{v:.6g}" for v in values)
+
+
+def _joint(name: str) -> str:
+    i = JOINT_NAMES.index(name)
     # actuatorgravcomp: the controller, not a magic buoyancy, holds the links against gravity, so that
     # torque counts against the joint's torque limit as it would on the real arm.
-    return (f'<joint name="{JOINT_NAMES[i]}" axis="{axis}" range="{JOINT_LOWER[i]:.6g} {JOINT_UPPER[i]:.6g}" '
+    return (f'<joint name="{name}" axis="{_numbers(JOINT_AXES[i])}" range="{JOINT_LOWER[i]:.6g} {JOINT_UPPER[i]:.6g}" '
             f'armature="{ARMATURE[i]:.6g}" damping="{DAMPING[i]:.6g}" actuatorgravcomp="true" '
             f'actuatorfrcrange="{-MAX_TORQUE[i]:.6g} {MAX_TORQUE[i]:.6g}"/>')
+
+
+def _geom(g: Geom) -> str:
+    placement = f'pos="{_numbers(g.pos)}"' + (f' euler="{g.roll:.6g} 0 0"' if g.roll else "")
+    if g.shape == "capsule":  # MuJoCo places a capsule by the centres of its caps
+        radius, half = g.size
+        placement = f'fromto="{_numbers((g.pos[0], g.pos[1], g.pos[2] - half, g.pos[0], g.pos[1], g.pos[2] + half))}"'
+        assert not g.roll, "capsules lie along their link"
+        return f'<geom type="capsule" {placement} size="{radius:.6g}" material="{g.material}" mass="{g.mass:.6g}"/>'
+    return f'<geom type="{g.shape}" size="{_numbers(g.size)}" {placement} material="{g.material}" mass="{g.mass:.6g}"/>'
+
+
+def _body(link: Link, indent: str) -> str:
+    """The MJCF body of ``link`` with its joint, solids, the end-effector site and its child links."""
+    attrs = 'childclass="arm"' if link.parent is None else f'pos="{_numbers(link.pos)}" gravcomp="1"'
+    lines = [f'<body name="{link.name}" {attrs}>']
+    if link.joint is not None:
+        lines.append(f"  {_joint(link.joint)}")
+    lines += [f"  {_geom(g)}" for g in link.geoms]
+    if link.name == EE_LINK:
+        lines.append(f'  <site name="{EE_SITE}" pos="{_numbers(EE_POS)}" size="0.006" rgba="0.1 0.8 0.2 0.6" '
+                     'group="3"/>')
+    lines += [_body(child, "  ") for child in LINKS if child.parent == link.name]
+    lines.append("</body>")
+    return "\n".join(indent + line for line in "\n".join(lines).split("\n"))
 
 
 def _look_at(pos: tuple[float, float, float], target: tuple[float, float, float]) -> str:
@@ -120,6 +242,10 @@ def build_mjcf(sim_cfg: SimConfig | None = None) -> str:
         f'<position name="{n}" joint="{n}" kp="{KP[i]:.6g}" kv="{KV[i]:.6g}" '
         f'ctrlrange="{JOINT_LOWER[i]:.6g} {JOINT_UPPER[i]:.6g}" forcerange="{-MAX_TORQUE[i]:.6g} {MAX_TORQUE[i]:.6g}"/>'
         for i, n in enumerate(JOINT_NAMES))
+    arm_bodies = _body(LINKS[0], "    ").lstrip()
+    arm_materials = "\n    ".join(
+        f'<material name="{name}" rgba="{_numbers(rgba)}"' + (' specular="0.3"/>' if name == "shell" else "/>")
+        for name, rgba in MATERIALS.items())
     # Collision groups: arm geoms (contype 2, conaffinity 0) never collide with each other, only with the
     # table and the block (contype 1, conaffinity 3); that keeps the physics cheap and the arm's links,
     # which overlap at the joints, from fighting each other.
@@ -139,17 +265,12 @@ def build_mjcf(sim_cfg: SimConfig | None = None) -> str:
     <material name="floor" texture="floor" texrepeat="6 6"/>
     <material name="wood" rgba="0.72 0.58 0.42 1"/>
     <material name="tabletop" rgba="0.78 0.70 0.58 1"/>
-    <material name="shell" rgba="0.93 0.93 0.95 1" specular="0.3"/>
-    <material name="joint" rgba="0.18 0.19 0.22 1"/>
-    <material name="finger" rgba="0.25 0.27 0.30 1"/>
+    {arm_materials}
     <material name="block" rgba="0.85 0.08 0.06 1"/>
   </asset>
   <default>
     <default class="furniture"><geom contype="1" conaffinity="3" friction="0.8 0.01 0.001"/></default>
-    <default class="arm">
-      <geom contype="2" conaffinity="0" material="shell"/>
-      <default class="joint_housing"><geom type="cylinder" material="joint"/></default>
-    </default>
+    <default class="arm"><geom contype="2" conaffinity="0" material="shell"/></default>
   </default>
   <worldbody>
     <light name="key" pos="0.6 -0.6 2.2" dir="-0.2 0.3 -1" diffuse="0.6 0.6 0.6" castshadow="true"/>
@@ -164,56 +285,7 @@ def build_mjcf(sim_cfg: SimConfig | None = None) -> str:
     {legs}
     <geom name="pedestal" class="furniture" type="cylinder" size="0.09 {TABLE_HEIGHT / 2:.4f}"
           pos="0 0 {-TABLE_HEIGHT / 2:.4f}" material="joint"/>
-    <body name="base_link" childclass="arm">
-      <geom type="cylinder" size="0.075 0.04" pos="0 0 0.04" mass="4.0"/>
-      <body name="link_1" pos="0 0 0.08" gravcomp="1">
-        {_joint(0, "0 0 1")}
-        <geom type="cylinder" size="0.065 0.08" pos="0 0 0.08" mass="3.5"/>
-        <geom class="joint_housing" size="0.068 0.065" pos="0 0 {SHOULDER_HEIGHT - 0.08:.4f}"
-              euler="1.5708 0 0" mass="0.5"/>
-        <body name="link_2" pos="0 0 {SHOULDER_HEIGHT - 0.08:.4f}" gravcomp="1">
-          {_joint(1, "0 1 0")}
-          <geom type="capsule" fromto="0 0 0.02 0 0 0.18" size="0.058" mass="2.5"/>
-          <body name="link_3" pos="0 0 0.20" gravcomp="1">
-            {_joint(2, "0 0 1")}
-            <geom type="capsule" fromto="0 0 0 0 0 {UPPER_ARM - 0.22:.4f}" size="0.052" mass="2.2"/>
-            <geom class="joint_housing" size="0.058 0.055" pos="0 0 {UPPER_ARM - 0.20:.4f}"
-                  euler="1.5708 0 0" mass="0.5"/>
-            <body name="link_4" pos="0 0 {UPPER_ARM - 0.20:.4f}" gravcomp="1">
-              {_joint(3, "0 1 0")}
-              <geom type="capsule" fromto="0 0 0.02 0 0 0.16" size="0.048" mass="1.6"/>
-              <body name="link_5" pos="0 0 0.18" gravcomp="1">
-                {_joint(4, "0 0 1")}
-                <geom type="capsule" fromto="0 0 0 0 0 {FOREARM - 0.22:.4f}" size="0.042" mass="1.3"/>
-                <geom class="joint_housing" size="0.046 0.045" pos="0 0 {FOREARM - 0.18:.4f}"
-                      euler="1.5708 0 0" mass="0.3"/>
-                <body name="link_6" pos="0 0 {FOREARM - 0.18:.4f}" gravcomp="1">
-                  {_joint(5, "0 1 0")}
-                  <geom type="capsule" fromto="0 0 0.02 0 0 0.045" size="0.04" mass="0.8"/>
-                  <body name="link_7" pos="0 0 0.06" gravcomp="1">
-                    {_joint(6, "0 0 1")}
-                    <geom class="joint_housing" size="0.038 0.012" pos="0 0 0.012" mass="0.3"/>
-                    <geom type="box" size="0.030 0.040 0.024" pos="0 0 0.036" mass="0.5"/>
-                    <site name="{EE_SITE}" pos="0 0 {HAND - 0.06:.4f}" size="0.006" rgba="0.1 0.8 0.2 0.6"
-                          group="3"/>
-                    <body name="finger_left" pos="{FINGER_PIVOT} 0 0.06" gravcomp="1">
-                      {_joint(7, "0 1 0")}
-                      <geom type="box" size="0.006 0.012 {FINGER_LENGTH / 2:.4f}" pos="0.002 0 {FINGER_LENGTH / 2:.4f}"
-                            material="finger" mass="0.06"/>
-                    </body>
-                    <body name="finger_right" pos="{-FINGER_PIVOT} 0 0.06" gravcomp="1">
-                      {_joint(8, "0 -1 0")}
-                      <geom type="box" size="0.006 0.012 {FINGER_LENGTH / 2:.4f}" pos="-0.002 0 {FINGER_LENGTH / 2:.4f}"
-                            material="finger" mass="0.06"/>
-                    </body>
-                  </body>
-                </body>
-              </body>
-            </body>
-          </body>
-        </body>
-      </body>
-    </body>
+    {arm_bodies}
     <body name="{BLOCK_BODY}" pos="{wcx:.4f} {wcy:.4f} {h:.4f}">
       <freejoint name="block_free"/>
       <geom name="block" class="furniture" type="box" size="{h:.4f} {h:.4f} {h:.4f}" material="block"

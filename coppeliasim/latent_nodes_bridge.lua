@@ -51,6 +51,13 @@ config = {
     tableX = {0.20, 0.80},  -- table extent in the table frame, metres (SimConfig.table_x / table_y)
     tableY = {-0.45, 0.45},
     blockSize = 0.04,
+    -- The block positions the shipped model was trained on (SimConfig.workspace_x / workspace_y) and the
+    -- inference node's default domain_margin: a block further outside is refused there (out_of_domain),
+    -- so placing one is allowed here but warned about. A model trained on other positions has its own
+    -- region: the inference node's start-up line names it.
+    workspaceX = {0.35, 0.60},
+    workspaceY = {-0.20, 0.20},
+    domainMargin = 0.02,
     blockPoseRate = 10,     -- Hz; /joint_states goes out every simulation step (set dt to 10 ms)
     publishClock = true,    -- /clock from simulation time, for nodes run with use_sim_time:=true
 }
@@ -201,6 +208,21 @@ function onSetBlock(msg)
     sim.setObjectQuaternion(block, {0, 0, 0, 1}, tableFrame)
     sim.resetDynamicObject(block)
     publishBlock()
+    local outside = outsideWorkspace(x, y)
+    if outside > config.domainMargin then
+        log(sim.verbosity_warnings, string.format(
+            'block at (%.3f, %.3f) m is %.3f m outside the trained region (x %.3f-%.3f, y %.3f-%.3f m; '
+            .. 'margin %g m): the inference node will refuse it', x, y, outside, config.workspaceX[1],
+            config.workspaceX[2], config.workspaceY[1], config.workspaceY[2], config.domainMargin))
+    end
+end
+
+-- Metres from (x, y) to the trained workspace rectangle, 0 inside (latent_nodes/domain.py measures the
+-- same for the default dataset, whose training positions fill that rectangle).
+function outsideWorkspace(x, y)
+    local dx = math.max(config.workspaceX[1] - x, 0, x - config.workspaceX[2])
+    local dy = math.max(config.workspaceY[1] - y, 0, y - config.workspaceY[2])
+    return math.sqrt(dx * dx + dy * dy)
 end
 
 -- /sim/reset: the arm back home, holding there. Dynamic joints: the physics engine owns their state, so

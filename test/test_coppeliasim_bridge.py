@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pytest
 
+from latent_nodes.config import DEFAULT_DOMAIN_MARGIN, SimConfig
 from latent_nodes.nodes import messages
 from latent_nodes.sim import arm
 
@@ -452,6 +453,11 @@ def test_contract_matches_the_embedded_sim(lua):
     }
     assert list(lua.globals().config.jointNames.values()) == list(arm.JOINT_NAMES)
     assert len(lua.globals().config.home) == len(arm.JOINT_NAMES)
+    # The bridge states the same trained region and margin as the model and the inference node.
+    sim_cfg = SimConfig()
+    assert list(lua.globals().config.workspaceX.values()) == sim_cfg.workspace_x
+    assert list(lua.globals().config.workspaceY.values()) == sim_cfg.workspace_y
+    assert lua.globals().config.domainMargin == DEFAULT_DOMAIN_MARGIN
 
 
 def test_every_step_publishes_joint_states_block_pose_and_clock(lua):
@@ -511,6 +517,24 @@ def test_block_moves_only_onto_the_table_in_its_frame(lua):
     assert moves[0][3] == 300  # relative to the table frame
     assert published(lua, messages.SIM_BLOCK_POSE)[-1].pose.position.x == pytest.approx(0.46)
     assert len(warnings(lua, "ignoring /sim/set_block")) == 3
+
+
+@pytest.mark.parametrize("x, y, outside", [(0.70, 0.0, 0.10), (0.45, -0.30, 0.10), (0.62, 0.23, 0.036)])
+def test_a_block_outside_the_trained_region_is_placed_with_a_warning(lua, x, y, outside):
+    g = lua.globals()
+    g.deliver(messages.SIM_SET_BLOCK, lua.table_from({
+        "header": lua.table_from({"frame_id": "table"}),
+        "pose": lua.table_from({"position": lua.table_from({"x": x, "y": y})})}))
+    assert list(list(g.calls.positions.values())[-1][2].values())[:2] == pytest.approx([x, y])
+    (warning,) = warnings(lua, "outside the trained region")
+    assert f"is {outside:.3f} m outside the trained region (x 0.350-0.600, y -0.200-0.200 m" in warning
+
+
+def test_a_block_within_the_margin_is_placed_quietly(lua):
+    lua.globals().deliver(messages.SIM_SET_BLOCK, lua.table_from({
+        "header": lua.table_from({"frame_id": "table"}),
+        "pose": lua.table_from({"position": lua.table_from({"x": 0.615, "y": 0.0})})}))
+    assert warnings(lua, "outside the trained region") == []
 
 
 def move_away_and_reset(lua, mode):

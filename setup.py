@@ -53,8 +53,9 @@ setup(
         ],
         # Reading rosbag2 recordings and the Table I reference rows.
         "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr"],
-        # lupa runs the CoppeliaSim bridge's Lua against stand-ins of the simROS2 API in the tests.
-        "test": ["pytest", "ruff", "lupa"],
+        # lupa runs the CoppeliaSim bridge's Lua against stand-ins of the simROS2 API in the tests; colcon
+        # builds the package for the launch tests (which also need the ROS 2 launch tooling, docs/nodes.md).
+        "test": ["pytest", "ruff", "lupa", "colcon-common-extensions"],
     },
     zip_safe=True,
     maintainer="latent_nodes maintainers",

@@ -108,7 +108,7 @@ class LaunchedGraph:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if fields[0] != "Z" and int(fields[3]) == self.proc.pid:  # state, ppid, pgrp
+            if fields[0] != "Z" and int(fields[3]) == self.proc.pid:  # state, ppid, pgrp, session
                 return True
         return False
 

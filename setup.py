@@ -56,8 +56,9 @@ setup(
         # Reading rosbag2 recordings and the Table I reference rows.
         "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr"],
         # lupa runs the CoppeliaSim bridge's Lua against stand-ins of the simROS2 API in the tests;
-        # yourdfpy computes the URDF's forward kinematics independently of MuJoCo.
-        "test": ["pytest", "ruff", "lupa", "yourdfpy"],
+        # yourdfpy computes the URDF's forward kinematics independently of MuJoCo; colcon builds the package
+        # for the launch tests (which also need the ROS 2 launch tooling, docs/nodes.md).
+        "test": ["pytest", "ruff", "lupa", "yourdfpy", "colcon-common-extensions"],
     },
     zip_safe=True,
     maintainer="latent_nodes maintainers",

@@ -7,6 +7,13 @@
 Each node reads its ``config/<node>.yaml``; the launch arguments fill the parameters that the files
 leave out on purpose (model_path, behaviour, target, publish_clock, use_sim_time), so the two never
 compete. ``latent-nodes demo`` starts the same nodes with the same files for pip installs.
+
+Every node is respawned ``RESPAWN_DELAY_S`` after it dies (a crash, ``kill -9``); Ctrl-C stops them all
+for good. The delay is longer than the commander's ``stale_feedback_s`` (0.5 s), so a respawned sim
+finds a commander that has already stopped on the silence, and short next to a respawned inference
+node's own start-up (importing torch, loading and warming up the model: 6-11 s measured on a busy
+2-core machine), so the graph serves again within 15 s. A node that cannot start at all (a wrong model
+path) is restarted the same way and logs its one ``cannot start`` line each time.
 """
 
 # `launch` here is the ROS 2 package, not this repository's launch/ folder.
@@ -20,6 +27,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = "latent_nodes"
+RESPAWN_DELAY_S = 1.0
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -36,7 +44,8 @@ def generate_launch_description() -> LaunchDescription:
     def node(executable: str, parameters: list, **kwargs) -> Node:
         return Node(package=PACKAGE, executable=executable, name=executable, output="screen",
                     parameters=[config(executable), *parameters],
-                    ros_arguments=["--log-level", log_level], **kwargs)
+                    ros_arguments=["--log-level", log_level],
+                    respawn=True, respawn_delay=RESPAWN_DELAY_S, **kwargs)
 
     return LaunchDescription([
         DeclareLaunchArgument("sim", default_value="embedded", choices=["embedded", "coppeliasim"],

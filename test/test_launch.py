@@ -40,6 +40,14 @@ def test_launch_file_source_names_the_nodes_and_files():
     assert declared == ARGUMENTS
     started = [c.args[0].value for c in calls if getattr(c.func, "id", "") == "node" and c.args]
     assert started == NODES
+    # Every node goes through the one helper, whose Node(...) respawns with a positive delay.
+    (helper,) = [c for c in calls if getattr(c.func, "id", "") == "Node"]
+    keywords = {k.arg: k.value for k in helper.keywords}
+    assert isinstance(keywords["respawn"], ast.Constant) and keywords["respawn"].value is True
+    assert getattr(keywords["respawn_delay"], "id", "") == "RESPAWN_DELAY_S"
+    delay = next(n.value.value for n in tree.body if isinstance(n, ast.Assign)
+                 and getattr(n.targets[0], "id", "") == "RESPAWN_DELAY_S")
+    assert 0.5 < delay < 5.0  # longer than the commander's stale_feedback_s, short next to 15 s
     for name in NODES:
         assert (ROOT / "config" / f"{name}.yaml").is_file()
 
@@ -73,3 +81,9 @@ def test_launch_description():
     assert all(n.node_executable in scripts for n in nodes)
     # Only the embedded sim is conditional: CoppeliaSim replaces it with sim:=coppeliasim.
     assert nodes[0].condition is not None and all(n.condition is None for n in nodes[1:])
+    # Every node is respawned after a delay (launch keeps these private; there is no accessor).
+    from launch.utilities.type_utils import perform_typed_substitution
+
+    for n in nodes:
+        assert perform_typed_substitution(None, vars(n)["_ExecuteLocal__respawn"], bool) is True, n.node_executable
+        assert vars(n)["_ExecuteLocal__respawn_delay"] == pytest.approx(1.0), n.node_executable

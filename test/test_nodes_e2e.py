@@ -111,3 +111,22 @@ def test_graph_runs_on_simulated_time():
         home = np.asarray(commander.measured)
         trajectory.publish(messages.joint_trajectory(list(arm.JOINT_NAMES), np.tile(home, (5, 1)), 0.1))
         assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=5.0)
+
+
+def test_a_best_effort_pose_publisher_is_served(model):
+    """A camera driver publishes best effort (sensor data QoS); /block_pose takes it as well as reliable."""
+    from rclpy.qos import qos_profile_sensor_data
+
+    xy = np.array([0.53, 0.08])
+    with Graph() as g:
+        g.add(InferenceNode, model_path=str(model), behaviour="reach")
+        camera = g.probe.create_publisher(PoseStamped, messages.BLOCK_POSE, qos_profile_sensor_data)
+        g.start()
+        g.wait_for_subscribers(camera)
+        # Best effort may drop a sample: publish until the trajectory comes.
+        for _ in range(20):
+            camera.publish(messages.block_pose(xy, "table"))
+            if g.wait(lambda: g.probe.count(messages.COMPLETED_BEHAVIOUR) > 0, timeout=0.5):
+                break
+        assert g.probe.count(messages.COMPLETED_BEHAVIOUR) > 0, "a best-effort pose yields a trajectory"
+        assert np.allclose(messages_json(g.probe.last(messages.INFERENCE_RESULT))["block_xy"], xy)

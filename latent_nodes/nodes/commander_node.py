@@ -7,7 +7,11 @@ is sent a trajectory must pass ``latent_nodes.safety``: exactly the arm's joint 
 increasing times; positions are clamped to the joint limits and every streamed target is rate-limited to
 the velocity limits. A newer trajectory replaces the running one (it starts from the last target sent).
 
-Execution stops on ``~/stop`` (std_srvs/Trigger) and when ``/joint_states`` goes stale. When a
+Execution stops on ``~/stop`` (std_srvs/Trigger), when ``/joint_states`` goes stale, and when the clock
+jumps back (a restarted world on simulated time): the feedback then belongs to another world, so it is
+forgotten and no hold command is sent. Nothing is commanded before fresh ``/joint_states`` arrive, and a
+refused or stopped trajectory is never resumed. Trajectories are received volatile: a restarted
+commander hears only what is published after it starts, never a replay of an old one. When a
 trajectory has run and the arm has had ``settle_s`` to arrive, the RMS tracking error between the
 trajectory and ``/joint_states`` over the execution is published on ``/commander/tracking_error``.
 """
@@ -15,8 +19,10 @@ trajectory and ``/joint_states`` over the execution is published on ``/commander
 from __future__ import annotations
 
 import numpy as np
+from rclpy.clock import JumpThreshold, TimeJump
+from rclpy.duration import Duration
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
+from rclpy.qos import DurabilityPolicy, QoSProfile
 from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
@@ -54,11 +60,17 @@ class CommanderNode(Node):
 
         self.command_pub = self.create_publisher(JointState, messages.JOINT_COMMAND, 10)
         self.error_pub = self.create_publisher(Float64, messages.TRACKING_ERROR, 10)
-        # Newest trajectory wins, so nothing is queued behind the one being replaced.
-        self.create_subscription(JointTrajectory, messages.COMPLETED_BEHAVIOUR, self.on_trajectory, QoSProfile(depth=1))
+        # Newest trajectory wins, so nothing is queued behind the one being replaced; volatile, so that a
+        # restarted commander never executes a trajectory published before it started.
+        self.create_subscription(JointTrajectory, messages.COMPLETED_BEHAVIOUR, self.on_trajectory,
+                                 QoSProfile(depth=1, durability=DurabilityPolicy.VOLATILE))
         self.create_subscription(JointState, messages.JOINT_STATES, self.on_joint_states, 10)
         self.create_service(Trigger, "~/stop", self.on_stop)
         self.create_timer(1.0 / s.command_rate, self.on_tick)
+        # Any backward jump (simulated time restarting with a respawned world); kept alive with the node.
+        self.jump_handle = self.get_clock().create_jump_callback(
+            JumpThreshold(min_forward=None, min_backward=Duration(nanoseconds=-1), on_clock_change=True),
+            post_callback=self.on_clock_jump)
 
         self.measured: np.ndarray | None = None  # latest /joint_states positions, arm order
         self.measured_at: Time | None = None
@@ -124,6 +136,14 @@ class CommanderNode(Node):
         self.abort("stop requested")
         response.success, response.message = True, "stopped; holding the current position"
         return response
+
+    def on_clock_jump(self, jump: TimeJump) -> None:
+        """The clock went back or changed source: feedback and timing from before are meaningless now."""
+        self.measured, self.measured_at = None, None
+        if self.active is not None:
+            self.active = None  # no hold command: the arm's position is unknown until /joint_states arrive
+            self.get_logger().error("trajectory stopped: the clock jumped back or changed source "
+                                    f"({jump.delta.nanoseconds * 1e-9:+.2f} s); waiting for fresh /joint_states")
 
     # --- streaming -------------------------------------------------------------------------------------
 

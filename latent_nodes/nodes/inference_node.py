@@ -33,7 +33,7 @@ import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
@@ -93,7 +93,8 @@ class InferenceNode(Node):
 
         self.trajectory_pub = self.create_publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR, 10)
         self.result_pub = self.create_publisher(String, messages.INFERENCE_RESULT, 10)
-        self.create_subscription(PoseStamped, messages.BLOCK_POSE, self.on_pose, QoSProfile(depth=1))
+        self.create_subscription(PoseStamped, messages.BLOCK_POSE, self.on_pose,  # best effort: any publisher matches
+                                 QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.create_subscription(String, messages.BEHAVIOUR, self.on_behaviour, 10)
 
         self.mailbox: Job | None = None

@@ -107,3 +107,42 @@ def test_a_clock_jump_back_stops_without_a_hold_command():
         assert commander.active is None and commander.measured is None
         sent = g.probe.count(messages.JOINT_COMMAND)
         assert not g.wait(lambda: g.probe.count(messages.JOINT_COMMAND) > sent, timeout=0.5), "no command after"
+
+
+def test_diagnostics_follow_the_commanders_state():
+    from diagnostic_msgs.msg import DiagnosticStatus
+
+    def status(g):
+        msg = g.probe.last(messages.DIAGNOSTICS)
+        return None if msg is None else msg.status[0]
+
+    def values(s):
+        return {kv.key: kv.value for kv in s.values}
+
+    with Graph() as g:
+        g.add(CommanderNode, settle_s=0.1)
+        world = FakeWorld(g)
+        trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+        g.start()
+        g.wait_for_subscribers(trajectory)
+        # No feedback yet: nothing could be executed.
+        assert g.wait(lambda: status(g) is not None, timeout=5.0)
+        s = status(g)
+        assert s.name == "commander: latent_nodes" and s.level == DiagnosticStatus.WARN
+        assert "no fresh /joint_states" in s.message and values(s)["feedback_age_s"] == "inf"
+        # Feedback and one executed trajectory: OK, with its tracking error.
+        world.on = True
+        assert g.wait(lambda: status(g).level == DiagnosticStatus.OK, timeout=5.0)
+        trajectory.publish(messages.joint_trajectory(NAMES, np.tile(HOME, (3, 1)), 0.05))
+        assert g.wait(lambda: values(status(g)).get("executed") == "1", timeout=10.0)
+        s = status(g)
+        assert s.level == DiagnosticStatus.OK and values(s)["state"] == "idle"
+        assert 0.0 <= float(values(s)["tracking_error_rad"]) < 0.01  # the fake arm sits exactly at HOME
+        assert float(values(s)["feedback_age_s"]) < 0.5
+        # Feedback stops during a trajectory: stopped, and the status says why.
+        trajectory.publish(home_trajectory())
+        assert g.wait(lambda: values(status(g)).get("state") == "executing", timeout=5.0)
+        world.on = False
+        assert g.wait(lambda: status(g).level == DiagnosticStatus.ERROR, timeout=5.0)
+        s = status(g)
+        assert "went stale" in s.message and values(s)["stopped_stale_feedback"] == "1"

@@ -14,6 +14,11 @@ refused or stopped trajectory is never resumed. Trajectories are received volati
 commander hears only what is published after it starts, never a replay of an old one. When a
 trajectory has run and the arm has had ``settle_s`` to arrive, the RMS tracking error between the
 trajectory and ``/joint_states`` over the execution is published on ``/commander/tracking_error``.
+
+Once a second the node reports its health on ``/diagnostics``: state, feedback age, the last tracking
+error, trajectories executed, refused and stopped; WARN while there is no fresh feedback (nothing could be
+executed), ERROR for a while after a trajectory was refused as unsafe or stopped for stale feedback or a
+clock jump.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from latent_nodes.config import NodesConfig
 from latent_nodes.nodes import messages
+from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.runner import run_node
 from latent_nodes.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
@@ -79,6 +85,8 @@ class CommanderNode(Node):
         self.last_command: np.ndarray | None = None
         self.last_tick: Time | None = None
         self.squared_errors: list[np.ndarray] = []
+        self.last_tracking_error = float("nan")
+        self.health = Health(self, self.health_status)
         self.get_logger().info(f"streaming to the {s.target} arm on {messages.JOINT_COMMAND} at {s.command_rate:g} Hz; "
                                f"velocity limit {s.max_joint_velocity:g} rad/s")
 
@@ -109,10 +117,12 @@ class CommanderNode(Node):
         try:
             trajectory = check_trajectory(names, times, positions, self.arm)
         except UnsafeTrajectory as exc:
+            self.health.count("refused_unsafe", event=True)
             self.get_logger().error(f"refusing trajectory, nothing sent: {exc}")
             return
         age = self.feedback_age()
         if age > self.settings.stale_feedback_s:
+            self.health.count("refused_no_feedback", event=True)
             self.get_logger().error(f"refusing trajectory, nothing sent: no fresh /joint_states "
                                     f"(last {'never' if self.measured_at is None else f'{age:.2f} s ago'})")
             return
@@ -142,6 +152,7 @@ class CommanderNode(Node):
         self.measured, self.measured_at = None, None
         if self.active is not None:
             self.active = None  # no hold command: the arm's position is unknown until /joint_states arrive
+            self.health.count("stopped_clock_jump", event=True)
             self.get_logger().error("trajectory stopped: the clock jumped back or changed source "
                                     f"({jump.delta.nanoseconds * 1e-9:+.2f} s); waiting for fresh /joint_states")
 
@@ -152,7 +163,25 @@ class CommanderNode(Node):
         self.active = None
         if self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s:
             self.command_pub.publish(messages.joint_state(self.names, self.measured))
+        self.health.count("stopped_on_request")
         self.get_logger().warning(f"trajectory stopped: {reason}")
+
+    def health_status(self) -> tuple[int, str, dict]:
+        """Level, message and values for /diagnostics."""
+        age = self.feedback_age()
+        values = {"state": "executing" if self.active is not None else "idle", "target": self.settings.target,
+                  "feedback_age_s": age, "tracking_error_rad": self.last_tracking_error,
+                  "max_joint_velocity": self.settings.max_joint_velocity}
+        for event, text in (("stopped_stale_feedback", "a trajectory was stopped: /joint_states went stale"),
+                            ("stopped_clock_jump", "a trajectory was stopped: the clock jumped back"),
+                            ("refused_unsafe", "an unsafe trajectory was refused (see the log)")):
+            if self.health.recent(event):
+                return ERROR, text, values
+        if age > self.settings.stale_feedback_s:
+            return WARN, "no fresh /joint_states: trajectories would be refused", values
+        if self.health.recent("refused_no_feedback"):
+            return WARN, "a trajectory was refused for lack of feedback", values
+        return OK, values["state"], values
 
     def on_tick(self) -> None:
         if self.active is None:
@@ -160,6 +189,7 @@ class CommanderNode(Node):
         age = self.feedback_age()
         if age > self.settings.stale_feedback_s:
             self.active = None  # no hold command: with stale feedback we do not know where the arm is
+            self.health.count("stopped_stale_feedback", event=True)
             self.get_logger().error(f"trajectory stopped: /joint_states is stale ({age:.2f} s old)")
             return
         now = self.get_clock().now()
@@ -179,6 +209,8 @@ class CommanderNode(Node):
         rms = float(np.sqrt(errors.mean()))
         final = float(np.sqrt(errors[-1].mean()))
         self.active = None
+        self.last_tracking_error = rms
+        self.health.count("executed")
         self.error_pub.publish(messages.float64(rms))
         self.get_logger().info(f"trajectory done: tracking error {rms:.4f} rad RMS over {len(self.squared_errors)} "
                                f"feedback samples, {final:.4f} rad at the end")

@@ -25,7 +25,7 @@ def test_partial_yaml_keeps_defaults(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("trian:\n  epochs: 3\n", "unknown config section 'trian'"),
-    ("train:\n  epoch: 3\n", "unknown TrainConfig keys"),
+    ("train:\n  epoch: 3\n", r"train\.epoch is unknown \(did you mean epochs\?\)"),
     ("model:\n  case: none\n", "expected one of"),
     ("- 1\n- 2\n", "mapping of sections"),
 ])

@@ -6,6 +6,7 @@ when asked for, so ``latent-nodes dataset`` never loads torch or rclpy it does n
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 
@@ -17,6 +18,16 @@ COMMANDS = {
     "render": ("latent_nodes.scripts.render", "render a behaviour as a filmstrip and plot block positions"),
     "bag2dataset": ("latent_nodes.scripts.bag2dataset", "convert rosbag2 recordings into a dataset file"),
 }
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse for the commands: a bad option is one line (what is wrong, and where help is), exit status 2.
+
+    argparse would print the whole usage first, which for ``train`` buries the one line that matters.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} ({self.prog} --help lists the options)\n")
 
 
 def usage() -> str:

@@ -7,8 +7,9 @@ same names are also accepted as ROS parameters (``--ros-args -p epochs:=500``).
 Written to ``--out-dir``: ``model.pt`` (checkpoint, atomically, every ``--checkpoint-every`` epochs and
 at the end), ``log.jsonl`` (every loss term per epoch), ``config.yaml``, ``metrics.json`` (first-step
 reconstruction of the unseen test samples), ``losses.png`` and ``local_coordinates.png`` (Fig. 4).
-``--resume`` continues from ``model.pt`` to the same result as an uninterrupted run; Ctrl-C or SIGTERM
-saves a checkpoint and exits cleanly.
+``--resume`` continues from ``model.pt`` to the same result as an uninterrupted run (with the run's own
+settings: only ``--epochs`` may be given, to grow it); Ctrl-C or SIGTERM saves a checkpoint and exits
+cleanly. A directory that already holds a run is never replaced without ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from latent_nodes.atomic import write_text_atomic
+from latent_nodes.atomic import check_target, write_text_atomic
+from latent_nodes.cli import ArgumentParser
 from latent_nodes.config import (
     Config,
+    ConfigError,
     DataConfig,
     ModelConfig,
     TrainConfig,
@@ -38,15 +41,20 @@ from latent_nodes.config import (
 DEFAULT_DATASET = Path("data/demonstrations.npz")
 MODEL_ALIASES = {"local_dim": ["-K"], "latent_dim": ["-L"]}
 TRAIN_ALIASES = {"reg_weight": ["--lambda"], "out_dir": ["--out"]}
+# What a resumed run may be given: where the run is, how long it runs, and how it reports.
+RESUME_OPTIONS = {"epochs", "out_dir", "resume", "no_progress"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="latent-nodes train", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    # Each schema option states its default in its help (add_arguments); the others have none worth saying.
+    parser = ArgumentParser(prog="latent-nodes train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, help="YAML config file (sections model, train, data, ...)")
     parser.add_argument("--dataset", type=Path, default=None,
                         help=f"dataset file; if absent, the default dataset is generated at {DEFAULT_DATASET}")
-    parser.add_argument("--resume", action="store_true", help="continue from <out-dir>/model.pt")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from <out-dir>/model.pt with its own settings (only --epochs may be given)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in --out-dir (without it, train refuses to)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
     add_arguments(parser, ModelConfig, aliases=MODEL_ALIASES)
     add_arguments(parser, TrainConfig, aliases=TRAIN_ALIASES)
@@ -54,14 +62,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace, ros_overrides: dict[str, dict] | None = None) -> Config:
+    """The config file, then the options, then ROS parameters; validated as a whole (``ConfigError``)."""
     cfg = load_config(args.config)
     apply_arguments(cfg.model, args)
     apply_arguments(cfg.train, args)
     apply_arguments(cfg.data, args, prefix="data_")
     if args.dataset is not None:
         cfg.data.dataset_path = str(args.dataset)
-    return cfg
+    for section, values in (ros_overrides or {}).items():
+        for key, value in values.items():
+            setattr(getattr(cfg, section), key, value)
+    return cfg.validate()
+
+
+def fixed_by_resume(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                    ros_overrides: dict[str, dict]) -> list[str]:
+    """The options given that a resumed run cannot take: it continues with the settings it was started with.
+
+    Schema options are in ``args`` only when given (``add_arguments`` leaves the others out).
+    """
+    names = {a.dest: "/".join(a.option_strings) for a in parser._actions}
+    given = [dest for dest, value in vars(args).items()  # (--overwrite with --resume: run() says why not)
+             if dest not in RESUME_OPTIONS | {"overwrite"} and value is not None and value is not False]
+    ros = [f"{name} (ROS parameter)" for values in ros_overrides.values() for name in values
+           if name not in RESUME_OPTIONS]
+    return [names.get(dest, dest) for dest in given] + ros
+
+
+def check_device(device: str) -> None:
+    """A CUDA device must exist here; one ``ConfigError`` line instead of torch's traceback mid-run."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(f"train.device = {device!r}, but torch {torch.__version__} finds no CUDA GPU on this "
+                          f"machine: use --device cpu")
+    index = int(device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise ConfigError(f"train.device = {device!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
 
 
 def load_or_generate_dataset(cfg: Config, log=print):
@@ -80,15 +120,24 @@ def load_or_generate_dataset(cfg: Config, log=print):
     return dataset
 
 
-def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> Path:
-    """Train (or resume) with ``cfg``; returns the checkpoint path. Library entry for scripts and nodes."""
+def run(cfg: Config, resume: bool = False, progress: bool = True, log=print, overwrite: bool = False) -> Path:
+    """Train (or resume) with ``cfg``; returns the checkpoint path. Library entry for scripts and nodes.
+
+    Without ``resume``, a directory that already holds a model is refused unless ``overwrite``: a run
+    (hours of training, its log) is never replaced by accident.
+    """
     from latent_nodes.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from latent_nodes.evaluation import test_split_errors
     from latent_nodes.training import to_checkpoint, trainer_for_dataset
     from latent_nodes.training_plots import plot_local_coordinates, plot_losses
 
+    cfg.validate()
     out = Path(cfg.train.out_dir)
     ckpt_path, log_path = out / "model.pt", out / "log.jsonl"
+    check_target(ckpt_path)  # --out-dir a file, or under one: say so now, not after training
+    if resume and overwrite:
+        raise ValueError(f"--resume continues the run in {out} and --overwrite replaces it: give one of them")
+    check_device(cfg.train.device)
     if resume:
         if not ckpt_path.exists():
             raise CheckpointError(f"cannot resume: {ckpt_path} does not exist")
@@ -98,6 +147,10 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> 
         epochs = cfg.train.epochs
         cfg = previous.config  # the run continues with its own settings; only the epoch target may grow
         cfg.train.epochs = max(epochs, previous.train_state["epoch"])
+        check_device(cfg.train.device)
+    elif ckpt_path.exists() and not overwrite:
+        raise ValueError(f"--out-dir {out} already holds a run ({ckpt_path.name}): continue it with --resume, "
+                         f"or replace it with --overwrite")
     dataset = load_or_generate_dataset(cfg, log)
     trainer, normalizer = trainer_for_dataset(cfg, dataset)
     if resume:
@@ -186,15 +239,22 @@ def _progress(done: int, total: int, enabled: bool):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
     try:
         ros_overrides = _ros_parameters(argv)
-        args = build_parser().parse_args(argv)
-        cfg = config_from_args(args)
-        for section, values in ros_overrides.items():
-            for key, value in values.items():
-                setattr(getattr(cfg, section), key, value)
-        run(cfg, resume=args.resume, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as exc:  # dataset, checkpoint and config errors are ValueErrors
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, or one line about a bad option
+            return int(exc.code or 0)
+        if args.resume:
+            fixed = fixed_by_resume(parser, args, ros_overrides)
+            if fixed:
+                raise ValueError(f"--resume continues the run with its own settings; only --epochs may be given "
+                                 f"(to grow it), not {', '.join(fixed)}: drop them, or start a new run with "
+                                 f"--overwrite")
+        cfg = config_from_args(args, ros_overrides)
+        run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
+    except (ValueError, OSError) as exc:  # dataset, checkpoint and config errors are ValueErrors
         print(f"latent-nodes train: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import pickle
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +108,9 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"model file {path} does not exist")
     try:
-        data = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle's protocol before refusing it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            data = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
         # torch's message goes on to suggest weights_only=False, i.e. letting the file run code: never
         # repeated. Say what the file is instead.

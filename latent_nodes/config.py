@@ -253,7 +253,7 @@ def show(value: Any) -> str:
     if isinstance(value, numbers.Real):
         return format(float(value), ".6g")
     if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
+        return repr(value if len(value) <= 120 else value[:117] + "...")
     if isinstance(value, (list, tuple, array.array)):
         items = [show(v) for v in list(value)[:8]] + (["..."] if len(value) > 8 else [])
         return "[" + ", ".join(items) + "]"
@@ -288,7 +288,7 @@ def expected(f: dataclasses.Field) -> str:
         return "one of: " + ", ".join(meta["choices"])
     bounds = _bounds_text(meta)
     if kind is list:
-        words = _PLURAL[_item_kind(f)]
+        words = _PLURAL.get(_item_kind(f), "values")
         if "length" in meta:
             text = f"a list of {meta['length']} {words}"
         elif meta.get("min_length"):
@@ -302,11 +302,14 @@ def expected(f: dataclasses.Field) -> str:
         return meta["pattern"][1]
     if kind is str and meta.get("min_length"):
         return "a non-empty string"
-    return f"{_TYPE_TEXT[kind]} {bounds}" if bounds else _TYPE_TEXT[kind]
+    text = _TYPE_TEXT.get(kind, f"a {kind.__name__}")
+    return f"{text} {bounds}" if bounds else text
 
 
 def _scalar(kind: type, value: Any, meta: Mapping[str, Any]) -> Any:
     """``value`` as ``kind`` within the field's bounds and choices, or ``_BAD``."""
+    if kind not in _TYPE_TEXT:
+        return value  # a kind the schema does not describe (a mapping, say): its users check it
     if kind is bool:
         return value if isinstance(value, bool) else _BAD
     if kind is str:

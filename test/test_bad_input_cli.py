@@ -252,18 +252,27 @@ def test_config_file_and_dataset_values_accepted_silently_before(tmp_path):
 
 # 5. --resume with settings says it cannot take them --------------------------------------------------------------
 
-def test_resume_refuses_settings_it_would_ignore(capsys, existing_run, tmp_path):
-    before = files(existing_run)
-    status, line = run_command(capsys, "train", "--resume", "--out-dir", str(existing_run), "--epochs", "9",
-                               "-L", "5", "--lr", "0.1", "--seed", "0", "--dataset", str(tmp_path / "d.npz"))
+def test_resume_refuses_settings_it_would_ignore(capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(default_model_path(), run / "model.pt")  # a finished run: settings of the shipped model
+    before = files(run)
+    config = tmp_path / "c.yaml"
+    config.write_text("inference:\n  steps: 5\n")
+    status, line = run_command(capsys, "train", "--resume", "--out-dir", str(run), "--epochs", "9", "-L", "5",
+                               "--lr", "0.1", "--seed", "3", "--dataset", str(tmp_path / "d.npz"), "--n-mc", "4",
+                               "--config", str(config))
     assert status == 2
-    assert "--resume continues the run with its own settings; only --epochs may be given" in line
-    for option in ("--dataset", "--latent-dim/-L", "--lr", "--seed"):
-        assert option in line
-    assert "--epochs," not in line and "--out-dir" not in line
-    status, line = run_command(capsys, "train", "--resume", "--overwrite", "--out-dir", str(existing_run))
+    assert line.startswith(f"latent-nodes train: --resume continues the run in {run} with its own settings, so "
+                           f"it cannot take ")
+    for said in ("--latent-dim = 5 (the run has 4)", "--lr = 0.1 (the run has 0.01)", "--seed = 3 (the run has 0)",
+                 f"--dataset = '{tmp_path / 'd.npz'}' (the run has '')",
+                 f"inference.steps in --config {config} = 5 (the run has 30)", "only --epochs may grow"):
+        assert said in line, said
+    assert "--n-mc" not in line and "--epochs =" not in line, "an unchanged setting is not a conflict"
+    status, line = run_command(capsys, "train", "--resume", "--overwrite", "--out-dir", str(run))
     assert status == 2 and "give one of them" in line
-    assert files(existing_run) == before
+    assert files(run) == before
 
 
 # 6. Clear messages ---------------------------------------------------------------------------------------------

@@ -114,6 +114,19 @@ def test_shipped_parameter_files_pass_the_schema(node_name):
                              ["ros__parameters"])
 
 
+def test_parameter_file_refuses_what_the_node_would(tmp_path):
+    from latent_nodes.config import ConfigError
+    from latent_nodes.nodes.parameters import check_parameters_file
+
+    path = tmp_path / "perception.yaml"
+    path.write_text("perception:\n  ros__parameters:\n    perception_positions: [1, 2]\n")
+    with pytest.raises(ConfigError, match=r"perception_positions = \[1, 2\]: .* written with a decimal point"):
+        check_parameters_file(path, "perception")
+    path.write_text("perception:\n  ros__parameters:\n    use_sim_time: yes please\n")
+    with pytest.raises(ConfigError, match="parameter use_sim_time = 'yes please': expected true or false"):
+        check_parameters_file(path, "perception")
+
+
 def test_node_parameters_meet_the_schema_check(node):
     from latent_nodes.config import ConfigError
     from latent_nodes.nodes.parameters import refuse_undeclared
@@ -124,6 +137,9 @@ def test_node_parameters_meet_the_schema_check(node):
         declare_section(node(torch_threads="one"), NodesConfig, only=["torch_threads"])
     with pytest.raises(ConfigError, match=r"parameter sim\.physics_dt = 0\.5 exceeds parameter sim\.dt = 0\.1"):
         declare_section(node(**{"sim.physics_dt": 0.5}), SimConfig, prefix="sim.")
+    with pytest.raises(ConfigError, match="parameter perception_positions: expected a list of finite numbers "
+                                          r"\(x, y pairs: an even count\), written with a decimal point"):
+        declare_section(node(perception_positions=[1, 2]), NodesConfig, only=["perception_positions"])
     n = node(perception_rte=1.0)
     declare_section(n, NodesConfig, only=["perception_rate"])
     with pytest.raises(ConfigError, match=r"node params_test has no parameter perception_rte \(did you mean "

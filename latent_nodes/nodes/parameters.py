@@ -32,6 +32,7 @@ from latent_nodes.config import (
     did_you_mean,
     expected,
     field_default,
+    schema_field,
     show,
     validate_section,
     yaml_problem,
@@ -42,6 +43,9 @@ from latent_nodes.config import (
 PARAMETER_SECTIONS: dict[str, type] = {"": NodesConfig, "sim.": SimConfig, "inference.": InferenceConfig}
 # Parameters every rclpy node declares itself.
 BUILTIN_PARAMETERS = {"use_sim_time": bool, "start_type_description_service": bool}
+
+# What an empty-list parameter (declared as a double array: nothing to infer a type from) also needs.
+DOUBLES = ", written with a decimal point (0.5, 1.0): a ROS double array"
 
 # A check for a runtime change: returns an error message, or None to accept the value.
 Validator = Callable[[Any], "str | None"]
@@ -99,9 +103,8 @@ def declare_section(node: Node, section_cls: type, only: Iterable[str] | None = 
         value: Any = Parameter.Type.DOUBLE_ARRAY if empty_list else default
         try:
             node.declare_parameter(prefix + f.name, value, descriptor)
-        except InvalidParameterTypeException as exc:
-            raise ConfigError(f"{_where(prefix)}{f.name}: expected {expected(f)} "
-                              f"({str(exc).splitlines()[0]})") from None
+        except InvalidParameterTypeException:  # only the empty-list parameters have a fixed type
+            raise ConfigError(f"{_where(prefix)}{f.name}: expected {expected(f)}{DOUBLES}") from None
     section = read_section(node, section_cls, only=[f.name for f in fields], prefix=prefix, defaults=defaults)
     if dynamic:
         watch(node, section, prefix, dynamic, validators)
@@ -218,6 +221,10 @@ def check_parameters_file(path: str | Path, node: str) -> dict[str, Any]:
             section_cls, field_name = PARAMETER_SECTIONS[prefix], name[len(prefix):]
             values = by_section.setdefault(prefix, {})
             values[field_name] = check_field(section_cls, field_name, value, _where(prefix))
+            f = schema_field(section_cls, field_name)
+            if field_default(f) == [] and isinstance(value, list) and not all(isinstance(v, float) for v in value):
+                raise ConfigError(f"{_where(prefix)}{name[len(prefix):]} = {show(value)}: expected {expected(f)}"
+                                  f"{DOUBLES}")
         for prefix, values in by_section.items():  # the rules across fields, with the schema's other defaults
             validate_section(PARAMETER_SECTIONS[prefix](**values), _where(prefix))
     except ConfigError as exc:

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     from latent_nodes.config import BEHAVIOURS
 
     p = ArgumentParser(prog="latent-nodes demo", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default="", help="model file; empty means the shipped models/latent_nodes_default.pt")
     p.add_argument("--behaviours", nargs="+", choices=BEHAVIOURS, default=list(BEHAVIOURS),
                    help="behaviours to complete at every position")

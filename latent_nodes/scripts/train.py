@@ -8,7 +8,7 @@ Written to ``--out-dir``: ``model.pt`` (checkpoint, atomically, every ``--checkp
 at the end), ``log.jsonl`` (every loss term per epoch), ``config.yaml``, ``metrics.json`` (first-step
 reconstruction of the unseen test samples), ``losses.png`` and ``local_coordinates.png`` (Fig. 4).
 ``--resume`` continues from ``model.pt`` to the same result as an uninterrupted run (with the run's own
-settings: only ``--epochs`` may be given, to grow it); Ctrl-C or SIGTERM saves a checkpoint and exits
+settings: only ``--epochs`` may change, to grow it); Ctrl-C or SIGTERM saves a checkpoint and exits
 cleanly. A directory that already holds a run is never replaced without ``--overwrite``.
 """
 
@@ -36,13 +36,14 @@ from latent_nodes.config import (
     add_arguments,
     apply_arguments,
     load_config,
+    show,
 )
 
 DEFAULT_DATASET = Path("data/demonstrations.npz")
 MODEL_ALIASES = {"local_dim": ["-K"], "latent_dim": ["-L"]}
 TRAIN_ALIASES = {"reg_weight": ["--lambda"], "out_dir": ["--out"]}
-# What a resumed run may be given: where the run is, how long it runs, and how it reports.
-RESUME_OPTIONS = {"epochs", "out_dir", "resume", "no_progress"}
+# What a resumed run may be given besides its own settings: where the run is and how long it runs.
+RESUME_SETTINGS = ("train.epochs", "train.out_dir")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", type=Path, default=None,
                         help=f"dataset file; if absent, the default dataset is generated at {DEFAULT_DATASET}")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from <out-dir>/model.pt with its own settings (only --epochs may be given)")
+                        help="continue from <out-dir>/model.pt with its own settings (only --epochs may change)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the run already in --out-dir (without it, train refuses to)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
@@ -76,18 +77,32 @@ def config_from_args(args: argparse.Namespace, ros_overrides: dict[str, dict] | 
     return cfg.validate()
 
 
-def fixed_by_resume(parser: argparse.ArgumentParser, args: argparse.Namespace,
-                    ros_overrides: dict[str, dict]) -> list[str]:
-    """The options given that a resumed run cannot take: it continues with the settings it was started with.
+def explicit_settings(args: argparse.Namespace, ros_overrides: dict[str, dict]) -> dict[str, str]:
+    """The settings this command line gives explicitly: ``section.field`` -> how it was given (for messages).
 
-    Schema options are in ``args`` only when given (``add_arguments`` leaves the others out).
+    Schema options are in ``args`` only when given (``add_arguments`` leaves the others out); a config file
+    gives the keys it holds. With ``--resume`` these must agree with the run's own settings.
     """
-    names = {a.dest: "/".join(a.option_strings) for a in parser._actions}
-    given = [dest for dest, value in vars(args).items()  # (--overwrite with --resume: run() says why not)
-             if dest not in RESUME_OPTIONS | {"overwrite"} and value is not None and value is not False]
-    ros = [f"{name} (ROS parameter)" for values in ros_overrides.values() for name in values
-           if name not in RESUME_OPTIONS]
-    return [names.get(dest, dest) for dest in given] + ros
+    sections = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
+    given: dict[str, str] = {}
+    if args.config is not None:
+        data = yaml.safe_load(Path(args.config).read_text()) or {}  # load_config has read it without fault
+        for section, values in data.items():
+            for key in values or {}:
+                given[f"{section}.{key}"] = f"{section}.{key} in --config {args.config}"
+    if args.dataset is not None:
+        given["data.dataset_path"] = "--dataset"
+    for section, cls in sections.items():
+        prefix = "data_" if section == "data" else ""
+        for f in fields(cls):
+            if f"{prefix}{f.name}" in vars(args):
+                given[f"{section}.{f.name}"] = f"--{prefix}{f.name}".replace("_", "-")
+    for section, values in ros_overrides.items():
+        for key in values:
+            given[f"{section}.{key}"] = f"ROS parameter {key}"
+    for key in RESUME_SETTINGS:
+        given.pop(key, None)
+    return given
 
 
 def check_device(device: str) -> None:
@@ -120,11 +135,14 @@ def load_or_generate_dataset(cfg: Config, log=print):
     return dataset
 
 
-def run(cfg: Config, resume: bool = False, progress: bool = True, log=print, overwrite: bool = False) -> Path:
+def run(cfg: Config, resume: bool = False, progress: bool = True, log=print, overwrite: bool = False,
+        given: dict[str, str] | None = None) -> Path:
     """Train (or resume) with ``cfg``; returns the checkpoint path. Library entry for scripts and nodes.
 
     Without ``resume``, a directory that already holds a model is refused unless ``overwrite``: a run
-    (hours of training, its log) is never replaced by accident.
+    (hours of training, its log) is never replaced by accident. A resumed run continues with its own
+    settings; ``given`` (``section.field`` -> how it was given, see ``explicit_settings``) names the
+    settings the caller asked for, and any that differ from the run's are refused rather than ignored.
     """
     from latent_nodes.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from latent_nodes.evaluation import test_split_errors
@@ -144,6 +162,12 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print, ove
         previous = load_checkpoint(ckpt_path, cfg.train.device)
         if previous.train_state is None:
             raise CheckpointError(f"cannot resume: {ckpt_path} holds no training state")
+        changed = [f"{label} = {show(_setting(cfg, key))} (the run has {show(_setting(previous.config, key))})"
+                   for key, label in (given or {}).items() if _setting(cfg, key) != _setting(previous.config, key)]
+        if changed:
+            raise ValueError(f"--resume continues the run in {out} with its own settings, so it cannot take "
+                             f"{'; '.join(changed)}: drop them (only --epochs may grow), or start a new run with "
+                             f"--overwrite")
         epochs = cfg.train.epochs
         cfg = previous.config  # the run continues with its own settings; only the epoch target may grow
         cfg.train.epochs = max(epochs, previous.train_state["epoch"])
@@ -225,6 +249,11 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print, ove
     return ckpt_path
 
 
+def _setting(cfg: Config, key: str):
+    section, name = key.split(".", 1)
+    return getattr(getattr(cfg, section), name)
+
+
 def _main_thread() -> bool:
     import threading
 
@@ -246,14 +275,9 @@ def main(argv: list[str] | None = None) -> int:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help, or one line about a bad option
             return int(exc.code or 0)
-        if args.resume:
-            fixed = fixed_by_resume(parser, args, ros_overrides)
-            if fixed:
-                raise ValueError(f"--resume continues the run with its own settings; only --epochs may be given "
-                                 f"(to grow it), not {', '.join(fixed)}: drop them, or start a new run with "
-                                 f"--overwrite")
         cfg = config_from_args(args, ros_overrides)
-        run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
+        run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite,
+            given=explicit_settings(args, ros_overrides))
     except (ValueError, OSError) as exc:  # dataset, checkpoint and config errors are ValueErrors
         print(f"latent-nodes train: {exc}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ a command-line option (``add_arguments``), a ROS parameter (``latent_nodes.nodes
 model file's stored settings are refused alike, with one ``ConfigError`` line naming ``section.field``,
 the value (numbers in at most six significant digits) and what is expected. What is checked:
 
-- types: an int field takes an integer only (not 2.7, not "one"; never a bool), a float field any
+- types: an int field takes a 64-bit integer only (not 2.7, not "one"; never a bool), a float field any
   finite number (integers too, never NaN or inf), a bool field true or false, a str field a string;
   list fields their element type and, where it matters, their length (x, y pairs; [low, high]);
 - ranges (``ge``, ``gt``, ``le``, ``lt``; on every element of a list) and choices;

@@ -1,12 +1,79 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of either."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of either.
+
+The new content goes to a temporary file beside the target, ``.<name>.<pid>.<random>.tmp``, which then
+replaces the target in one ``os.replace``. A writer killed outright (``kill -9``, power loss) leaves its
+temporary file behind; the next write of the same target removes such leftovers: those whose writer
+process is gone, and any an hour old (no write takes that long). A live writer's recent file, in this
+process or another, is never touched.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+STALE_AFTER_S = 3600.0  # no write takes this long: an older temporary file is abandoned
+
+
+def check_target(path: str | Path) -> None:
+    """Refuse, before any work, a target that cannot be written: a directory, or a path under a file.
+
+    Raises ``NotADirectoryError`` / ``IsADirectoryError`` with one line naming the culprit, where
+    ``mkdir`` or ``open`` would fail later with a less telling message.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a directory")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a directory")
+            return
+
+
+def _writer_gone(pid: int) -> bool:
+    """True if no process ``pid`` exists on this machine (so its temporary file is abandoned)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    return False
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove temporary files that interrupted writes of ``path`` left beside it; returns what was removed."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[^.]+\.tmp")
+    removed = []
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:  # no directory yet: nothing left behind
+        return removed
+    now = time.time()
+    for tmp in siblings:
+        match = pattern.fullmatch(tmp.name)
+        if not match:
+            continue
+        try:
+            pid = match.group(1)
+            # An hour is also the limit for a named writer: its pid may have been reused, or it wrote
+            # from another machine sharing this directory.
+            stale = (pid is not None and _writer_gone(int(pid))) or now - tmp.stat().st_mtime > STALE_AFTER_S
+            if stale:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # its writer finished (or another cleaner came first)
+            continue
+    return removed
 
 
 @contextmanager
@@ -17,8 +84,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     is atomic). On any error the temporary file is removed and the old file is left untouched.
     """
     path = Path(path)
+    check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates 0600; give the file the permissions a plain open() would (0666 less the umask).

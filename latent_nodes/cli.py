@@ -6,6 +6,7 @@ when asked for, so ``latent-nodes dataset`` never loads torch or rclpy it does n
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 
@@ -19,6 +20,16 @@ COMMANDS = {
     "domain": ("latent_nodes.scripts.domain", "measure completion error against distance outside the trained region"),
     "urdf": ("latent_nodes.scripts.urdf", "print the arm's URDF (robot description), or write it with -o"),
 }
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse for the commands: a bad option is one line (what is wrong, and where help is), exit status 2.
+
+    argparse would print the whole usage first, which for ``train`` buries the one line that matters.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} ({self.prog} --help lists the options)\n")
 
 
 def usage() -> str:

@@ -134,7 +134,7 @@ class BehaviourCompleter:
             raise InvalidObservation(f"block position ({xy[0]}, {xy[1]}) is not finite")
         (x0, x1), (y0, y1) = self.config.sim.table_x, self.config.sim.table_y
         if not (x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1):
-            raise InvalidObservation(f"block position ({xy[0]:.3f}, {xy[1]:.3f}) m is off the table "
+            raise InvalidObservation(f"block position ({xy[0]:.6g}, {xy[1]:.6g}) m is off the table "
                                      f"(x in [{x0}, {x1}], y in [{y0}, {y1}] in the table frame)")
         return xy, pattern
 

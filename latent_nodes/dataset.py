@@ -39,6 +39,14 @@ class DatasetError(ValueError):
     """A dataset file that is missing, truncated, corrupt or incompatible; the message names the file."""
 
 
+class InconsistentDataset(ValueError):
+    """Arrays that do not form a dataset; ``problem`` says what is wrong, without a prefix."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"inconsistent dataset: {problem}")
+        self.problem = problem
+
+
 @dataclass
 class Dataset:
     """N recorded sequences of T steps and O outputs, with what is needed to interpret them."""
@@ -54,8 +62,11 @@ class Dataset:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        labels = np.asarray(self.labels)
+        if labels.size and labels.dtype.kind not in "iu":  # 0.7 would silently become behaviour 0
+            raise InconsistentDataset(f"labels must be integers (behaviour indices), got {labels.dtype} values")
         self.sequences = np.asarray(self.sequences, dtype=np.float64)
-        self.labels = np.asarray(self.labels, dtype=np.int64)
+        self.labels = labels.astype(np.int64)
         self.block_xy = np.asarray(self.block_xy, dtype=np.float64)
         self.split = np.asarray(self.split, dtype=str)
         self.joint_names = tuple(str(n) for n in self.joint_names)
@@ -63,7 +74,7 @@ class Dataset:
         self.dt = float(self.dt)
         problem = self.problem()
         if problem:
-            raise ValueError(f"inconsistent dataset: {problem}")
+            raise InconsistentDataset(problem)
 
     def problem(self) -> str | None:
         """What is inconsistent about this dataset, or None."""
@@ -175,5 +186,7 @@ def load_dataset(path: str | Path) -> Dataset:
                        split=arrays["split"], joint_names=meta["joint_names"],
                        behaviour_names=meta["behaviour_names"], dt=meta["dt"], settings=meta.get("settings", {}),
                        format_version=version)
+    except InconsistentDataset as exc:
+        raise DatasetError(f"dataset file {path} is inconsistent: {exc.problem}") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"dataset file {path} is inconsistent: {exc}") from None

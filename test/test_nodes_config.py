@@ -99,7 +99,72 @@ def test_model_settings_are_the_defaults(node):
 
 
 def test_wrong_types_and_choices_fail_clearly(node):
-    with pytest.raises(ValueError, match="perception_rate .* must be a number"):
+    with pytest.raises(ValueError, match="parameter perception_rate = 'fast': expected a finite number >= 0"):
         declare_section(node(perception_rate="fast"), NodesConfig, only=["perception_rate"])
     with pytest.raises(ValueError, match="expected one of"):
         declare_section(node(perception_source="camera"), NodesConfig, only=["perception_source"])
+
+
+@pytest.mark.parametrize("node_name", ["sim", "perception", "inference", "commander"])
+def test_shipped_parameter_files_pass_the_schema(node_name):
+    from latent_nodes.nodes.parameters import check_parameters_file
+
+    params = check_parameters_file(ROOT / "config" / f"{node_name}.yaml", node_name)
+    assert params == flatten(yaml.safe_load((ROOT / "config" / f"{node_name}.yaml").read_text())[node_name]
+                             ["ros__parameters"])
+
+
+def test_parameter_file_refuses_what_the_node_would(tmp_path):
+    from latent_nodes.config import ConfigError
+    from latent_nodes.nodes.parameters import check_parameters_file
+
+    path = tmp_path / "perception.yaml"
+    path.write_text("perception:\n  ros__parameters:\n    perception_positions: [1, 2]\n")
+    with pytest.raises(ConfigError, match=r"perception_positions = \[1, 2\]: .* written with a decimal point"):
+        check_parameters_file(path, "perception")
+    path.write_text("perception:\n  ros__parameters:\n    use_sim_time: yes please\n")
+    with pytest.raises(ConfigError, match="parameter use_sim_time = 'yes please': expected true or false"):
+        check_parameters_file(path, "perception")
+
+
+def test_node_parameters_meet_the_schema_check(node):
+    from latent_nodes.config import ConfigError
+    from latent_nodes.nodes.parameters import refuse_undeclared
+
+    with pytest.raises(ConfigError, match=r"parameter inference\.steps = -3: expected an integer >= 1"):
+        declare_section(node(**{"inference.steps": -3}), InferenceConfig, prefix="inference.")
+    with pytest.raises(ConfigError, match="parameter torch_threads = 'one': expected an integer >= 1"):
+        declare_section(node(torch_threads="one"), NodesConfig, only=["torch_threads"])
+    with pytest.raises(ConfigError, match=r"parameter sim\.physics_dt = 0\.5 exceeds parameter sim\.dt = 0\.1"):
+        declare_section(node(**{"sim.physics_dt": 0.5}), SimConfig, prefix="sim.")
+    with pytest.raises(ConfigError, match="parameter perception_positions: expected a list of finite numbers "
+                                          r"\(x, y pairs: an even count\), written with a decimal point"):
+        declare_section(node(perception_positions=[1, 2]), NodesConfig, only=["perception_positions"])
+    n = node(perception_rte=1.0)
+    declare_section(n, NodesConfig, only=["perception_rate"])
+    with pytest.raises(ConfigError, match=r"node params_test has no parameter perception_rte \(did you mean "
+                                          r"perception_rate\?\)"):
+        refuse_undeclared(n)
+    # Runtime changes: the same check, the same words, and the old value stays.
+    n = node()
+    section = declare_section(n, NodesConfig, only=["perception_rate"], dynamic=["perception_rate"])
+    result = n.set_parameters([Parameter("perception_rate", value=float("nan"))])[0]
+    assert not result.successful and result.reason == "parameter perception_rate = nan: expected a finite number >= 0"
+    assert section.perception_rate == 0.2
+
+
+@pytest.mark.parametrize("param, expected", [
+    ("perception_rate:=-1.0", "cannot start: parameter perception_rate = -1: expected a finite number >= 0"),
+    ("perception_rte:=1.0", "cannot start: node perception has no parameter perception_rte (did you mean "
+                            "perception_rate?)"),
+])
+def test_node_process_refuses_in_one_line(param, expected):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "latent_nodes.nodes.perception_node", "--ros-args", "-p", param],
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    errors = [line for line in out.splitlines() if "ERROR" in line]
+    assert proc.returncode == 1 and "Traceback" not in out, out
+    assert len(errors) == 1 and expected in errors[0], out

@@ -15,6 +15,8 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+from latent_nodes.nodes.parameters import refuse_undeclared
+
 
 class StartupError(RuntimeError):
     """A node cannot start; the message is the one line its log shows."""
@@ -31,6 +33,7 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
         executor = SingleThreadedExecutor()
         node = factory()
         logger = node.get_logger()
+        refuse_undeclared(node)  # a misspelt parameter name is an error, not a silent default
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -19,13 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from latent_nodes.atomic import check_target
+from latent_nodes.cli import ArgumentParser
 from latent_nodes.config import DataConfig, SimConfig, add_arguments, apply_arguments, load_config
 
 DEFAULT_PATH = Path("data/demonstrations.npz")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="latent-nodes dataset", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="latent-nodes dataset", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="examples:\n" + __doc__.split("\n\n")[-1])
     p.add_argument("--config", type=Path, help="YAML config file (sections data, sim, ...) read before the options")
@@ -53,7 +55,10 @@ def describe(ds, path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # --help, or one line about a bad option
+        return int(exc.code or 0)
     from latent_nodes.dataset import load_dataset, save_dataset
 
     try:
@@ -63,13 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         apply_arguments(cfg.data, args)
         apply_arguments(cfg.sim, args, prefix="sim_")
+        cfg.validate()
         out = args.out or Path(cfg.data.dataset_path or DEFAULT_PATH)
+        check_target(out)  # a directory, or a path under a file: say so before generating
         from latent_nodes.sim.demonstrations import generate_dataset
 
         start = time.perf_counter()
         dataset = generate_dataset(cfg.data, cfg.sim)
         save_dataset(dataset, out)
-    except (ValueError, FileNotFoundError) as exc:  # DatasetError, IKError and config errors are ValueErrors
+    except (ValueError, OSError) as exc:  # DatasetError, IKError and config errors are ValueErrors
         print(f"latent-nodes dataset: {exc}", file=sys.stderr)
         return 2
     print(describe(dataset, out))

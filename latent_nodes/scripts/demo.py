@@ -50,10 +50,11 @@ class Trial:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from latent_nodes.cli import ArgumentParser
     from latent_nodes.config import BEHAVIOURS
 
-    p = argparse.ArgumentParser(prog="latent-nodes demo", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(prog="latent-nodes demo", description=__doc__.split("\n\n")[0],
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default="", help="model file; empty means the shipped models/latent_nodes_default.pt")
     p.add_argument("--behaviours", nargs="+", choices=BEHAVIOURS, default=list(BEHAVIOURS),
                    help="behaviours to complete at every position")
@@ -298,7 +299,10 @@ def plot(trials: list[Trial], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # --help, or one line about a bad option
+        return int(exc.code or 0)
     if args.positions is not None and len(args.positions) % 2:
         print("latent-nodes demo: --positions needs x y pairs", file=sys.stderr)
         return 2
@@ -314,7 +318,19 @@ def main(argv: list[str] | None = None) -> int:
     # the user asked for more.
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     import rclpy
+    from rclpy.exceptions import ParameterException
     from rclpy.executors import SingleThreadedExecutor
+
+    from latent_nodes.nodes.parameters import check_parameters_file, refuse_undeclared
+
+    # The parameter files against the schema, before any node starts: a typo or a bad value is one line
+    # here, not a traceback (or a silently ignored setting) once the graph runs.
+    try:
+        for name in NODES:
+            check_parameters_file(config_dir / f"{name}.yaml", name)
+    except ValueError as exc:
+        print(f"latent-nodes demo: {exc}", file=sys.stderr)
+        return 2
 
     from latent_nodes.nodes.commander_node import CommanderNode
     from latent_nodes.nodes.inference_node import InferenceNode
@@ -333,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             nodes = [SimNode(context=context), PerceptionNode(context=context)]
             inference = InferenceNode(context=context)
             nodes += [inference, CommanderNode(context=context)]
-        except (StartupError, ValueError) as exc:
+            for node in nodes:
+                refuse_undeclared(node)
+        except (StartupError, ValueError, ParameterException) as exc:
             print(f"latent-nodes demo: cannot start the graph: {exc}", file=sys.stderr)
             return 1
         driver = Driver(context)

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_nodes.atomic import write_text_atomic
-from latent_nodes.config import CASES, Config, load_config
+from latent_nodes.atomic import check_target, write_text_atomic
+from latent_nodes.cli import ArgumentParser
+from latent_nodes.config import CASES, Config, InferenceConfig, TrainConfig, argument_type, load_config
 
 PAPER = {  # Table I of the paper: (mean, std) per behaviour
     "no-embedding": ((0.0032, 0.0025), (0.0015, 0.0009)),
@@ -36,17 +37,31 @@ CASE_TITLES = {"no-embedding": "No embedding", "embedding": "Embedding, no regul
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="latent-nodes table1", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="latent-nodes table1", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, help="YAML config; its model/train/inference sections are the base")
     p.add_argument("--dataset", type=Path, help="dataset file (default: generate or reuse data/demonstrations.npz)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="independent seeds per case")
+    p.add_argument("--seeds", type=argument_type(TrainConfig, "seed"), nargs="+", default=[0, 1, 2],
+                   help="independent seeds per case")
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
-    p.add_argument("--epochs", type=int, help="epochs for every case (default: the config's)")
-    p.add_argument("--inference-steps", type=int, help="fixed inference step budget (default: the config's)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    p.add_argument("--epochs", type=argument_type(TrainConfig, "epochs"),
+                   help="epochs for every case (default: the config's)")
+    p.add_argument("--inference-steps", type=argument_type(InferenceConfig, "steps"),
+                   help="fixed inference step budget (default: the config's)")
+    p.add_argument("--jobs", type=_positive_int, default=2, help="parallel training processes")
     p.add_argument("--no-baselines", action="store_true", help="skip the reference rows")
     p.add_argument("--out", type=Path, default=Path("runs/table1"), help="output directory")
     return p
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a count of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 1")
+    return value
 
 
 def train_and_evaluate(job: tuple[dict, str, int, str | None]) -> dict:
@@ -123,10 +138,13 @@ def markdown(table: dict, baselines: dict, names: list[str], meta: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or one line about a bad option
+        return int(exc.code or 0)
     from latent_nodes.dataset import load_dataset
     from latent_nodes.normalization import Normalizer
-    from latent_nodes.scripts.train import load_or_generate_dataset
+    from latent_nodes.scripts.train import check_device, load_or_generate_dataset
 
     try:
         cfg = load_config(args.config)
@@ -136,8 +154,11 @@ def main(argv: list[str] | None = None) -> int:
             cfg.train.epochs = args.epochs
         if args.inference_steps is not None:
             cfg.inference.steps = args.inference_steps
+        cfg.validate()
+        check_device(cfg.train.device)
+        check_target(args.out / "table1.json")  # --out a file, or under one: say so before hours of training
         dataset = load_or_generate_dataset(cfg)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"latent-nodes table1: {exc}", file=sys.stderr)
         return 2
     dataset_path = cfg.data.dataset_path or "data/demonstrations.npz"

@@ -7,8 +7,9 @@ same names are also accepted as ROS parameters (``--ros-args -p epochs:=500``).
 Written to ``--out-dir``: ``model.pt`` (checkpoint, atomically, every ``--checkpoint-every`` epochs and
 at the end), ``log.jsonl`` (every loss term per epoch), ``config.yaml``, ``metrics.json`` (first-step
 reconstruction of the unseen test samples), ``losses.png`` and ``local_coordinates.png`` (Fig. 4).
-``--resume`` continues from ``model.pt`` to the same result as an uninterrupted run; Ctrl-C or SIGTERM
-saves a checkpoint and exits cleanly.
+``--resume`` continues from ``model.pt`` to the same result as an uninterrupted run (with the run's own
+settings: only ``--epochs`` may change, to grow it); Ctrl-C or SIGTERM saves a checkpoint and exits
+cleanly. A directory that already holds a run is never replaced without ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -24,29 +25,37 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from latent_nodes.atomic import write_text_atomic
+from latent_nodes.atomic import check_target, write_text_atomic
+from latent_nodes.cli import ArgumentParser
 from latent_nodes.config import (
     Config,
+    ConfigError,
     DataConfig,
     ModelConfig,
     TrainConfig,
     add_arguments,
     apply_arguments,
     load_config,
+    show,
 )
 
 DEFAULT_DATASET = Path("data/demonstrations.npz")
 MODEL_ALIASES = {"local_dim": ["-K"], "latent_dim": ["-L"]}
 TRAIN_ALIASES = {"reg_weight": ["--lambda"], "out_dir": ["--out"]}
+# What a resumed run may be given besides its own settings: where the run is and how long it runs.
+RESUME_SETTINGS = ("train.epochs", "train.out_dir")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="latent-nodes train", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    # Each schema option states its default in its help (add_arguments); the others have none worth saying.
+    parser = ArgumentParser(prog="latent-nodes train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, help="YAML config file (sections model, train, data, ...)")
     parser.add_argument("--dataset", type=Path, default=None,
                         help=f"dataset file; if absent, the default dataset is generated at {DEFAULT_DATASET}")
-    parser.add_argument("--resume", action="store_true", help="continue from <out-dir>/model.pt")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from <out-dir>/model.pt with its own settings (only --epochs may change)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in --out-dir (without it, train refuses to)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
     add_arguments(parser, ModelConfig, aliases=MODEL_ALIASES)
     add_arguments(parser, TrainConfig, aliases=TRAIN_ALIASES)
@@ -54,14 +63,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace, ros_overrides: dict[str, dict] | None = None) -> Config:
+    """The config file, then the options, then ROS parameters; validated as a whole (``ConfigError``)."""
     cfg = load_config(args.config)
     apply_arguments(cfg.model, args)
     apply_arguments(cfg.train, args)
     apply_arguments(cfg.data, args, prefix="data_")
     if args.dataset is not None:
         cfg.data.dataset_path = str(args.dataset)
-    return cfg
+    for section, values in (ros_overrides or {}).items():
+        for key, value in values.items():
+            setattr(getattr(cfg, section), key, value)
+    return cfg.validate()
+
+
+def explicit_settings(args: argparse.Namespace, ros_overrides: dict[str, dict]) -> dict[str, str]:
+    """The settings this command line gives explicitly: ``section.field`` -> how it was given (for messages).
+
+    Schema options are in ``args`` only when given (``add_arguments`` leaves the others out); a config file
+    gives the keys it holds. With ``--resume`` these must agree with the run's own settings.
+    """
+    sections = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
+    given: dict[str, str] = {}
+    if args.config is not None:
+        data = yaml.safe_load(Path(args.config).read_text()) or {}  # load_config has read it without fault
+        for section, values in data.items():
+            for key in values or {}:
+                given[f"{section}.{key}"] = f"{section}.{key} in --config {args.config}"
+    if args.dataset is not None:
+        given["data.dataset_path"] = "--dataset"
+    for section, cls in sections.items():
+        prefix = "data_" if section == "data" else ""
+        for f in fields(cls):
+            if f"{prefix}{f.name}" in vars(args):
+                given[f"{section}.{f.name}"] = f"--{prefix}{f.name}".replace("_", "-")
+    for section, values in ros_overrides.items():
+        for key in values:
+            given[f"{section}.{key}"] = f"ROS parameter {key}"
+    for key in RESUME_SETTINGS:
+        given.pop(key, None)
+    return given
+
+
+def check_device(device: str) -> None:
+    """A CUDA device must exist here; one ``ConfigError`` line instead of torch's traceback mid-run."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(f"train.device = {device!r}, but torch {torch.__version__} finds no CUDA GPU on this "
+                          f"machine: use --device cpu")
+    index = int(device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise ConfigError(f"train.device = {device!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
 
 
 def load_or_generate_dataset(cfg: Config, log=print):
@@ -80,24 +135,46 @@ def load_or_generate_dataset(cfg: Config, log=print):
     return dataset
 
 
-def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> Path:
-    """Train (or resume) with ``cfg``; returns the checkpoint path. Library entry for scripts and nodes."""
+def run(cfg: Config, resume: bool = False, progress: bool = True, log=print, overwrite: bool = False,
+        given: dict[str, str] | None = None) -> Path:
+    """Train (or resume) with ``cfg``; returns the checkpoint path. Library entry for scripts and nodes.
+
+    Without ``resume``, a directory that already holds a model is refused unless ``overwrite``: a run
+    (hours of training, its log) is never replaced by accident. A resumed run continues with its own
+    settings; ``given`` (``section.field`` -> how it was given, see ``explicit_settings``) names the
+    settings the caller asked for, and any that differ from the run's are refused rather than ignored.
+    """
     from latent_nodes.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from latent_nodes.evaluation import test_split_errors
     from latent_nodes.training import to_checkpoint, trainer_for_dataset
     from latent_nodes.training_plots import plot_local_coordinates, plot_losses
 
+    cfg.validate()
     out = Path(cfg.train.out_dir)
     ckpt_path, log_path = out / "model.pt", out / "log.jsonl"
+    check_target(ckpt_path)  # --out-dir a file, or under one: say so now, not after training
+    if resume and overwrite:
+        raise ValueError(f"--resume continues the run in {out} and --overwrite replaces it: give one of them")
+    check_device(cfg.train.device)
     if resume:
         if not ckpt_path.exists():
             raise CheckpointError(f"cannot resume: {ckpt_path} does not exist")
         previous = load_checkpoint(ckpt_path, cfg.train.device)
         if previous.train_state is None:
             raise CheckpointError(f"cannot resume: {ckpt_path} holds no training state")
+        changed = [f"{label} = {show(_setting(cfg, key))} (the run has {show(_setting(previous.config, key))})"
+                   for key, label in (given or {}).items() if _setting(cfg, key) != _setting(previous.config, key)]
+        if changed:
+            raise ValueError(f"--resume continues the run in {out} with its own settings, so it cannot take "
+                             f"{'; '.join(changed)}: drop them (only --epochs may grow), or start a new run with "
+                             f"--overwrite")
         epochs = cfg.train.epochs
         cfg = previous.config  # the run continues with its own settings; only the epoch target may grow
         cfg.train.epochs = max(epochs, previous.train_state["epoch"])
+        check_device(cfg.train.device)
+    elif ckpt_path.exists() and not overwrite:
+        raise ValueError(f"--out-dir {out} already holds a run ({ckpt_path.name}): continue it with --resume, "
+                         f"or replace it with --overwrite")
     dataset = load_or_generate_dataset(cfg, log)
     trainer, normalizer = trainer_for_dataset(cfg, dataset)
     if resume:
@@ -172,6 +249,11 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print) -> 
     return ckpt_path
 
 
+def _setting(cfg: Config, key: str):
+    section, name = key.split(".", 1)
+    return getattr(getattr(cfg, section), name)
+
+
 def _main_thread() -> bool:
     import threading
 
@@ -186,15 +268,17 @@ def _progress(done: int, total: int, enabled: bool):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
     try:
         ros_overrides = _ros_parameters(argv)
-        args = build_parser().parse_args(argv)
-        cfg = config_from_args(args)
-        for section, values in ros_overrides.items():
-            for key, value in values.items():
-                setattr(getattr(cfg, section), key, value)
-        run(cfg, resume=args.resume, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as exc:  # dataset, checkpoint and config errors are ValueErrors
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, or one line about a bad option
+            return int(exc.code or 0)
+        cfg = config_from_args(args, ros_overrides)
+        run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite,
+            given=explicit_settings(args, ros_overrides))
+    except (ValueError, OSError) as exc:  # dataset, checkpoint and config errors are ValueErrors
         print(f"latent-nodes train: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -2,13 +2,15 @@
 
 import json
 
+import pytest
+
 from latent_nodes.scripts import demo
 
 
 def test_demo_session_runs_trials_and_writes_results(tiny_model, tmp_path, capsys):
     out = tmp_path / "demo"
     status = demo.main(["--model", str(tiny_model), "--behaviours", "reach", "reach_circle",
-                        "--positions", "0.45", "0.05", "--out", str(out), "--log-level", "error"])
+                        "--positions", "0.45", "0.05", "--out", str(out), "--log-level", "error", "--outside"])
     printed = capsys.readouterr().out
     assert status == 0, printed
     trials = json.loads((out / "demo_results.json").read_text())
@@ -19,6 +21,24 @@ def test_demo_session_runs_trials_and_writes_results(tiny_model, tmp_path, capsy
         assert t["latency_ms"] > 0 and t["tracking_error"] >= 0 and t["final_distance"] >= 0
     assert (out / "demo_paths.png").stat().st_size > 10_000
     assert "2 of 2 trials completed" in printed and "reach_circle" in printed
+
+
+def test_demo_shows_the_domain_margin_at_work(tiny_model, tmp_path, capsys):
+    # The tiny model was trained on x 0.355-0.595 m: 1 cm beyond is inside the 2 cm margin, 5 cm is not.
+    out = tmp_path / "demo"
+    status = demo.main(["--model", str(tiny_model), "--behaviours", "reach", "--positions", "0.45", "0.05",
+                        "--outside", "0.01", "0.05", "--out", str(out), "--log-level", "error"])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    inside, near, far = json.loads((out / "demo_results.json").read_text())
+    assert inside["outside_m"] == 0 and inside["ok"]
+    assert near["block_xy"] == pytest.approx([0.605, 0.0]) and near["ok"] and not near["refusal"]
+    assert len(near["executed"]) == 20
+    assert far["block_xy"] == pytest.approx([0.645, 0.0]) and far["ok"] and far["expect_refusal"]
+    assert not far["executed"]
+    assert far["refusal"] == "refused (counted on /diagnostics)"  # --log-level error: no warning line to quote
+    assert "1.0 cm outside: completed, path distance" in printed
+    assert "5.0 cm outside: refused (as the policy says)" in printed
 
 
 def test_demo_refuses_a_missing_model(tmp_path, capsys):

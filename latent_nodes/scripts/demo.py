@@ -8,6 +8,11 @@ CLI or ``launch`` package is needed), then for every unseen test position and be
 3. waits for the completed behaviour and for the commander to execute it on the simulated arm,
 4. compares the executed end-effector path with the scripted demonstration for that position.
 
+Then it does the same beyond the far edge of the trained region (``--outside``: 1, 3 and 8 cm by
+default): within the inference node's ``domain_margin`` the behaviour is completed and measured like the
+others; beyond it the node refuses the pose, and the demo shows its refusal line. ``--out-of-domain
+allow`` completes those too, to see the error grow with the distance (docs/results.md has the full sweep).
+
 It prints a row per trial (block x, y; xi*; inference latency; final and mean end-effector distance to
 the demonstration; tracking error), writes the rows as JSON and a picture of executed versus
 demonstrated paths. Everything talks over DDS exactly as the launched graph does; only the periodic
@@ -29,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from latent_nodes.atomic import atomic_path, write_text_atomic
+
 NODES = ("sim", "perception", "inference", "commander")
 
 
@@ -45,6 +52,9 @@ class Trial:
     tracking_error: float = math.nan
     ok: bool = False
     note: str = ""
+    outside_m: float = 0.0  # distance outside the trained region (the --outside trials)
+    expect_refusal: bool = False  # what the inference node's out_of_domain policy should do with it
+    refusal: str = ""  # the inference node's refusal line, if it refused the pose
     executed: list[list[float]] = field(default_factory=list, repr=False)  # end-effector path
     demonstrated: list[list[float]] = field(default_factory=list, repr=False)
 
@@ -61,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--positions", nargs="+", type=float, metavar="X Y",
                    help="block positions (x y pairs, metres, table frame); default: the model's unseen test positions")
     p.add_argument("--trials", type=int, default=0, help="run only the first N trials (0: all)")
+    p.add_argument("--outside", nargs="*", type=float, default=[0.01, 0.03, 0.08], metavar="M",
+                   help="then place the block this many metres beyond the trained region's far edge, per "
+                        "behaviour (none: skip)")
+    p.add_argument("--out-of-domain", choices=["refuse", "warn", "allow"], default=None,
+                   help="the inference node's out_of_domain policy (default: its parameter file's)")
     p.add_argument("--out", default="runs/demo", help="directory for demo_results.json and demo_paths.png")
     p.add_argument("--config-dir", default="",
                    help="directory of the nodes' YAML files; default: the package's config/")
@@ -87,6 +102,8 @@ def ros_arguments(args: argparse.Namespace, config_dir: Path) -> list[str]:
     }
     if args.model:
         overrides["inference:model_path"] = str(Path(args.model).resolve())
+    if args.out_of_domain:
+        overrides["inference:out_of_domain"] = args.out_of_domain
     for key, value in overrides.items():
         out += ["-p", f"{key}:={value}"]
     return out
@@ -96,9 +113,12 @@ class Driver:
     """The demo's own node: places blocks, asks for perception, and records what comes back."""
 
     def __init__(self, context) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped
+        from rcl_interfaces.msg import Log
         from rclpy.node import Node
         from rclpy.parameter_client import AsyncParameterClient
+        from rclpy.qos import QoSProfile
         from sensor_msgs.msg import JointState
         from std_msgs.msg import Float64, String
         from std_srvs.srv import Trigger
@@ -118,6 +138,11 @@ class Driver:
         self.node.create_subscription(String, messages.INFERENCE_RESULT, self.on_result, 10)
         self.node.create_subscription(JointTrajectory, messages.COMPLETED_BEHAVIOUR, self.on_trajectory, 10)
         self.node.create_subscription(Float64, messages.TRACKING_ERROR, self.on_tracking_error, 10)
+        # A refusal shows on /diagnostics (the inference node's count) whatever the log level; its reason
+        # in the node's log line, when the log level lets warnings through to /rosout.
+        self.node.create_subscription(Log, "/rosout", self.on_log, QoSProfile(depth=100))
+        self.node.create_subscription(DiagnosticArray, messages.DIAGNOSTICS, self.on_diagnostics, 10)
+        self.refused_count = 0
         self.joint_names: list[str] = []
         self.clear()
 
@@ -128,6 +153,8 @@ class Driver:
             self.tracking_error: float | None = None
             self.samples: list[tuple[float, np.ndarray]] = []
             self.block: np.ndarray | None = None
+            self.refusals: list[str] = []
+            self.refused_before = getattr(self, "refused_count", 0)
 
     # --- callbacks (executor thread) --------------------------------------------------------------------
 
@@ -152,6 +179,23 @@ class Driver:
     def on_trajectory(self, msg) -> None:
         with self.lock:
             self.trajectory_at = time.monotonic()
+
+    def on_log(self, msg) -> None:
+        if msg.name == "inference" and "refusing block pose" in msg.msg:
+            with self.lock:
+                self.refusals.append(msg.msg.removeprefix("refusing block pose: "))
+
+    def on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            if status.name.startswith("inference:"):
+                values = {kv.key: kv.value for kv in status.values}
+                with self.lock:
+                    self.refused_count = sum(int(values.get(k, 0)) for k in ("refused_out_of_domain",
+                                                                               "refused_invalid"))
+
+    def refused(self) -> bool:
+        """Whether the inference node refused a pose since ``clear()`` (call with the lock held)."""
+        return bool(self.refusals) or self.refused_count > self.refused_before
 
     def on_tracking_error(self, msg) -> None:
         with self.lock:
@@ -221,9 +265,14 @@ def run_trials(driver: Driver, trials: list[Trial], demonstrate, kinematics, dt:
             for _ in range(3):  # perception may answer with the previous position if it has not caught up
                 driver.call(driver.perceive_client, Trigger.Request())
                 found = partial(matching_result, driver, xy, trial.behaviour)
-                if driver.wait(lambda: found() is not None, 5.0):  # noqa: B023 - called right here
+                if driver.wait(lambda: found() is not None or driver.refused(), 5.0):  # noqa: B023 - called here
                     result = found()
                     break
+            if result is None and driver.refused():
+                trial.refusal = driver.refusals[0] if driver.refusals else "refused (counted on /diagnostics)"
+                trial.ok = trial.expect_refusal
+                print(f"{i:>3} {trial.behaviour:<13} {xy[0]:7.3f} {xy[1]:7.3f}  refused: {trial.refusal}", flush=True)
+                continue
             if result is None:
                 raise RuntimeError("no completed behaviour for this pose")
             if not driver.wait(lambda: driver.tracking_error is not None, timeout):
@@ -247,15 +296,16 @@ def run_trials(driver: Driver, trials: list[Trial], demonstrate, kinematics, dt:
         trial.mean_distance = float(np.linalg.norm(executed - demo, axis=1).mean())
         trial.tracking_error = tracking
         trial.executed, trial.demonstrated = executed.tolist(), demo.tolist()
-        trial.ok = True
+        trial.ok = not trial.expect_refusal
         xi = "-" if trial.xi is None else "(" + ", ".join(f"{v:+.3f}" for v in trial.xi) + ")"
         print(f"{i:>3} {trial.behaviour:<13} {xy[0]:7.3f} {xy[1]:7.3f} {xi:>17} {trial.latency_ms:8.1f} "
               f"{1e3 * final:8.1f} {1e3 * trial.mean_distance:8.1f} {tracking:9.4f}", flush=True)
 
 
 def summarize(trials: list[Trial]) -> None:
-    done = [t for t in trials if t.ok]
-    print(f"\n{len(done)} of {len(trials)} trials completed")
+    inside = [t for t in trials if t.outside_m == 0]
+    done = [t for t in inside if t.ok]
+    print(f"\n{len(done)} of {len(inside)} trials completed")
     for behaviour in sorted({t.behaviour for t in done}):
         rows = [t for t in done if t.behaviour == behaviour]
         mean = {key: float(np.mean([getattr(t, key) for t in rows]))
@@ -263,6 +313,15 @@ def summarize(trials: list[Trial]) -> None:
         print(f"  {behaviour:<13} mean: latency {mean['latency_ms']:.1f} ms, final distance "
               f"{1e3 * mean['final_distance']:.1f} mm, path distance {1e3 * mean['mean_distance']:.1f} mm, "
               f"tracking error {mean['tracking_error']:.4f} rad RMS")
+    outside = [t for t in trials if t.outside_m > 0]
+    if outside:
+        print("  beyond the trained region (docs/results.md, 'Outside the trained region', has the full sweep):")
+    for t in outside:
+        outcome = ("refused" if t.refusal else
+                   f"completed, path distance {1e3 * t.mean_distance:.1f} mm" if not np.isnan(t.mean_distance)
+                   else f"failed: {t.note}")
+        verdict = "as the policy says" if t.ok else "NOT as the policy says"
+        print(f"  {t.behaviour:<13} {100 * t.outside_m:4.1f} cm outside: {outcome} ({verdict})")
 
 
 def plot(trials: list[Trial], path: Path) -> None:
@@ -293,9 +352,24 @@ def plot(trials: list[Trial], path: Path) -> None:
     fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     fig.suptitle("End-effector paths at unseen block positions: executed vs. demonstrated")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
+
+
+def outside_trials(inference, behaviours: list[str], distances: list[float]) -> list[Trial]:
+    """Trials beyond the far edge of each behaviour's trained region (x beyond its maximum, y at its middle)."""
+    completer, settings = inference.completer, inference.settings
+    if completer.ckpt.domain is None:
+        return []
+    trials = []
+    for behaviour in behaviours:
+        (_, x1), (y0, y1) = completer.ckpt.domain.bounds(completer.behaviour_index(behaviour))
+        for d in distances:
+            refuse = settings.out_of_domain == "refuse" and d > settings.domain_margin
+            trials.append(Trial(behaviour=behaviour, block_xy=[x1 + d, (y0 + y1) / 2], outside_m=d,
+                                expect_refusal=refuse))
+    return trials
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.positions is not None and len(args.positions) % 2:
         print("latent-nodes demo: --positions needs x y pairs", file=sys.stderr)
+        return 2
+    if any(not (math.isfinite(d) and 0 < d <= 0.15) for d in args.outside):
+        print("latent-nodes demo: --outside takes distances in metres, above 0 and at most 0.15", file=sys.stderr)
         return 2
     from latent_nodes.config import package_share
 
@@ -371,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         trials = [Trial(behaviour=b, block_xy=xy.tolist()) for b in args.behaviours for xy in positions]
         if args.trials > 0:
             trials = trials[: args.trials]
+        trials += outside_trials(inference, args.behaviours, args.outside)
         # The reference: the scripted demonstration at that position, without the training set's
         # perturbation, recorded in a simulator of its own.
         reference_world = ArmSimulator(cfg.sim)
@@ -386,8 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         summarize(trials)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "demo_results.json").write_text(json.dumps([asdict(t) for t in trials], indent=1))
-        plot(trials, out / "demo_paths.png")
+        write_text_atomic(out / "demo_results.json", json.dumps([asdict(t) for t in trials], indent=1))
+        plot([t for t in trials if t.outside_m == 0], out / "demo_paths.png")
         print(f"wrote {out / 'demo_results.json'} and {out / 'demo_paths.png'}")
         return 0 if all(t.ok for t in trials) else 1
     except KeyboardInterrupt:

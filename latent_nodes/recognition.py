@@ -63,10 +63,11 @@ class RecognitionMargin:
         errors = np.asarray(errors, dtype=np.float64).reshape(-1)
         if len(names) != errors.shape[0] or errors.shape[0] == 0:
             raise ValueError(f"{len(names)} behaviour names for {errors.shape[0]} errors")
-        order = np.argsort(np.where(np.isfinite(errors), errors, np.inf), kind="stable")
+        ranked = np.where(np.isfinite(errors), errors, np.inf)  # a failed inference ranks last
+        order = np.argsort(ranked, kind="stable")
         ranking = tuple(names[i] for i in order)
-        best = float(errors[order[0]])
-        second = float(errors[order[1]]) if len(order) > 1 else np.inf
+        best = float(ranked[order[0]])
+        second = float(ranked[order[1]]) if len(order) > 1 else np.inf
         ahead = (np.isfinite(best) and best <= self.max_error
                  and second >= self.ratio * best and second - best >= self.min_gap)
         return Recognition(errors={n: float(e) for n, e in zip(names, errors)}, ranking=ranking,

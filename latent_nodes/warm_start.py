@@ -27,7 +27,7 @@ from latent_nodes.config import InferenceConfig
 from latent_nodes.inference import InferenceResult, infer_latent
 from latent_nodes.latent_model import LatentModel
 
-MAX_DEGREE = 3  # cubic: leave-one-out error 0.003 on the shipped model's xi (affine 0.027), docs/online.md
+MAX_DEGREE = 3  # cubic: leave-one-out error 0.003 on the shipped model's xi (affine 0.025-0.031), docs/online.md
 STEPS = 3  # Gauss-Newton steps from the map's prediction: two reach float32 precision, one more for margin
 # Squared first-step perception error (normalized units) below which the warm start counts as converged:
 # a residual of 1e-4 normalized units, about 12 micrometres on the table. The multi-start search ends near

@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,6 +29,7 @@ from latent_nodes.checkpoint import Checkpoint, load_checkpoint
 from latent_nodes.config import DEFAULT_DOMAIN_MARGIN, Config, InferenceConfig, default_model_path
 from latent_nodes.domain import ALLOW, POLICIES, REFUSE, DomainReport
 from latent_nodes.inference import infer_latent
+from latent_nodes.warm_start import WarmStart, fit_warm_start
 
 
 class InvalidObservation(ValueError):
@@ -160,6 +162,10 @@ class BehaviourCompleter:
         if self.out_of_domain == REFUSE:
             raise OutOfDomain(reason)
         return Assessment(xy, pattern, outside, reason)
+    @cached_property
+    def warm_start(self) -> WarmStart | None:
+        """Block position -> xi map of the training samples, fitted once (None: the model lacks their positions)."""
+        return fit_warm_start(self.ckpt)
 
     def complete(self, block_xy: Sequence[float], behaviour: str) -> Completion:
         """Infer the behaviour's latent from the block's first-step position and generate all T steps."""
@@ -168,10 +174,15 @@ class BehaviourCompleter:
         mc = self.config.model
         obs = torch.zeros(1, mc.seq_len, mc.output_dim)
         mask = torch.zeros(1, mc.seq_len, mc.output_dim, dtype=torch.bool)
-        obs[0, 0, self.perception_dims] = torch.as_tensor(
-            self.ckpt.normalizer.normalize(xy, self.perception_dims), dtype=torch.float32)
+        xy_norm = self.ckpt.normalizer.normalize(xy, self.perception_dims)
+        obs[0, 0, self.perception_dims] = torch.as_tensor(xy_norm, dtype=torch.float32)
         mask[0, 0, self.perception_dims] = True
-        result = infer_latent(self.model, pattern, obs.to(self.device), mask.to(self.device), self.inference_cfg)
+        obs, mask = obs.to(self.device), mask.to(self.device)
+        result = None
+        if self.inference_cfg.warm_start and self.warm_start is not None:  # None: it did not converge
+            result = self.warm_start.infer(self.model, pattern, xy_norm, obs, mask, self.inference_cfg)
+        if result is None:
+            result = infer_latent(self.model, pattern, obs, mask, self.inference_cfg)
         sequence = self.ckpt.normalizer.denormalize(result.sequence[0].cpu().numpy())
         error = float(result.error[0])
         if not math.isfinite(error) or not np.all(np.isfinite(sequence)):

@@ -123,6 +123,9 @@ class InferenceConfig:
                      choices=("gauss-newton", "adam"))
     lr: float = _f(0.05, "step size for the adam method", gt=0.0)
     damping: float = _f(1e-3, "Levenberg-Marquardt damping of the gauss-newton method (relative)", ge=0.0)
+    warm_start: bool = _f(True, "one-glimpse completions start from a map of block position to xi fitted on the "
+                                "training samples, with a few steps; the multi-start search only if that does not "
+                                "converge (same answers within 1e-6 rad, docs/online.md)")
 
 
 @dataclass

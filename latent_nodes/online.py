@@ -1,0 +1,220 @@
+"""Online latent inference: the latent is re-inferred at every step from everything observed so far.
+
+While a behaviour runs, ``OnlineEstimator.observe(block_xy, joints)`` takes the step's observation at
+the model's dt (the block's (x, y) from perception, the joint angles from proprioception, either may be
+missing), adds it to a window of observed steps and re-solves Eq. (2) on that window with
+``infer_latent``: its mask covers exactly the observed values of the window, so the paper's one-glimpse
+inference is the special case of a window holding only the first step's perception. Each re-inference
+starts from the previous estimate and takes a bounded number of Gauss-Newton steps: between two steps
+the answer moves little, so a few steps track it (the PV-RNN line's error regression, with a fixed
+budget so that one update has a bounded cost). The first inference, and the one after the block moved,
+has no usable previous estimate; it starts from the block-position map (``warm_start.py``) and the best
+training coordinates with the model's full step budget.
+
+The window is every observed step of the behaviour, or the last ``window`` of them. When the block is
+seen to move by more than ``move_threshold`` the window restarts at that step: what was observed before
+describes a world that no longer exists, and a single latent cannot explain both. At that step only the
+block counts (the arm cannot have reacted to the move yet); joints count again from the next step, so a
+node whose arm is still finishing the old plan after a move may pass ``joints=None`` meanwhile.
+
+With ``behaviour=None`` every behaviour is inferred in the same batch and ranked by its window error
+(``recognition.py``); the completion is the best one's, and ``recognition.decision`` says whether it
+is clearly ahead. Everything runs in normalized units, converted at the edge with the checkpoint's
+``Normalizer`` exactly as ``BehaviourCompleter.complete`` does; the completion comes back in radians and
+metres. A refused observation (``InvalidObservation``) leaves the estimator as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from latent_nodes.completion import BehaviourCompleter, Completion, InvalidObservation
+from latent_nodes.inference import InferenceResult, infer_latent, select_starts
+from latent_nodes.recognition import Recognition, RecognitionMargin
+
+
+@dataclass(frozen=True)
+class OnlineEstimate:
+    """The estimate after one observed step.
+
+    ``completion.sequence`` is the whole behaviour (T steps, radians and metres) for the latent that
+    fits the window; what remains to be executed is ``remaining``, from the step just observed to T.
+    ``completion.error`` is the window error.
+    """
+
+    step: int  # the step just observed, 0-based
+    completion: Completion
+    window_error: float  # squared error over the window's observed values, per observed step (normalized)
+    joint_rms: float | None  # RMS joint error over the window's observed joint angles, radians (None: none)
+    window: tuple[int, ...]  # the observed steps the latent was inferred from
+    recognition: Recognition | None  # per-behaviour errors and decision (only when recognizing)
+
+    @property
+    def remaining(self) -> np.ndarray:
+        """[T - step, O] the completed behaviour from the step just observed to the end, raw units."""
+        return self.completion.sequence[self.step:]
+
+    @property
+    def remaining_joints(self) -> np.ndarray:
+        """[T - step, n_joints] joint angles in radians from the step just observed to the end."""
+        return self.completion.joints[self.step:]
+
+
+class OnlineEstimator:
+    """Re-infers the latent after every observed step of one behaviour; ``reset()`` for the next one."""
+
+    def __init__(self, completer: BehaviourCompleter, behaviour: str | None = None, *, window: int | None = None,
+                 steps: int = 1, n_starts: int = 4, move_threshold: float = 0.01,
+                 margin: RecognitionMargin | None = None) -> None:
+        """``behaviour`` None recognizes it; ``window`` None keeps every observed step; ``steps`` is the
+        Gauss-Newton budget of an update from the previous estimate; ``n_starts`` the training coordinates
+        added to the block-position map's start when there is no previous estimate; ``move_threshold``
+        (metres) the block displacement that restarts the window.
+        """
+        if window is not None and window < 1:
+            raise ValueError(f"window must be None (all observed steps) or >= 1, got {window}")
+        if steps < 1 or n_starts < 1:
+            raise ValueError(f"steps and n_starts must be >= 1, got {steps} and {n_starts}")
+        if not move_threshold > 0:
+            raise ValueError(f"move_threshold must be positive (metres), got {move_threshold}")
+        self.completer = completer
+        self.names = completer.behaviours if behaviour is None else (behaviour,)
+        self.patterns = torch.as_tensor([completer.behaviour_index(n) for n in self.names], device=completer.device)
+        self.recognizing = behaviour is None
+        self.window, self.steps, self.n_starts = window, int(steps), int(n_starts)
+        self.move_threshold = float(move_threshold)
+        self.margin = margin or RecognitionMargin()
+        mc = completer.config.model
+        self.seq_len, self.output_dim = int(mc.seq_len), int(mc.output_dim)
+        self.perception_dims = list(mc.perception_dims)
+        self.joint_dims = [i for i in range(self.output_dim) if i not in self.perception_dims]
+        if len(self.joint_dims) != len(completer.joint_names):
+            raise ValueError(f"the model outputs {len(self.joint_dims)} joints but names {len(completer.joint_names)}")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything observed: the next observation starts a new behaviour."""
+        self._values = np.zeros((self.seq_len, self.output_dim))  # normalized units
+        self._observed = np.zeros((self.seq_len, self.output_dim), dtype=bool)
+        self._steps: list[int] = []  # observed steps since the window last restarted
+        self._block: np.ndarray | None = None  # last observed block position, metres
+        self._coords: torch.Tensor | None = None  # [P, D] current estimate per behaviour
+        self.estimate: OnlineEstimate | None = None
+        self.last_step = -1
+
+    # --- input checks: all before any state changes -----------------------------------------------------
+
+    def _check_step(self, step: int | None) -> int:
+        t = self.last_step + 1 if step is None else int(step)
+        if t >= self.seq_len:
+            raise InvalidObservation(f"step {t} is past the behaviour's last step {self.seq_len - 1}; "
+                                     f"reset() before a new behaviour")
+        if t <= self.last_step or t < 0:
+            raise InvalidObservation(f"step {t} does not follow the last observed step {self.last_step}")
+        return t
+
+    def _check_joints(self, joints: Sequence[float]) -> np.ndarray:
+        q = np.asarray(joints, dtype=np.float64).reshape(-1)
+        if q.shape[0] != len(self.joint_dims):
+            raise InvalidObservation(f"expected {len(self.joint_dims)} joint angles "
+                                     f"({', '.join(self.completer.joint_names)}), got {q.shape[0]}")
+        if not np.all(np.isfinite(q)):
+            bad = [n for n, v in zip(self.completer.joint_names, q) if not math.isfinite(v)]
+            raise InvalidObservation(f"joint angles are not finite: {', '.join(bad)}")
+        return q
+
+    # --- one step -------------------------------------------------------------------------------------
+
+    def observe(self, block_xy: Sequence[float] | None = None, joints: Sequence[float] | None = None,
+                step: int | None = None) -> OnlineEstimate:
+        """Add one step's observation (either part may be None) and re-infer; ``step`` None: the next one.
+
+        A node that missed steps passes ``step`` (0-based since the behaviour began); the skipped steps
+        stay unobserved. Raises ``InvalidObservation`` for a bad observation, leaving the state unchanged.
+        """
+        started = time.perf_counter()
+        t = self._check_step(step)
+        xy = None if block_xy is None else self.completer.check(block_xy, self.names[0])[0]
+        q = None if joints is None else self._check_joints(joints)
+        if xy is None and q is None:
+            raise InvalidObservation(f"step {t}: nothing observed; give the block position, the joint angles or both")
+
+        norm = self.completer.ckpt.normalizer
+        values, observed, steps = self._values.copy(), self._observed.copy(), list(self._steps)
+        moved = xy is not None and self._block is not None and np.linalg.norm(xy - self._block) > self.move_threshold
+        if moved:  # the world changed: restart the window, and the arm cannot have reacted yet
+            observed[:] = False
+            steps, q = [], None
+        if xy is not None:
+            values[t, self.perception_dims] = norm.normalize(xy, self.perception_dims)
+            observed[t, self.perception_dims] = True
+        if q is not None:
+            values[t, self.joint_dims] = norm.normalize(q, self.joint_dims)
+            observed[t, self.joint_dims] = True
+        steps.append(t)
+        window = steps[-self.window:] if self.window else steps
+        mask = np.zeros_like(observed)
+        mask[window] = observed[window]
+
+        fresh = self._coords is None or moved
+        result = self._infer(values, mask, None if fresh else self._coords, xy)
+        estimate = self._estimate(t, result, values, mask, window, xy if xy is not None else self._block, started)
+
+        # Commit only now: a failed inference (FloatingPointError) leaves the estimator as it was.
+        self._values, self._observed, self._steps = values, observed, steps
+        self._block = xy if xy is not None else self._block
+        self._coords = result.coords
+        self.last_step, self.estimate = t, estimate
+        return estimate
+
+    def _infer(self, values: np.ndarray, mask: np.ndarray, previous: torch.Tensor | None,
+               xy: np.ndarray | None) -> InferenceResult:
+        """All behaviours of this estimator in one batch: from the previous estimate, or from fresh starts."""
+        model, cfg = self.completer.model, self.completer.inference_cfg
+        device, p = self.completer.device, self.patterns.shape[0]
+        obs = torch.as_tensor(values, dtype=torch.float32, device=device).expand(p, -1, -1)
+        msk = torch.as_tensor(mask, device=device).expand(p, -1, -1)
+        if previous is not None:
+            return infer_latent(model, self.patterns, obs, msk, dataclasses.replace(cfg, steps=self.steps),
+                                starts=previous.unsqueeze(1))
+        horizon = int(np.nonzero(mask.any(axis=1))[0].max()) + 1
+        starts = select_starts(model, self.patterns, obs, msk.to(obs.dtype), horizon, self.n_starts)
+        warm = self.completer.warm_start
+        if xy is not None and warm is not None:
+            xy_norm = self.completer.ckpt.normalizer.normalize(xy, self.perception_dims)
+            guess = warm.predict(np.broadcast_to(xy_norm, (p, 2)), self.patterns.cpu().numpy())
+            starts = torch.cat([torch.as_tensor(guess, dtype=starts.dtype, device=device).unsqueeze(1), starts], 1)
+        return infer_latent(model, self.patterns, obs, msk, cfg, starts=starts)
+
+    def _estimate(self, t: int, result: InferenceResult, values: np.ndarray, mask: np.ndarray,
+                  window: list[int], block: np.ndarray | None, started: float) -> OnlineEstimate:
+        """Pick the behaviour (given or best), convert to raw units, measure the window error."""
+        errors = result.error.cpu().numpy().astype(np.float64)
+        recognition = self.margin.decide(self.names, errors) if self.recognizing else None
+        k = self.names.index(recognition.best) if recognition is not None else 0
+        norm = self.completer.ckpt.normalizer
+        sequence = norm.denormalize(result.sequence[k].cpu().numpy())
+        if not math.isfinite(errors[k]) or not np.all(np.isfinite(sequence)):
+            raise FloatingPointError(f"online inference produced non-finite values at step {t}")
+        joint_mask = mask[:, self.joint_dims]
+        joint_rms = None
+        if joint_mask.any():
+            seen = norm.denormalize(values[:, self.joint_dims], self.joint_dims)
+            joint_rms = float(np.sqrt(np.mean((sequence[:, self.joint_dims] - seen)[joint_mask] ** 2)))
+        if block is None:  # no block seen yet: report where the completion puts it
+            block = sequence[t, self.perception_dims]
+        uses_embedding = self.completer.model.uses_embedding
+        completion = Completion(
+            behaviour=self.names[k], block_xy=np.asarray(block, dtype=np.float64),
+            xi=result.coords[k].cpu().numpy() if uses_embedding else None, z=result.z[k].cpu().numpy(),
+            sequence=sequence, error=float(errors[k]), latency_s=time.perf_counter() - started,
+            dt=self.completer.dt)
+        return OnlineEstimate(step=t, completion=completion, window_error=float(errors[k]), joint_rms=joint_rms,
+                              window=tuple(window), recognition=recognition)

@@ -1,0 +1,143 @@
+"""Online estimation with the shipped model on real demonstrations: convergence, a moved block, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from latent_nodes.completion import BehaviourCompleter, InvalidObservation
+from latent_nodes.config import BEHAVIOURS, DataConfig, SimConfig
+from latent_nodes.online import OnlineEstimator
+from latent_nodes.sim.demonstrations import generate_demonstration, sample_rng, train_test_positions
+
+N_TRAIN = 25  # training positions per behaviour in the default dataset (5 x 5)
+
+
+@pytest.fixture(scope="module")
+def completer() -> BehaviourCompleter:
+    torch.set_num_threads(1)
+    return BehaviourCompleter.from_checkpoint()
+
+
+@pytest.fixture(scope="module")
+def demos():
+    """Training demonstrations of the default dataset, regenerated exactly: (behaviour, position) -> [T, 11]."""
+    train_xy, _ = train_test_positions()
+    cache = {}
+
+    def get(b: int, i: int) -> np.ndarray:
+        if (b, i) not in cache:
+            cache[b, i] = generate_demonstration(BEHAVIOURS[b], train_xy[i], sample_rng(DataConfig().seed, b, False, i),
+                                                 SimConfig(), DataConfig())
+        return cache[b, i]
+    return get
+
+
+def feed(est: OnlineEstimator, seq: np.ndarray, steps: range):
+    e = None
+    for t in steps:
+        e = est.observe(seq[t, 9:], seq[t, :9])
+    return e
+
+
+@pytest.mark.parametrize("b, i", [(0, 6), (1, 18)])
+def test_growing_prefix_converges_to_the_training_xi(completer, demos, b, i):
+    seq = demos(b, i)
+    xi_true = completer.model.coords[b * N_TRAIN + i].numpy()
+    est = OnlineEstimator(completer, BEHAVIOURS[b])
+    distance = []
+    for t in range(seq.shape[0]):
+        e = est.observe(seq[t, 9:], seq[t, :9])
+        distance.append(np.linalg.norm(e.completion.xi - xi_true))
+        assert e.step == t and e.window == tuple(range(t + 1))
+        assert e.remaining.shape == (20 - t, 11) and e.remaining_joints.shape == (20 - t, 9)
+    # The chart's xi of this sample spans about +-0.7; the estimate ends within 1e-3 of it, closer than
+    # after the first glimpse, and reproduces the whole demonstration to within a hundredth of a radian.
+    assert distance[-1] < 1e-3 and distance[-1] < distance[0]
+    assert np.abs(e.completion.joints - seq[:, :9]).max() < 0.01
+    assert e.joint_rms < 3e-3 and e.window_error < 1e-3
+    np.testing.assert_allclose(e.completion.block_xy, seq[-1, 9:])
+
+
+@pytest.mark.parametrize("joints_after", ["none", "new plan"])
+def test_moved_block_is_followed(completer, demos, joints_after):
+    a, b = demos(0, 6), demos(0, 18)  # reach at (0.4125, -0.1) and at (0.5375, 0.1)
+    est = OnlineEstimator(completer, "reach")
+    before = feed(est, a, range(6))
+    assert np.abs(before.completion.sequence[:, 9:] - a[0, 9:]).max() < 0.005
+    for t in range(6, 10):  # the block now lies at b's position; the arm is unobserved or follows b's plan
+        after = est.observe(b[0, 9:], None if joints_after == "none" else b[t, :9])
+    assert after.window == (6, 7, 8, 9), "the window restarted when the block moved"
+    # The completion now places the block at its new position and reaches for it as b's demonstration does.
+    assert np.abs(after.completion.sequence[:, 9:] - b[0, 9:]).max() < 0.005
+    assert np.abs(after.completion.joints - b[:, :9]).max() < 0.02
+    assert np.abs(after.completion.joints - a[:, :9]).max() > 0.2
+    # Joints count from the step after the move (at the move itself the arm cannot have reacted yet).
+    assert (after.joint_rms is None) == (joints_after == "none")
+
+
+def test_window_of_last_steps(completer, demos):
+    seq = demos(1, 6)
+    est = OnlineEstimator(completer, "reach_circle", window=3)
+    e = feed(est, seq, range(8))
+    assert e.window == (5, 6, 7)
+    assert np.abs(e.completion.joints - seq[:, :9]).max() < 0.02
+
+
+def test_skipped_steps_and_partial_observations(completer, demos):
+    seq = demos(0, 12)
+    est = OnlineEstimator(completer, "reach")
+    est.observe(seq[0, 9:], seq[0, :9])
+    e = est.observe(None, seq[3, :9], step=3)  # steps 1 and 2 missed, no perception at step 3
+    assert e.step == 3 and e.window == (0, 3) and est.last_step == 3
+    e = est.observe(seq[4, 9:], None)  # the next step after the last observed one
+    assert e.step == 4 and e.window == (0, 3, 4)
+
+
+def test_bad_input_is_refused_and_nothing_changes(completer, demos):
+    seq = demos(0, 12)
+    est = OnlineEstimator(completer, "reach")
+    reference = OnlineEstimator(completer, "reach")
+    feed(est, seq, range(3))
+    feed(reference, seq, range(3))
+    state = (est.estimate, est.last_step, est._values.copy(), est._observed.copy(), list(est._steps))
+    bad = [
+        (dict(block_xy=seq[3, 9:], joints=np.r_[seq[3, :8], np.nan]), r"not finite: finger_joint_right"),
+        (dict(block_xy=seq[3, 9:], joints=seq[3, :8]), r"expected 9 joint angles \(arm_joint_1, .*\), got 8"),
+        (dict(block_xy=seq[3, 9:], joints=np.r_[seq[3, :9], 0.0]), r"expected 9 joint angles .*got 10"),
+        (dict(block_xy=[1.5, 0.0], joints=seq[3, :9]), r"off the table"),
+        (dict(block_xy=[np.nan, 0.0], joints=seq[3, :9]), r"not finite"),
+        (dict(block_xy=None, joints=None), r"step 3: nothing observed"),
+        (dict(block_xy=seq[3, 9:], joints=seq[3, :9], step=2), r"step 2 does not follow the last observed step 2"),
+        (dict(block_xy=seq[3, 9:], joints=seq[3, :9], step=20), r"step 20 is past the behaviour's last step 19"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(InvalidObservation, match=message) as info:
+            est.observe(**kwargs)
+        assert "\n" not in str(info.value)
+        assert est.estimate is state[0] and est.last_step == state[1] and est._steps == state[4]
+        np.testing.assert_array_equal(est._values, state[2])
+        np.testing.assert_array_equal(est._observed, state[3])
+    # The refused observations left no trace: the next one gives what an undisturbed estimator gives.
+    e, r = est.observe(seq[3, 9:], seq[3, :9]), reference.observe(seq[3, 9:], seq[3, :9])
+    np.testing.assert_array_equal(e.completion.sequence, r.completion.sequence)
+
+
+def test_reset_starts_a_new_behaviour(completer, demos):
+    seq = demos(0, 12)
+    est = OnlineEstimator(completer, "reach")
+    feed(est, seq, range(20))
+    with pytest.raises(InvalidObservation, match="reset"):
+        est.observe(seq[0, 9:], seq[0, :9])
+    est.reset()
+    assert est.estimate is None and est.last_step == -1
+    fresh = OnlineEstimator(completer, "reach").observe(seq[0, 9:], seq[0, :9])
+    np.testing.assert_array_equal(est.observe(seq[0, 9:], seq[0, :9]).completion.sequence, fresh.completion.sequence)
+
+
+def test_constructor_checks(completer):
+    with pytest.raises(InvalidObservation, match="unknown behaviour"):
+        OnlineEstimator(completer, "wave")
+    with pytest.raises(ValueError, match="window"):
+        OnlineEstimator(completer, "reach", window=0)
+    with pytest.raises(ValueError, match="steps"):
+        OnlineEstimator(completer, "reach", steps=0)

@@ -1,0 +1,59 @@
+"""Behaviour recognition: the margin's rule, and recognition of real demonstrations with the shipped model."""
+
+import numpy as np
+import pytest
+import torch
+
+from latent_nodes.completion import BehaviourCompleter
+from latent_nodes.config import BEHAVIOURS, DataConfig, SimConfig
+from latent_nodes.online import OnlineEstimator
+from latent_nodes.recognition import UNDECIDED, RecognitionMargin
+from latent_nodes.sim.demonstrations import generate_demonstration, sample_rng, train_test_positions
+
+NAMES = ("reach", "reach_circle")
+
+
+def test_margin_rule():
+    m = RecognitionMargin(ratio=4.0, min_gap=2e-4, max_error=5e-3)
+    clear = m.decide(NAMES, [0.3, 1e-4])
+    assert clear.decision == "reach_circle" and clear.decided and clear.ranking == ("reach_circle", "reach")
+    assert clear.errors == {"reach": 0.3, "reach_circle": 1e-4}
+    # Both at the noise floor: the ratio is large but the gap is not -> abstain.
+    assert m.decide(NAMES, [2e-6, 3e-5]).decision == UNDECIDED
+    # Absolutely apart but relatively close -> abstain.
+    assert m.decide(NAMES, [1e-3, 2e-3]).decision == UNDECIDED
+    # The best does not fit the window at all -> abstain, however far ahead.
+    tied = m.decide(NAMES, [0.9, 0.01])
+    assert tied.decision == UNDECIDED and tied.best == "reach_circle" and not tied.decided
+    # A non-finite error ranks last.
+    assert m.decide(NAMES, [np.nan, 1e-4]).decision == "reach_circle"
+    with pytest.raises(ValueError, match="ratio >= 1"):
+        RecognitionMargin(ratio=0.5)
+    with pytest.raises(ValueError, match="2 behaviour names for 3 errors"):
+        m.decide(NAMES, [1.0, 2.0, 3.0])
+
+
+@pytest.fixture(scope="module")
+def completer() -> BehaviourCompleter:
+    torch.set_num_threads(1)
+    return BehaviourCompleter.from_checkpoint()
+
+
+@pytest.mark.parametrize("b, i", [(0, 0), (0, 17), (1, 4), (1, 21)])
+def test_training_demonstrations_are_recognized(completer, b, i):
+    train_xy, _ = train_test_positions()
+    seq = generate_demonstration(BEHAVIOURS[b], train_xy[i], sample_rng(DataConfig().seed, b, False, i),
+                                 SimConfig(), DataConfig())
+    est = OnlineEstimator(completer, None)  # recognize: both behaviours in one batch
+    first = est.observe(seq[0, 9:], seq[0, :9])
+    # Every demonstration starts at home: one step cannot tell the behaviours apart.
+    assert first.recognition.decision == UNDECIDED
+    assert set(first.recognition.errors) == set(BEHAVIOURS)
+    for t in range(1, 4):
+        e = est.observe(seq[t, 9:], seq[t, :9])
+    assert e.recognition.decision == BEHAVIOURS[b]
+    assert e.completion.behaviour == BEHAVIOURS[b]
+    other = BEHAVIOURS[1 - b]
+    assert e.recognition.errors[other] > 100 * e.recognition.errors[BEHAVIOURS[b]]
+    # The recognized completion is the behaviour's own: it matches the demonstration.
+    assert np.abs(e.completion.joints - seq[:, :9]).max() < 0.03

@@ -2,14 +2,16 @@
 
 Two trainers start from the same seed on the same data and configuration (the default model: 4000
 epochs of mini-batches of 25, lambda = 1, n_MC = 4). One trains as ``latent-nodes train`` does
-(``PVRNN.forward``, whose rollout has its own backward, and the regularizer's tangents carried through
-the embedding by hand); the other computes the same loss the slow way (``PVRNN.reference_forward``,
-the equations step by step under autograd, and ``conformal_regularizer_jvp`` with ``torch.func.jvp``),
-which is how training ran before. They alternate in blocks of epochs, so that a busy, shared CPU slows
-both alike; the ratio of each block pair is printed, and the median over the blocks.
+(``PVRNN.forward``, whose rollout has its own backward, the regularizer's tangents carried through
+the embedding by hand, fused Adam); the other computes the same loss the slow way
+(``PVRNN.reference_forward``, the equations step by step under autograd, ``conformal_regularizer_jvp``
+with ``torch.func.jvp``, Adam one operation at a time), which is how training ran before. They
+alternate in blocks of epochs, so that a busy, shared CPU slows both alike; the ratio of each block
+pair is printed, and the median over the blocks. Then the three parts that changed are timed alone.
 
-It also checks that the two compute the same thing: from identical weights, the first epoch's loss terms
-and the weights after it must agree to float32 rounding (they differ only in the order of operations).
+It also checks that the two compute the same thing: from identical weights, the first epoch's loss
+terms and the weights after it agree to float32 rounding (they differ only in the order of operations;
+Adam divides by the gradient's running RMS, so weights differ a little more than losses).
 
     python benchmarks/training_speed.py                  # 2 torch threads, 4 blocks of 50 epochs each
     python benchmarks/training_speed.py --threads 1 --epochs 100 --blocks 3
@@ -26,13 +28,17 @@ import time
 import torch
 
 from latent_nodes.config import Config
-from latent_nodes.regularizer import conformal_regularizer_jvp
+from latent_nodes.regularizer import conformal_regularizer, conformal_regularizer_jvp
 from latent_nodes.scripts.train import load_or_generate_dataset
 from latent_nodes.training import Trainer, reconstruction_error, trainer_for_dataset
 
 
 class ReferenceTrainer(Trainer):
-    """The same loss as ``Trainer``, computed by the reference rollout and ``torch.func.jvp``."""
+    """The same loss as ``Trainer``, computed by the reference rollout and ``torch.func.jvp``, with plain Adam."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.train.lr, foreach=False)
 
     def losses(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
@@ -78,6 +84,39 @@ def agreement(cfg: Config, dataset) -> tuple[float, float]:
     return loss, weights
 
 
+def parts(trainer: Trainer, repeats: int) -> list[tuple[str, float, float]]:
+    """(part, reference ms, fused ms) per training step for the three parts that changed, one batch each."""
+    model, n_mc = trainer.model, trainer.cfg.train.n_mc
+    index = torch.arange(min(int(trainer.cfg.train.batch_size), len(trainer.labels)))
+    coords, pattern = model.coords[index].detach(), model.sample_patterns[index]
+    z = model.to_latent(coords, pattern).detach().requires_grad_(True)
+    adam = {"reference": torch.optim.Adam(model.parameters(), lr=1e-9, foreach=False),
+            "fused": torch.optim.Adam(model.parameters(), lr=1e-9, fused=True)}
+    cases = {
+        "rollout, forward + backward": (lambda: model.pvrnn.reference_forward(z, pattern).sum().backward(),
+                                        lambda: model.pvrnn(z, pattern).sum().backward()),
+        "regularizer, forward + backward": (
+            lambda: conformal_regularizer_jvp(model.embedding, coords, pattern, n_mc, torch.Generator()).backward(),
+            lambda: conformal_regularizer(model.embedding, coords, pattern, n_mc, torch.Generator()).backward()),
+        "Adam step": (adam["reference"].step, adam["fused"].step),
+    }
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    rows = []
+    for name, (ref, new) in cases.items():
+        if model.embedding is None and name.startswith("regularizer"):
+            continue
+        times = []
+        for fn in (ref, new, ref, new):  # interleaved, best of two
+            start = time.perf_counter()
+            for _ in range(repeats):
+                fn()
+            times.append((time.perf_counter() - start) / repeats)
+        rows.append((name, 1e3 * min(times[0], times[2]), 1e3 * min(times[1], times[3])))
+    model.zero_grad(set_to_none=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -105,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
           f"ratio {statistics.median(ratios):.2f} (blocks {min(ratios):.2f}-{max(ratios):.2f})")
     print(f"at this speed {cfg.train.epochs} epochs take {cfg.train.epochs * ref:.0f} s (reference) and "
           f"{cfg.train.epochs * new:.0f} s (fused)")
+    print("parts of one training step (batch of the default size, best of two interleaved runs):")
+    for name, ref_ms, new_ms in parts(fused, max(5, args.epochs)):
+        print(f"  {name:<32} reference {ref_ms:6.2f} ms, fused {new_ms:6.2f} ms, ratio {ref_ms / new_ms:.2f}")
     print(f"same computation: first-epoch loss terms agree to {loss_diff:.1e} (relative), "
           f"weights after it to {weight_diff:.1e}")
     return 0

@@ -14,18 +14,20 @@ Because the top layer updates before the lower ones inside a step, z already sha
 what makes inference from the first-step perception possible.
 
 Speed. A training batch is 25 sequences of 20 steps through three small layers, so the cost is the
-number of operations, not arithmetic. z is fixed over a sequence, so each layer's whole drive is one
-per-sample matrix A_l = (1/tau_l) [R^l; W^{l+1}(z)^T; b^l], built once per rollout: a step of a layer
-is then one concatenation, one batched matrix product and one tanh. The rollout has its own backward
-(``_Rollout``): it walks the steps back with plain tensor operations and forms each A_l's gradient as
-a single product over all steps, instead of the autograd graph's twenty outer products per layer.
-``reference_forward`` is the same model written step by step with autograd, as the equations read; the
-tests hold the two to float32 rounding and the training-speed benchmark times one against the other.
+number of operations, not arithmetic. Two facts cut it. No layer feeds the one above, so the layers can
+run one after the other, top first, each over all its steps: the top-down drive W^{l+1}(z) d^{l+1}_t of
+a layer is then one batched product for all steps, and its step is one matrix product with shared
+weights, an add and a tanh. And the rollout has its own backward (``_Rollout``): the adjoint
+recurrence in plain tensor operations, layer by layer, with every weight's gradient formed once over
+all steps instead of step by step on the autograd graph. ``reference_forward`` is the same model written
+step by step with autograd, as the equations read; the tests hold the two to float64 rounding in value
+and gradient, and ``benchmarks/training_speed.py`` times one against the other.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -66,31 +68,21 @@ class PVRNN(nn.Module):
         self.readout = nn.Linear(sizes[0], int(cfg.output_dim))
 
     def topdown_weights(self, level: int, z: torch.Tensor) -> torch.Tensor:
-        """W^{level+1}(z) per sample, [B, n_level, n_level+1]; with B^l = 0 its derivative along z_dot."""
+        """sum_k z_k M^{level+1}_k per sample, [B, n_level, n_level+1]: W(z) without B, or W's derivative along z."""
         lower, upper = self.sizes[level], self.sizes[level + 1]
         m = self.topdown_M[level].view(self.latent_dim, lower * upper)
         return (z @ m).view(-1, lower, upper)
 
-    def step_matrices(self, z: torch.Tensor, z_dot: torch.Tensor | None = None
-                      ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per layer, A_l [B, m_l, n_l] such that u_t = (1 - 1/tau) u_{t-1} + [d^l_{t-1}, d^{l+1}_t, 1] A_l.
-
-        The top layer has no input from above (its row vector is [d_{t-1}, 1]). Given a tangent z_dot it
-        also returns, per lower layer, (1/tau) W_dot^T = (1/tau) (sum_k z_dot_k M_k)^T [B, n_upper, n_l].
-        """
-        b = z.shape[0]
-        mats, mats_dot = [], []
-        for level, n in enumerate(self.sizes):
-            rate, rec = self.rates[level], self.recurrent[level]
-            parts = [rec.weight.T.expand(b, n, n)]
-            if level < len(self.sizes) - 1:
-                w = self.topdown_weights(level, z) + self.topdown_B[level]
-                parts.append(w.transpose(1, 2))
-                if z_dot is not None:
-                    mats_dot.append(rate * self.topdown_weights(level, z_dot).transpose(1, 2))
-            parts.append(rec.bias.view(1, 1, n).expand(b, 1, n))
-            mats.append(rate * torch.cat(parts, dim=1))
-        return mats, mats_dot
+    def layer_weights(self, z: torch.Tensor, z_dot: torch.Tensor | None = None) -> _LayerWeights:
+        """The drive of every layer with 1/tau folded in: recurrent and bias shared, top-down per sample."""
+        rec = [rate * lin.weight.T for rate, lin in zip(self.rates, self.recurrent)]
+        bias = [rate * lin.bias for rate, lin in zip(self.rates, self.recurrent)]
+        rates = self.rates[:-1]
+        down = [rate * (self.topdown_weights(level, z) + b).transpose(1, 2)
+                for level, (rate, b) in enumerate(zip(rates, self.topdown_B))]
+        down_dot = ([rate * self.topdown_weights(level, z_dot).transpose(1, 2) for level, rate in enumerate(rates)]
+                    if z_dot is not None else [])
+        return _LayerWeights(rec, bias, down, down_dot)
 
     def forward(self, z: torch.Tensor, pattern: torch.Tensor, steps: int | None = None,
                 z_dot: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -106,12 +98,12 @@ class PVRNN(nn.Module):
             raise ValueError(f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}")
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
-        mats, mats_dot = self.step_matrices(z, z_dot)
+        w = self.layer_weights(z, z_dot)
         u0 = self.initial_state[pattern]
         keep = [1.0 - r for r in self.rates]
         if z_dot is None:
-            return self.readout(_Rollout.apply(u0, self.sizes, keep, steps, *mats))
-        states, states_dot = _rollout_with_tangent(u0, self.sizes, keep, steps, mats, mats_dot)
+            return self.readout(_Rollout.apply(u0, self.sizes, keep, steps, *w.rec, *w.bias, *w.down))
+        states, states_dot = _rollout_with_tangent(u0, self.sizes, keep, steps, w)
         return self.readout(states), states_dot @ self.readout.weight.T
 
     def reference_forward(self, z: torch.Tensor, pattern: torch.Tensor, steps: int | None = None) -> torch.Tensor:
@@ -141,102 +133,107 @@ class PVRNN(nn.Module):
         return torch.stack(outputs, dim=1)
 
 
-def _step_inputs(d: list[torch.Tensor], level: int, ones: torch.Tensor) -> torch.Tensor:
-    """The row vector [d^l_{t-1}, d^{l+1}_t, 1] of one layer (no d^{l+1} for the top layer)."""
-    if level < len(d) - 1:
-        return torch.cat((d[level], d[level + 1], ones), dim=2)
-    return torch.cat((d[level], ones), dim=2)
+class _LayerWeights(NamedTuple):
+    """Per layer l (bottom first), with 1/tau_l folded in, as right-hand factors of row vectors."""
+
+    rec: list[torch.Tensor]  # (1/tau) R^T [n_l, n_l]
+    bias: list[torch.Tensor]  # (1/tau) b [n_l]
+    down: list[torch.Tensor]  # lower layers only: (1/tau) W^{l+1}(z)^T [B, n_{l+1}, n_l]
+    down_dot: list[torch.Tensor]  # with a tangent: (1/tau) (sum_k z_dot_k M^{l+1}_k)^T [B, n_{l+1}, n_l]
 
 
 class _Rollout(torch.autograd.Function):
-    """Bottom-layer states d^1_1..d^1_T [B, T, n_1] from initial states and step matrices, with its own backward.
+    """Bottom-layer states d^1_1..d^1_T [B, T, n_1] from initial states and layer weights, with its own backward.
 
-    Forward: per step, top layer first, u <- keep * u + inputs @ A; d = tanh(u) (states are [B, 1, n] rows).
-    Backward: the adjoint recurrence, layers bottom first within a step and steps last first; gradients
-    of the A_l are formed at the end, one batched product over all steps per layer.
+    No layer feeds the one above, so the layers run one after the other, top first, each over all steps:
+    a layer's top-down drive at every step is then one batched product with the finished states above,
+    and its step is u <- keep * u + drive_t + d (1/tau) R^T, d = tanh(u), shared weights only. The backward
+    runs the adjoint recurrence layer by layer, bottom first, and forms every weight's gradient and the
+    gradient passed up as one product over all steps.
     """
 
     @staticmethod
     def forward(ctx, u0: torch.Tensor, sizes: list[int], keep: list[float], steps: int,
-                *mats: torch.Tensor) -> torch.Tensor:
-        ones = u0.new_ones(u0.shape[0], 1, 1)
-        u = list(torch.split(u0.unsqueeze(1), sizes, dim=2))
-        d = [torch.tanh(x) for x in u]
-        history = [[x] for x in d]
-        for _ in range(steps):
-            for level in range(len(sizes) - 1, -1, -1):
-                u[level] = torch.baddbmm(u[level], _step_inputs(d, level, ones), mats[level], beta=keep[level])
-                d[level] = torch.tanh(u[level])
-                history[level].append(d[level])
-        states = [torch.cat(h, dim=1) for h in history]  # [B, T + 1, n_l]: d^l_0 .. d^l_T
-        ctx.save_for_backward(*states, *mats)
+                *weights: torch.Tensor) -> torch.Tensor:
+        n = len(sizes)
+        rec, bias, down = weights[:n], weights[n:2 * n], weights[2 * n:]
+        initial = torch.split(u0, sizes, dim=1)
+        states: list[torch.Tensor] = [None] * n  # type: ignore[list-item]
+        for level in range(n - 1, -1, -1):
+            if level == n - 1:
+                drive = [bias[level]] * steps
+            else:  # W(z) d^{l+1}_t + b for every step at once
+                drive = torch.baddbmm(bias[level], states[level + 1][:, 1:], down[level]).unbind(1)
+            u = initial[level]
+            history = [torch.tanh(u)]
+            for t in range(steps):
+                u = torch.addmm(torch.add(drive[t], u, alpha=keep[level]), history[-1], rec[level])
+                history.append(torch.tanh(u))
+            states[level] = torch.stack(history, dim=1)  # [B, T + 1, n_l]: d_0 .. d_T
+        ctx.save_for_backward(*states, *rec, *down)
         ctx.keep = keep
         return states[0][:, 1:].clone()
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # noqa: ANN205 (autograd's signature)
-        n_layers = len(ctx.keep)
-        states, mats = ctx.saved_tensors[:n_layers], ctx.saved_tensors[n_layers:]
-        keep, top, steps = ctx.keep, n_layers - 1, grad_out.shape[1]
-        # tanh' of every state, split once into per-step views [B, 1, n_l] (index t: step t, 0: initial).
-        slope = [torch.split(1 - s * s, 1, dim=1) for s in states]
-        g_out = torch.split(grad_out, 1, dim=1)
-        widths = [[states[level].shape[2]] + ([states[level + 1].shape[2]] if level < top else []) + [1]
-                  for level in range(n_layers)]
-        mats_t = [m.transpose(1, 2) for m in mats]
-        g_u: list[torch.Tensor | None] = [None] * n_layers  # dL/du^l at the step after the current one
-        g_prev: list[torch.Tensor | None] = [None] * n_layers  # dL/dd^l_t through layer l's next step
-        g_u_all: list[list[torch.Tensor]] = [[] for _ in range(n_layers)]
-        for t in range(steps, 0, -1):
-            g_from_below = g_out[t - 1]
-            for level in range(n_layers):
-                g_d = g_from_below if g_prev[level] is None else g_from_below + g_prev[level]
-                g = g_d * slope[level][t]
-                if g_u[level] is not None:
-                    g = torch.add(g, g_u[level], alpha=keep[level])
-                # dL/d[inputs] [B, 1, m_l]: own previous state, the layer above (this step), the constant.
-                g_in = torch.split(torch.bmm(g, mats_t[level]), widths[level], dim=2)
-                g_prev[level] = g_in[0]
-                if level < top:
-                    g_from_below = g_in[1]
-                g_u[level] = g
-                g_u_all[level].append(g)
-        g_u0 = [g_prev[level] * slope[level][0] + keep[level] * g_u[level] for level in range(n_layers)]
-        ones = grad_out.new_ones(grad_out.shape[0], steps, 1)
-        g_mats = []
-        for level in range(n_layers):
-            parts = [states[level][:, :-1]] + ([states[level + 1][:, 1:]] if level < top else []) + [ones]
-            inputs = torch.cat(parts, dim=2)  # [B, T, m_l], the rows the forward multiplied by A_l
-            g_steps = torch.cat(g_u_all[level][::-1], dim=1)  # [B, T, n_l]
-            g_mats.append(torch.bmm(inputs.transpose(1, 2), g_steps))
-        return (torch.cat(g_u0, dim=2).squeeze(1), None, None, None, *g_mats)
+        keep = ctx.keep
+        n = len(keep)
+        saved = ctx.saved_tensors
+        states, rec, down = saved[:n], saved[n:2 * n], saved[2 * n:]
+        steps = grad_out.shape[1]
+        g_rec, g_bias, g_down, g_u0 = [], [], [], []
+        g_states = grad_out  # dL/dd_1..d_T of the current layer from outside it [B, T, n_l]
+        for level in range(n):
+            slope = (1 - states[level] ** 2).unbind(1)  # tanh' at d_0 .. d_T
+            outside = g_states.unbind(1)
+            rec_t = rec[level].T
+            g_drive: list[torch.Tensor] = [None] * steps  # type: ignore[list-item]  # dL/du_t
+            g_next = g_d_prev = None  # dL/du_{t+1}, and dL/dd_t through step t + 1's recurrence
+            for t in range(steps, 0, -1):
+                g_d = outside[t - 1] if g_d_prev is None else outside[t - 1] + g_d_prev
+                g = g_d * slope[t]
+                if g_next is not None:
+                    g = torch.add(g, g_next, alpha=keep[level])
+                g_d_prev = g @ rec_t
+                g_drive[t - 1] = g_next = g
+            g_u0.append(g_d_prev * slope[0] + keep[level] * g_next)
+            g_all = torch.stack(g_drive, dim=1)  # [B, T, n_l]
+            width = g_all.shape[2]
+            previous = states[level][:, :-1].reshape(-1, width)
+            g_rec.append(previous.T @ g_all.reshape(-1, width))
+            g_bias.append(g_all.sum(dim=(0, 1)))
+            if level < n - 1:
+                g_down.append(torch.bmm(states[level + 1][:, 1:].transpose(1, 2), g_all))
+                g_states = torch.bmm(g_all, down[level].transpose(1, 2))
+        return (torch.cat(g_u0, dim=1), None, None, None, *g_rec, *g_bias, *g_down)
 
 
 def _rollout_with_tangent(u0: torch.Tensor, sizes: list[int], keep: list[float], steps: int,
-                          mats: list[torch.Tensor], mats_dot: list[torch.Tensor]
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
+                          w: _LayerWeights) -> tuple[torch.Tensor, torch.Tensor]:
     """Bottom-layer states and their tangents, [B, T, n_1] each: the forward-mode rule of each step.
 
-    The drive of a lower layer is bilinear in (z, d^{l+1}), so its tangent is [d_dot_{t-1}, d_dot^{l+1}_t, 0] A
-    + d^{l+1}_t (1/tau) W_dot^T; initial states do not depend on z, so their tangents start at zero.
+    The top-down drive is bilinear in (z, d^{l+1}), so its tangent is d_dot^{l+1} W^T + d^{l+1} W_dot^T;
+    initial states do not depend on z, so their tangents start at zero.
     """
-    ones = u0.new_ones(u0.shape[0], 1, 1)
-    zeros = torch.zeros_like(ones)
-    u = list(torch.split(u0.unsqueeze(1), sizes, dim=2))
-    d = [torch.tanh(x) for x in u]
-    u_dot = [torch.zeros_like(x) for x in u]
-    d_dot = [torch.zeros_like(x) for x in u]
-    top = len(sizes) - 1
-    out, out_dot = [], []
-    for _ in range(steps):
-        for level in range(top, -1, -1):
-            u[level] = torch.baddbmm(u[level], _step_inputs(d, level, ones), mats[level], beta=keep[level])
-            u_dot[level] = torch.baddbmm(u_dot[level], _step_inputs(d_dot, level, zeros), mats[level],
-                                         beta=keep[level])
-            if level < top:
-                u_dot[level] = torch.baddbmm(u_dot[level], d[level + 1], mats_dot[level])
-            d[level] = torch.tanh(u[level])
-            d_dot[level] = (1 - d[level] ** 2) * u_dot[level]
-        out.append(d[0])
-        out_dot.append(d_dot[0])
-    return torch.cat(out, dim=1), torch.cat(out_dot, dim=1)
+    n = len(sizes)
+    initial = torch.split(u0, sizes, dim=1)
+    above = above_dot = None
+    for level in range(n - 1, -1, -1):
+        if above is None:
+            drive, drive_dot = [w.bias[level]] * steps, [torch.zeros_like(w.bias[level])] * steps
+        else:
+            drive = torch.baddbmm(w.bias[level], above, w.down[level]).unbind(1)
+            drive_dot = torch.baddbmm(torch.bmm(above, w.down_dot[level]), above_dot, w.down[level]).unbind(1)
+        u = initial[level]
+        u_dot = torch.zeros_like(u)
+        d, d_dot = torch.tanh(u), torch.zeros_like(u)
+        history, history_dot = [], []
+        for t in range(steps):
+            u = torch.addmm(torch.add(drive[t], u, alpha=keep[level]), d, w.rec[level])
+            u_dot = torch.addmm(torch.add(drive_dot[t], u_dot, alpha=keep[level]), d_dot, w.rec[level])
+            d = torch.tanh(u)
+            d_dot = (1 - d**2) * u_dot
+            history.append(d)
+            history_dot.append(d_dot)
+        above, above_dot = torch.stack(history, dim=1), torch.stack(history_dot, dim=1)
+    return above, above_dot

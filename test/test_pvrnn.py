@@ -66,7 +66,7 @@ def test_explicit_tangents_match_torch_func_jvp():
 
 
 def double_net(seed: int = 3) -> PVRNN:
-    """A float64 network with non-trivial biases, so every path of the step matrices carries weight."""
+    """A float64 network with non-trivial biases, so every path of the layer weights carries weight."""
     net = make(seed).double()
     with torch.no_grad():
         for p in net.parameters():

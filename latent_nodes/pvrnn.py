@@ -149,7 +149,8 @@ class _Rollout(torch.autograd.Function):
     a layer's top-down drive at every step is then one batched product with the finished states above,
     and its step is u <- keep * u + drive_t + d (1/tau) R^T, d = tanh(u), shared weights only. The backward
     runs the adjoint recurrence layer by layer, bottom first, and forms every weight's gradient and the
-    gradient passed up as one product over all steps.
+    gradient passed up as one product over all steps. ``torch.func`` transforms (jvp, vmap) do not pass
+    through it: forward-mode derivatives come from ``PVRNN.forward(..., z_dot=...)`` (or ``reference_forward``).
     """
 
     @staticmethod

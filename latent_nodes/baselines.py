@@ -1,32 +1,97 @@
 """Reference rows for Table I: what a roboticist would try first on the same split.
 
 Each baseline sees the training sequences of one behaviour with their block positions and predicts a
-whole test sequence from the test block position, i.e. from the same first-step perception the
-latent model gets. All work in normalized units, like the latent model, so the errors compare.
+whole test sequence from the test block position, i.e. from the same first-step perception the latent
+model gets. Positions and sequences are in normalized units, like the latent model's: the position is
+the block's (x, y) output at the first step, so the errors compare and a predictor can write the
+observed position into the sequence it returns.
 
-- nearest neighbour: the training sequence whose block position is closest;
-- Gaussian-process regression (scikit-learn) from block position to the flattened sequence;
+- polynomial ridge regression (scikit-learn) from position to the flattened sequence, degree and
+  ridge weight chosen by cross-validation over the training positions;
+- inverse-distance-weighted k nearest neighbours (scikit-learn), k chosen the same way;
+- nearest neighbour: the training sequence whose block position is closest, with the observed block
+  coordinates written over the neighbour's (the block does not move during a behaviour);
+- Gaussian-process regression (scikit-learn) from position to the flattened sequence;
 - a contextual ProMP (``movement_primitives``): ProMP weights per demonstration, a GMM (``gmr``) over
   [block position, weights], conditioned on the test position; the mean trajectory is the prediction.
+
+Hyperparameters are never chosen on test positions: the cross-validated ones use ``VALIDATION_FOLDS``
+shuffled folds of the training positions (seeded) and the Eq. (1) error (a mean squared error over all
+outputs, the same ranking). Every predictor takes an optional ``info`` dict and records its choices there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-Predictor = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# (train_xy [N, 2], train_seq [N, T, O], test_xy [M, 2], info=dict | None) -> predicted sequences [M, T, O]
+Predictor = Callable[..., np.ndarray]
+
+VALIDATION_FOLDS = 5
+PERCEPTION_DIMS = (9, 10)  # where the block's (x, y) sits in an output vector (ModelConfig.perception_dims)
 
 
-def nearest_neighbour(train_xy: np.ndarray, train_seq: np.ndarray, test_xy: np.ndarray) -> np.ndarray:
-    """The training sequence of the nearest training block position, per test position."""
-    d = np.linalg.norm(test_xy[:, None, :] - train_xy[None, :, :], axis=-1)
-    return train_seq[np.argmin(d, axis=1)]
+def _cross_validated(estimator, grid: dict, train_xy: np.ndarray, train_seq: np.ndarray, seed: int):
+    """``estimator`` refit on all training positions with the grid point of lowest validation error."""
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    n = len(train_xy)
+    folds = KFold(n_splits=min(VALIDATION_FOLDS, n), shuffle=True, random_state=seed)
+    search = GridSearchCV(estimator, grid, cv=folds, scoring="neg_mean_squared_error")
+    search.fit(train_xy, train_seq.reshape(n, -1))
+    return search
+
+
+def polynomial_ridge(train_xy: np.ndarray, train_seq: np.ndarray, test_xy: np.ndarray, seed: int = 0,
+                     degrees: Sequence[int] = (1, 2, 3, 4, 5), alphas: Sequence[float] = (1e-6, 1e-3, 1.0),
+                     info: dict | None = None) -> np.ndarray:
+    """Ridge regression on polynomial features of the (standardized) position; degree and weight by validation."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    pipeline = make_pipeline(StandardScaler(), PolynomialFeatures(), Ridge())
+    search = _cross_validated(pipeline, {"polynomialfeatures__degree": list(degrees), "ridge__alpha": list(alphas)},
+                              train_xy, train_seq, seed)
+    if info is not None:
+        info.update(degree=search.best_params_["polynomialfeatures__degree"], alpha=search.best_params_["ridge__alpha"])
+    return search.predict(test_xy).reshape(len(test_xy), *train_seq.shape[1:])
+
+
+def idw_nearest_neighbours(train_xy: np.ndarray, train_seq: np.ndarray, test_xy: np.ndarray, seed: int = 0,
+                           ks: Sequence[int] = (1, 2, 3, 4, 5, 6, 8), info: dict | None = None) -> np.ndarray:
+    """The k nearest training sequences weighted by inverse distance (a training position returns its own)."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    n = len(train_xy)
+    smallest_fold = n - int(np.ceil(n / min(VALIDATION_FOLDS, n)))  # every validation fit needs k samples
+    candidates = [k for k in ks if k <= smallest_fold] or [1]
+    search = _cross_validated(KNeighborsRegressor(weights="distance"), {"n_neighbors": candidates},
+                              train_xy, train_seq, seed)
+    if info is not None:
+        info.update(k=search.best_params_["n_neighbors"])
+    return search.predict(test_xy).reshape(len(test_xy), *train_seq.shape[1:])
+
+
+def nearest_neighbour(train_xy: np.ndarray, train_seq: np.ndarray, test_xy: np.ndarray,
+                      perception_dims: Sequence[int] = PERCEPTION_DIMS, info: dict | None = None) -> np.ndarray:
+    """The nearest training position's sequence with the observed block position at ``perception_dims``.
+
+    Nothing is chosen, so ``info`` stays empty. Copying the neighbour's own block coordinates instead
+    would add the distance between the two positions to the error at every step.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    index = NearestNeighbors(n_neighbors=1).fit(train_xy).kneighbors(test_xy, return_distance=False)[:, 0]
+    out = train_seq[index].copy()
+    out[:, :, list(perception_dims)] = test_xy[:, None, :]
+    return out
 
 
 def gaussian_process(train_xy: np.ndarray, train_seq: np.ndarray, test_xy: np.ndarray,
-                     seed: int = 0) -> np.ndarray:
+                     seed: int = 0, info: dict | None = None) -> np.ndarray:
     """GP regression with an anisotropic RBF kernel plus noise, hyperparameters by marginal likelihood."""
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
@@ -35,15 +100,17 @@ def gaussian_process(train_xy: np.ndarray, train_seq: np.ndarray, test_xy: np.nd
     kernel = ConstantKernel(1.0) * RBF(length_scale=np.ones(train_xy.shape[1])) + WhiteKernel(1e-4)
     gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=2, random_state=seed)
     gp.fit(train_xy, train_seq.reshape(n, t * o))
+    if info is not None:
+        info.update(kernel=str(gp.kernel_))
     return gp.predict(test_xy).reshape(len(test_xy), t, o)
 
 
 def contextual_promp(train_xy: np.ndarray, train_seq: np.ndarray, test_xy: np.ndarray, seed: int = 0,
-                     n_weights_per_dim: int = 16, n_components: int = 2) -> np.ndarray:
+                     n_weights_per_dim: int = 16, n_components: int = 2, info: dict | None = None) -> np.ndarray:
     """ProMP weights per demonstration; GMM over [context, weights]; conditional mean per test context.
 
-    Contexts are standardized first: in metres they vary by centimetres while the weights vary by
-    about one, and the covariance shrinkage (needed with far fewer demonstrations than weights) would
+    Contexts are standardized first: they vary by a fraction of a unit while the weights vary by about
+    one, and the covariance shrinkage (needed with far fewer demonstrations than weights) would
     otherwise erase their correlation. 16 weights per dimension and 2 components were the best of
     {10, 12, 16} x {1, 2, 3} on this data.
     """
@@ -65,11 +132,15 @@ def contextual_promp(train_xy: np.ndarray, train_seq: np.ndarray, test_xy: np.nd
     for i, xy in enumerate((test_xy - mu) / sd):
         mvn = gmm.condition(context, xy[None, :]).to_mvn()
         out[i] = promp.trajectory_from_weights(times, mvn.mean)
+    if info is not None:
+        info.update(n_weights_per_dim=n_weights_per_dim, n_components=n_components)
     return out
 
 
 BASELINES: dict[str, Predictor] = {
-    "nearest neighbour": nearest_neighbour,
+    "polynomial ridge": polynomial_ridge,
+    "IDW k nearest neighbours": idw_nearest_neighbours,
+    "nearest neighbour, observed block": nearest_neighbour,
     "Gaussian process": gaussian_process,
     "contextual ProMP": contextual_promp,
 }

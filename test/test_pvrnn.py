@@ -1,7 +1,7 @@
 """The deterministic PVRNN and the batched embeddings."""
 
 import torch
-from torch.func import jvp
+from torch.func import functional_call, jvp
 
 from latent_nodes.config import ModelConfig
 from latent_nodes.embedding import PatternEmbedding
@@ -57,9 +57,57 @@ def test_explicit_tangents_match_torch_func_jvp():
     model = LatentModel(cfg, torch.tensor([0, 1, 0]))
     xi, tangent, pattern = torch.randn(3, 2), torch.randn(3, 2), torch.tensor([0, 1, 1])
     x, x_dot = model.generate(xi, pattern, coords_dot=tangent)
-    ref, ref_dot = jvp(lambda q: model.generate(q, pattern), (xi,), (tangent,))
+    # torch.func.jvp through the same map written with plain autograd operations.
+    ref, ref_dot = jvp(lambda q: model.pvrnn.reference_forward(model.embedding(q, pattern), pattern), (xi,), (tangent,))
     assert torch.allclose(x, ref, atol=1e-6)
     assert torch.allclose(x_dot, ref_dot, atol=1e-5)
+    x3, x3_dot = model.generate(xi, pattern, steps=3, coords_dot=tangent)
+    assert torch.allclose(x3, ref[:, :3], atol=1e-6) and torch.allclose(x3_dot, ref_dot[:, :3], atol=1e-5)
+
+
+def double_net(seed: int = 3) -> PVRNN:
+    """A float64 network with non-trivial biases, so every path of the layer weights carries weight."""
+    net = make(seed).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return net
+
+
+def test_fused_rollout_equals_the_step_by_step_reference():
+    net = double_net()
+    z, pattern = torch.randn(5, 4, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1])
+    for steps in (1, 7, 20):
+        assert torch.allclose(net(z, pattern, steps), net.reference_forward(z, pattern, steps), atol=1e-12, rtol=0)
+
+
+def test_fused_rollout_backward_equals_autograd_of_the_reference():
+    # The rollout's own backward against autograd through the reference, for every parameter and z.
+    net = double_net()
+    z = torch.randn(4, 4, dtype=torch.float64, requires_grad=True)
+    pattern = torch.tensor([1, 0, 1, 1])
+    target = torch.randn(4, 20, 11, dtype=torch.float64)
+    inputs = [z, *net.parameters()]
+    fused = torch.autograd.grad(((net(z, pattern) - target) ** 2).sum(), inputs)
+    reference = torch.autograd.grad(((net.reference_forward(z, pattern) - target) ** 2).sum(), inputs)
+    for (name, _), a, b in zip([("z", z), *net.named_parameters()], fused, reference):
+        assert torch.allclose(a, b, atol=1e-10, rtol=1e-9), name
+        assert b.abs().max() > 0, name
+
+
+def test_fused_rollout_passes_gradcheck():
+    torch.manual_seed(5)
+    net = PVRNN(ModelConfig(layer_sizes=[5, 4, 3], latent_dim=2)).double()
+    z = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
+    u0 = torch.randn(2, 12, dtype=torch.float64, requires_grad=True)
+    pattern = torch.tensor([0, 1, 1])
+
+    def rollout(z: torch.Tensor, u0: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        params = {"initial_state": u0, "topdown_M.0": m}
+        return functional_call(net, params, (z, pattern), {"steps": 4})
+
+    m = net.topdown_M[0].detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(rollout, (z, u0, m))
 
 
 def test_embedding_is_per_pattern_and_batched():

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from latent_nodes.embedding import PatternEmbedding
-from latent_nodes.regularizer import conformal_regularizer, orthonormal_pairs
+from latent_nodes.regularizer import conformal_regularizer, conformal_regularizer_jvp, orthonormal_pairs
 
 
 def linear_embedding(a: torch.Tensor):
-    """m(xi) = A xi for every pattern, so J = A everywhere."""
-    return lambda xi, pattern: xi @ a.T
+    """m(xi) = A xi for every pattern, so J = A everywhere; with tangents [B, K, R] also A xi_dot."""
+    return lambda xi, pattern, xi_dot: (xi @ a.T, a @ xi_dot)
 
 
 def test_pairs_are_orthonormal():
@@ -73,3 +73,30 @@ def test_gradient_reaches_embedding_parameters_and_xi():
         assert grad is not None and grad.abs().sum() > 0, name
         assert math.isfinite(grad.abs().sum().item())
     assert xi.grad is not None and xi.grad.abs().sum() > 0
+
+
+def test_hand_carried_tangents_equal_torch_func_jvp():
+    # The training path (tangents through the embedding by hand, all draws in one pass) against the
+    # reference with torch.func.jvp, value and gradients, on the same draws.
+    torch.manual_seed(8)
+    emb = PatternEmbedding(2, 2, 4, 16).double()
+    xi = torch.randn(10, 2, dtype=torch.float64, requires_grad=True)
+    pattern = torch.arange(10) % 2
+    fast = conformal_regularizer(emb, xi, pattern, 5, torch.Generator().manual_seed(9))
+    ref = conformal_regularizer_jvp(emb, xi, pattern, 5, torch.Generator().manual_seed(9))
+    assert fast.item() == pytest.approx(ref.item(), rel=1e-12)
+    inputs = [xi, *emb.parameters()]
+    for a, b in zip(torch.autograd.grad(fast, inputs, allow_unused=True),
+                    torch.autograd.grad(ref, inputs, allow_unused=True)):
+        if b is None:  # b2 shifts z but not J
+            assert a is None or a.abs().max() == 0
+        else:
+            assert torch.allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_rejects_bad_draw_counts():
+    emb = PatternEmbedding(1, 2, 4, 8)
+    with pytest.raises(ValueError, match="n_MC"):
+        conformal_regularizer(emb, torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), 0)
+    with pytest.raises(ValueError, match="at least 2"):
+        orthonormal_pairs(4, 1)

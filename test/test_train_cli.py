@@ -94,7 +94,8 @@ def test_table1_miniature(tmp_path, dataset_path):
     for row in result["table"].values():
         for mean, std in row.values():
             assert np.isfinite(mean) and mean > 0 and std >= 0
-    assert set(result["baselines"]) == {"nearest neighbour", "Gaussian process", "contextual ProMP"}
+    assert set(result["baselines"]) == {"polynomial ridge", "IDW k nearest neighbours",
+                                        "nearest neighbour, observed block", "Gaussian process", "contextual ProMP"}
     assert len(result["runs"]) == 6 and result["meta"]["epochs"] == 3
     text = (out / "table1.md").read_text()
     assert "Embedding, regularization" in text and "0.0004 ± 0.0001" in text  # the paper's row beside ours

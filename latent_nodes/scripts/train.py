@@ -237,6 +237,10 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print, ove
     if errors:
         metrics["test_error_first_step"] = errors
         metrics["test_error_units"] = "(1/T) sum_t ||x - x_hat||^2, each dimension scaled to [-1, 1] on train"
+    # How conformal each behaviour's chart is at its training xi; {} without an embedding.
+    from latent_nodes.conformality import model_conformality
+
+    metrics["chart_conformality"] = model_conformality(trainer.model, list(dataset.behaviour_names))
     ckpt = to_checkpoint(trainer, normalizer, dataset, metrics)
     save_checkpoint(ckpt_path, ckpt)
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")

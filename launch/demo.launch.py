@@ -12,8 +12,8 @@ Every node is respawned ``RESPAWN_DELAY_S`` after it dies (a crash, ``kill -9``)
 for good. The delay is longer than the commander's ``stale_feedback_s`` (0.5 s), so a respawned sim
 finds a commander that has already stopped on the silence, and short next to a respawned inference
 node's own start-up (importing torch, loading and warming up the model), so the graph serves again
-within 15 s (7-9 s measured on a busy 2-core machine, docs/nodes.md). A node that cannot start at all (a wrong model
-path) is restarted the same way and logs its one ``cannot start`` line each time.
+within 15 s (7-9 s measured on a busy 2-core machine, docs/nodes.md). A node that cannot start at
+all (a wrong model path) is restarted the same way and logs its one ``cannot start`` line each time.
 """
 
 # `launch` here is the ROS 2 package, not this repository's launch/ folder.

@@ -11,9 +11,9 @@ compete. ``latent-nodes demo`` starts the same nodes with the same files for pip
 Every node is respawned ``RESPAWN_DELAY_S`` after it dies (a crash, ``kill -9``); Ctrl-C stops them all
 for good. The delay is longer than the commander's ``stale_feedback_s`` (0.5 s), so a respawned sim
 finds a commander that has already stopped on the silence, and short next to a respawned inference
-node's own start-up (importing torch, loading and warming up the model: 6-11 s measured on a busy
-2-core machine), so the graph serves again within 15 s. A node that cannot start at all (a wrong model
-path) is restarted the same way and logs its one ``cannot start`` line each time.
+node's own start-up (importing torch, loading and warming up the model), so the graph serves again
+within 15 s (7-9 s measured on a busy 2-core machine, docs/nodes.md). A node that cannot start at
+all (a wrong model path) is restarted the same way and logs its one ``cannot start`` line each time.
 """
 
 # `launch` here is the ROS 2 package, not this repository's launch/ folder.

@@ -53,8 +53,8 @@ setup(
             "ros-std-srvs",
             "ros-diagnostic-msgs",
         ],
-        # Reading rosbag2 recordings and the Table I reference rows.
-        "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr"],
+        # Reading rosbag2 recordings, the Table I reference rows and the study runner (Ray).
+        "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr", "ray"],
         # lupa runs the CoppeliaSim bridge's Lua against stand-ins of the simROS2 API in the tests.
         "test": ["pytest", "ruff", "lupa"],
     },

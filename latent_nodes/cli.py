@@ -17,6 +17,7 @@ COMMANDS = {
     "render": ("latent_nodes.scripts.render", "render a behaviour as a filmstrip and plot block positions"),
     "bag2dataset": ("latent_nodes.scripts.bag2dataset", "convert rosbag2 recordings into a dataset file"),
     "domain": ("latent_nodes.scripts.domain", "measure completion error against distance outside the trained region"),
+    "study": ("latent_nodes.scripts.study", "run a study (cases, seeds, datasets, inference methods) on Ray"),
 }
 
 

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("runs/study") / spec.name
     from latent_nodes.study.plan import plan_runs, run_file
     from latent_nodes.study.report import write_report
-    from latent_nodes.study.runner import RayMissing, dataset_keys, run_study
+    from latent_nodes.study.runner import RayMissing, RayUnavailable, dataset_keys, run_study
 
     try:
         if args.plan:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.report_only:
             outcome = run_study(spec, out, args.cache, workers=args.workers, address=args.address,
                                 max_runs=args.max_runs, log=lambda line: print(line, flush=True))
-    except RayMissing as exc:
+    except (RayMissing, RayUnavailable) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     except (FileNotFoundError, ValueError) as exc:  # a dataset file named by the spec, a bad dataset

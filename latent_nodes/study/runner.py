@@ -29,6 +29,10 @@ class RayMissing(RuntimeError):
     """Ray is not importable; the message says how to install it."""
 
 
+class RayUnavailable(RuntimeError):
+    """Ray is installed but could not be started or reached; the message names the address and reason."""
+
+
 def import_ray():
     try:
         import ray
@@ -48,6 +52,24 @@ class Outcome:
     failed: list[str] = field(default_factory=list)  # one line per task that raised
     interrupted: bool = False
     wall_s: float = 0.0
+
+
+def _start_ray(ray, workers: int, address: str | None) -> None:
+    """Start a local Ray with ``workers`` CPUs, or connect to the cluster at ``address``."""
+    try:
+        if address:
+            import latent_nodes
+
+            # Ship this checkout's code to the cluster's workers; their Python must have the dependencies.
+            ray.init(address=address, runtime_env={"py_modules": [str(Path(latent_nodes.__file__).parent)]},
+                     log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=256 * 2**20)
+    except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RayUnavailable(f"cannot {'reach the Ray cluster at ' + address if address else 'start Ray'}: "
+                             f"{reason}") from None
 
 
 def hooks(names: tuple[str, ...]) -> dict[str, Callable]:
@@ -113,15 +135,7 @@ def run_study(spec: StudySpec, out: Path, cache: Path, workers: int = 2, address
     ray = import_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        if address:
-            import latent_nodes
-
-            # Ship this checkout's code to the cluster's workers; their Python must have the dependencies.
-            ray.init(address=address, runtime_env={"py_modules": [str(Path(latent_nodes.__file__).parent)]},
-                     log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                     object_store_memory=256 * 2**20)
+        _start_ray(ray, workers, address)
     log(f"study {spec.name}: {len(jobs)} runs planned, {len(done)} done earlier, {len(todo)} to run now"
         f" on {int(ray.cluster_resources().get('CPU', 0))} Ray CPUs")
     remote_generate = ray.remote(num_cpus=1, max_retries=0)(generate_variant)

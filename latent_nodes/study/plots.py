@@ -55,7 +55,7 @@ def plot_errors(summary: dict, out: Path) -> list[Path]:
             ax.set_ylabel("error (normalized units)")
             ax.set_title(f"{summary['study']}: dataset {ds}, {behaviour}")
             ax.grid(alpha=0.3, axis="y")
-            ax.legend(fontsize=7, loc="upper left")
+            ax.legend(fontsize=7, loc="best")
         fig.tight_layout()
         path = Path(out) / f"errors_{ds}.png"
         _save(fig, path)

@@ -53,8 +53,8 @@ setup(
             "ros-std-srvs",
             "ros-diagnostic-msgs",
         ],
-        # Reading rosbag2 recordings and the Table I reference rows.
-        "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr"],
+        # Reading rosbag2 recordings, the Table I reference rows and the study runner (Ray).
+        "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr", "ray"],
         # lupa runs the CoppeliaSim bridge's Lua against stand-ins of the simROS2 API in the tests;
         # yourdfpy computes the URDF's forward kinematics independently of MuJoCo; colcon builds the package
         # for the launch tests (which also need the ROS 2 launch tooling, docs/nodes.md).

@@ -19,6 +19,7 @@ COMMANDS = {
     "bag2dataset": ("latent_nodes.scripts.bag2dataset", "convert rosbag2 recordings into a dataset file"),
     "domain": ("latent_nodes.scripts.domain", "measure completion error against distance outside the trained region"),
     "urdf": ("latent_nodes.scripts.urdf", "print the arm's URDF (robot description), or write it with -o"),
+    "study": ("latent_nodes.scripts.study", "run a study (cases, seeds, datasets, inference methods) on Ray"),
 }
 
 

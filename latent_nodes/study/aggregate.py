@@ -1,0 +1,226 @@
+"""The study's tables: per dataset variant x arm x inference method x behaviour, over seeds.
+
+Each cell holds the mean error over seeds with its bootstrap 95 % interval, the per-seed values, the
+failure rate (runs whose error exceeds the spec's threshold, or whose training diverged) and a
+two-sided Mann-Whitney U test of the reference arm (by default the regularized case) against this
+arm. Reference predictors get one value per dataset variant (they have no seed). Metric hooks that
+give a number, or a number per behaviour, get the same mean and interval, and a Spearman rank
+correlation with the error across all runs of a dataset variant (does the metric predict it?).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from latent_nodes.study.spec import StudySpec
+from latent_nodes.study.stats import bootstrap_ci, mann_whitney
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def config_differences(base: dict, config: dict) -> dict[str, Any]:
+    """``section.key -> value`` for every setting where ``config`` differs from ``base``."""
+    out = {}
+    for section, values in config.items():
+        for key, value in values.items():
+            if base.get(section, {}).get(key) != value:
+                out[f"{section}.{key}"] = value
+    return out
+
+
+def _cell(spec: StudySpec, runs: list[dict], method: str, behaviour: str) -> dict:
+    """Statistics of one (dataset, arm, method, behaviour) over the runs' seeds."""
+    seeds, values, failures, diverged = [], [], 0, 0
+    for r in sorted(runs, key=lambda r: r["seed"]):
+        res = r["results"]
+        if "diverged" in res["training"]:
+            diverged += 1
+            failures += 1
+            continue
+        value = res["inference"][method]["errors"].get(behaviour)
+        if value is None:
+            continue
+        seeds.append(r["seed"])
+        values.append(value)
+        failures += value > spec.failure_threshold
+    n = len(values) + diverged
+    cell = {"n": n, "seeds": seeds, "values": values, "failures": failures, "diverged": diverged,
+            "failure_rate": failures / n if n else None, "mean": None, "ci95": None}
+    if values:
+        cell["mean"] = float(np.mean(values))
+        cell["ci95"] = list(bootstrap_ci(values, spec.bootstrap_resamples, 0.95, spec.bootstrap_seed))
+    return cell
+
+
+def _spearman(x: list[float], y: list[float]) -> dict | None:
+    from scipy.stats import spearmanr
+
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    res = spearmanr(x, y)
+    return {"rho": float(res.statistic), "p": float(res.pvalue), "n": len(x)}
+
+
+def aggregate(spec: StudySpec, records: list[dict], references: dict[str, dict], planned: int) -> dict:
+    """Summary of the finished runs (a partial study gives a partial summary, saying so)."""
+    behaviours = sorted({b for r in records for m in r["results"]["inference"].values() for b in m["errors"]} |
+                        {b for ref in references.values() for p in ref.values() for b in p["errors"]})
+    rows, metric_rows, correlations, refs = [], [], [], []
+    for ds in spec.datasets:
+        ds_runs = [r for r in records if r["dataset"] == ds]
+        by_arm = {arm.name: [r for r in ds_runs if r["arm"] == arm.name] for arm in spec.arms}
+        for method in spec.inference:
+            for behaviour in behaviours:
+                ref_cell = None
+                if spec.reference_arm and by_arm.get(spec.reference_arm):
+                    ref_cell = _cell(spec, by_arm[spec.reference_arm], method.name, behaviour)
+                for arm in spec.arms:
+                    if not by_arm[arm.name]:
+                        continue
+                    cell = _cell(spec, by_arm[arm.name], method.name, behaviour)
+                    test = None
+                    if ref_cell is not None and arm.name != spec.reference_arm:
+                        test = mann_whitney(ref_cell["values"], cell["values"])
+                    rows.append({"dataset": ds, "arm": arm.name, "case": arm.config["model"]["case"],
+                                 "inference": method.name, "behaviour": behaviour, **cell,
+                                 "vs_reference": test})
+        for predictor, result in references.get(ds, {}).items():
+            for behaviour, error in result["errors"].items():
+                refs.append({"dataset": ds, "predictor": predictor, "behaviour": behaviour, "error": error,
+                             "failed": error > spec.failure_threshold})
+        metric_rows += _metric_rows(spec, ds, by_arm)
+        correlations += _metric_correlations(spec, ds, ds_runs, behaviours)
+    return {"study": spec.name, "spec": spec.source, "planned_runs": planned, "finished_runs": len(records),
+            "failure_threshold": spec.failure_threshold, "reference_arm": spec.reference_arm,
+            "bootstrap": {"resamples": spec.bootstrap_resamples, "seed": spec.bootstrap_seed,
+                          "interval": "percentile, of the mean over seeds, 95 %"},
+            "seeds": spec.seeds, "base_config": spec.base,
+            "arm_differences": {a.name: config_differences(spec.base, a.config) for a in spec.arms},
+            "datasets": spec.datasets, "inference": {m.name: m.config for m in spec.inference},
+            "behaviours": behaviours, "rows": rows, "references": refs, "metrics": metric_rows,
+            "metric_correlations": correlations}
+
+
+def _metric_values(run: dict, name: str) -> dict[str | None, float]:
+    """A hook's value as {behaviour or None: number}; other shapes are not aggregated."""
+    value = run["results"]["metrics"].get(name)
+    if _numeric(value):
+        return {None: float(value)}
+    if isinstance(value, dict):
+        return {k: float(v) for k, v in value.items() if _numeric(v)}
+    return {}
+
+
+def _metric_rows(spec: StudySpec, ds: str, by_arm: dict[str, list[dict]]) -> list[dict]:
+    rows = []
+    for name in spec.metrics:
+        for arm, runs in by_arm.items():
+            per_key: dict[str | None, list[tuple[int, float]]] = {}
+            for r in sorted(runs, key=lambda r: r["seed"]):
+                for key, v in _metric_values(r, name).items():
+                    per_key.setdefault(key, []).append((r["seed"], v))
+            for key, pairs in per_key.items():
+                values = [v for _, v in pairs]
+                rows.append({"dataset": ds, "arm": arm, "metric": name, "behaviour": key,
+                             "seeds": [s for s, _ in pairs], "values": values, "mean": float(np.mean(values)),
+                             "ci95": list(bootstrap_ci(values, spec.bootstrap_resamples, 0.95, spec.bootstrap_seed))})
+    return rows
+
+
+def _metric_correlations(spec: StudySpec, ds: str, runs: list[dict], behaviours: list[str]) -> list[dict]:
+    out = []
+    for name in spec.metrics:
+        for method in spec.inference:
+            for behaviour in behaviours:
+                x, y = [], []
+                for r in runs:
+                    values = _metric_values(r, name)
+                    m = values.get(behaviour, values.get(None))
+                    err = r["results"]["inference"].get(method.name, {}).get("errors", {}).get(behaviour)
+                    if m is not None and err is not None:
+                        x.append(m)
+                        y.append(err)
+                corr = _spearman(x, y)
+                if corr is not None:
+                    out.append({"dataset": ds, "metric": name, "inference": method.name, "behaviour": behaviour,
+                                **corr})
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "–" if x is None else f"{x:.5f}" if abs(x) >= 1e-4 or x == 0 else f"{x:.2e}"
+
+
+def _p(test: dict | None) -> str:
+    return "" if test is None else f"{test['p']:.2g}"
+
+
+def markdown(summary: dict) -> str:
+    """The report's tables: one per dataset variant and behaviour, per-seed values below."""
+    s = summary
+    ref = s["reference_arm"]
+    lines = [f"# Study `{s['study']}`", "",
+             f"{s['finished_runs']} of {s['planned_runs']} planned runs finished"
+             + ("" if s["finished_runs"] == s["planned_runs"] else " (partial: the tables cover finished runs only)")
+             + f"; seeds {s['seeds']}. Errors: the paper's Eq. (1) per unseen test sample from the first-step "
+             "perception, averaged per behaviour, in normalized units (each dimension scaled to [-1, 1] over "
+             "the training set). Mean over seeds with its bootstrap 95 % interval "
+             f"({s['bootstrap']['resamples']} resamples, seed {s['bootstrap']['seed']}); failures: runs whose "
+             f"error exceeds {s['failure_threshold']:g} or whose training diverged; p: two-sided Mann-Whitney U "
+             f"test of `{ref}` against the row's arm over seeds.", ""]
+    diffs = s["arm_differences"]
+    lines.append("Hyperparameters are shared by all arms (the base config in `summary.json`); arms differ only in:")
+    lines += [f"- `{arm}`: " + (", ".join(f"{k} = {v}" for k, v in d.items()) or "nothing (the base)")
+              for arm, d in diffs.items()]
+    lines += ["", "Inference methods: " + "; ".join(
+        f"`{name}` ({c['method']}, {c['steps']} steps, {c['n_starts']} starts)" for name, c in s["inference"].items()),
+        ""]
+    for ds, data in s["datasets"].items():
+        lines += [f"## Dataset `{ds}`", "",
+                  f"train grid {data['train_grid']}, test grid {data['test_grid']}, waypoint perturbation "
+                  f"{data['perturbation']} m, generator seed {data['seed']}"
+                  + (f", file {data['dataset_path']}" if data.get("dataset_path") else ""), ""]
+        for behaviour in s["behaviours"]:
+            rows = [r for r in s["rows"] if r["dataset"] == ds and r["behaviour"] == behaviour]
+            refs = [r for r in s["references"] if r["dataset"] == ds and r["behaviour"] == behaviour]
+            if not rows and not refs:
+                continue
+            lines += [f"### {behaviour}", "", "| arm | inference | mean | 95 % CI | failures | p vs reference arm |",
+                      "|---|---|---|---|---|---|"]
+            for r in rows:
+                ci = "–" if r["ci95"] is None else f"[{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]"
+                lines.append(f"| {r['arm']} | {r['inference']} | {_fmt(r['mean'])} | {ci} | "
+                             f"{r['failures']}/{r['n']} | {_p(r['vs_reference'])} |")
+            for r in refs:
+                lines.append(f"| {r['predictor']} (reference) | – | {_fmt(r['error'])} | – | "
+                             f"{'1/1' if r['failed'] else '0/1'} | |")
+            lines.append("")
+        seeds_rows = [r for r in s["rows"] if r["dataset"] == ds and r["values"]]
+        if seeds_rows:
+            lines += ["Per-seed errors (seed: value):", "", "| arm | inference | behaviour | per seed |",
+                      "|---|---|---|---|"]
+            lines += [f"| {r['arm']} | {r['inference']} | {r['behaviour']} | "
+                      + ", ".join(f"{sd}: {_fmt(v)}" for sd, v in zip(r["seeds"], r["values"])) + " |"
+                      for r in seeds_rows]
+            lines.append("")
+        metric_rows = [r for r in s["metrics"] if r["dataset"] == ds]
+        if metric_rows:
+            lines += ["Per-run metrics:", "", "| arm | metric | behaviour | mean | 95 % CI | per seed |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {r['arm']} | {r['metric']} | {r['behaviour'] or 'all'} | {_fmt(r['mean'])} | "
+                      f"[{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}] | "
+                      + ", ".join(f"{sd}: {_fmt(v)}" for sd, v in zip(r["seeds"], r["values"])) + " |"
+                      for r in metric_rows]
+            corr = [c for c in s["metric_correlations"] if c["dataset"] == ds]
+            if corr:
+                lines += ["", "Does a metric predict the error? Spearman rank correlation over all runs:", "",
+                          "| metric | inference | behaviour | rho | p | runs |", "|---|---|---|---|---|---|"]
+                lines += [f"| {c['metric']} | {c['inference']} | {c['behaviour']} | {c['rho']:.2f} | {c['p']:.2g} "
+                          f"| {c['n']} |" for c in corr]
+            lines.append("")
+    return "\n".join(lines) + "\n"

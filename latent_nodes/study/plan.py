@@ -1,0 +1,62 @@
+"""The plan of a study: every (dataset variant, arm, seed) run, its identity and its file.
+
+A run's identity is a hash of what decides its result (full config with the seed, the dataset's key,
+the inference methods), so its file name changes when the spec changes what the run would compute,
+and a resumed study never takes a stale result for a current one. Per-run metric hooks are not part
+of it: they are computed later from the stored model when a spec adds one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from latent_nodes.study.spec import StudySpec, merge
+
+
+def content_hash(obj) -> str:
+    """12 hex digits of the SHA-256 of an object's canonical JSON."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One training + evaluation: everything a worker needs except the dataset itself."""
+
+    id: str
+    dataset: str  # variant name
+    dataset_key: str
+    arm: str
+    seed: int
+    config: dict  # full Config dict: the arm's, with the variant's data section and the seed
+    inference: tuple[tuple[str, dict], ...]  # (method name, InferenceConfig dict)
+    metrics: tuple[str, ...]
+
+
+def plan_runs(spec: StudySpec, dataset_keys: dict[str, str]) -> list[RunJob]:
+    """All runs, seed by seed, so an interrupted study has every arm at its first seeds."""
+    jobs = []
+    inference = tuple((m.name, m.config) for m in spec.inference)
+    for seed in spec.seeds:
+        for ds_name, data_cfg in spec.datasets.items():
+            for arm in spec.arms:
+                config = merge(arm.config, {"data": data_cfg, "train": {"seed": seed}})
+                identity = {"config": config, "dataset": dataset_keys[ds_name], "inference": inference}
+                run_id = f"{ds_name}__{arm.name}__seed{seed}__{content_hash(identity)}"
+                jobs.append(RunJob(run_id, ds_name, dataset_keys[ds_name], arm.name, seed, config, inference,
+                                   tuple(spec.metrics)))
+    return jobs
+
+
+def run_file(out: Path, job: RunJob) -> Path:
+    return Path(out) / "runs" / f"{job.id}.json"
+
+
+def model_file(out: Path, job: RunJob) -> Path:
+    return Path(out) / "models" / f"{job.id}.pt"
+
+
+def baseline_file(out: Path, ds_name: str, key: str) -> Path:
+    return Path(out) / "baselines" / f"{ds_name}__{key}.json"

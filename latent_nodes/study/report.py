@@ -1,0 +1,44 @@
+"""Collect a study's finished runs and write its tables (Markdown + JSON) and plots.
+
+Only the runs of the current plan count: records of runs the spec no longer describes (a changed
+seed list, an edited config) stay on disk but are left out, so the tables always match the spec.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from latent_nodes.atomic import write_text_atomic
+from latent_nodes.study.aggregate import aggregate, markdown
+from latent_nodes.study.plan import baseline_file, plan_runs, run_file
+from latent_nodes.study.runner import dataset_keys, read_json
+from latent_nodes.study.spec import StudySpec
+
+
+def collect(spec: StudySpec, out: Path) -> tuple[list[dict], dict[str, dict], int]:
+    """(finished run records, reference predictors per dataset, number of planned runs)."""
+    keys = dataset_keys(spec)
+    jobs = plan_runs(spec, keys)
+    records = [read_json(run_file(out, j)) for j in jobs if run_file(out, j).is_file()]
+    references = {}
+    for ds in spec.datasets:
+        path = baseline_file(out, ds, keys[ds])
+        if spec.baselines and path.is_file():
+            references[ds] = read_json(path)["predictors"]
+    return records, references, len(jobs)
+
+
+def write_report(spec: StudySpec, out: Path) -> dict:
+    """Write ``summary.md``, ``summary.json`` and ``plots/*.png`` under ``out``; returns the summary."""
+    from latent_nodes.study.plots import plot_errors, plot_metrics
+
+    out = Path(out)
+    records, references, planned = collect(spec, out)
+    summary = aggregate(spec, records, references, planned)
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out / "summary.md", markdown(summary))
+    if records:
+        plot_errors(summary, out / "plots")
+        plot_metrics(summary, records, out / "plots")
+    return summary

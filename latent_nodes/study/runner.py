@@ -1,0 +1,214 @@
+"""Runs a study's plan on Ray: local on this machine by default, or a cluster given its address.
+
+The driver (this process) owns every file: workers get the dataset through Ray's object store and
+return the run's record and model bytes, which the driver writes atomically (model first, then the
+record, whose existence marks the run done). So a cluster needs no shared filesystem, and a study
+stopped at any point (Ctrl-C, a lost node, ``max_runs``) resumes by skipping the runs that have a
+record. Each task asks for one CPU and uses one torch thread, so ``workers`` runs go in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from latent_nodes.atomic import write_bytes_atomic, write_text_atomic
+from latent_nodes.study.datasets import dataset_file, dataset_key, generate_variant
+from latent_nodes.study.plan import RunJob, baseline_file, model_file, plan_runs, run_file
+from latent_nodes.study.references import reference_results
+from latent_nodes.study.run import backfill_metrics, execute_run
+from latent_nodes.study.spec import StudySpec
+
+RAY_MISSING = "the study runs on Ray, which is not installed: pip install ray (or pip install -e '.[experiments]')"
+
+
+class RayMissing(RuntimeError):
+    """Ray is not importable; the message says how to install it."""
+
+
+class RayUnavailable(RuntimeError):
+    """Ray is installed but could not be started or reached; the message names the address and reason."""
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise RayMissing(RAY_MISSING) from None
+    return ray
+
+
+@dataclass
+class Outcome:
+    """What one invocation did."""
+
+    planned: int = 0
+    skipped: int = 0  # finished earlier
+    finished: int = 0  # finished now
+    left: int = 0  # still to run (max_runs, interruption, failures)
+    failed: list[str] = field(default_factory=list)  # one line per task that raised
+    interrupted: bool = False
+    wall_s: float = 0.0
+
+
+def _start_ray(ray, workers: int, address: str | None) -> None:
+    """Start a local Ray with ``workers`` CPUs, or connect to the cluster at ``address``."""
+    try:
+        if address:
+            import latent_nodes
+
+            # Ship this checkout's code to the cluster's workers; their Python must have the dependencies.
+            ray.init(address=address, runtime_env={"py_modules": [str(Path(latent_nodes.__file__).parent)]},
+                     log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=256 * 2**20)
+    except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RayUnavailable(f"cannot {'reach the Ray cluster at ' + address if address else 'start Ray'}: "
+                             f"{reason}") from None
+
+
+def hooks(names: tuple[str, ...]) -> dict[str, Callable]:
+    """The metric hook functions of ``names``, looked up in this process's registry."""
+    from latent_nodes.study.metrics import RUN_METRICS
+
+    return {name: RUN_METRICS[name] for name in names}
+
+
+def dataset_keys(spec: StudySpec) -> dict[str, str]:
+    return {ds: dataset_key(cfg, spec.base["sim"]) for ds, cfg in spec.datasets.items()}
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
+
+
+def _baselines_current(path: Path) -> bool:
+    """A stored reference file covers every predictor registered now (new ones trigger a recompute)."""
+    from latent_nodes.baselines import BASELINES
+
+    return path.is_file() and set(read_json(path)["predictors"]) == set(BASELINES)
+
+
+def _summary_line(record: dict) -> str:
+    inference = record["results"]["inference"]
+    if not inference:
+        return "training diverged"
+    method, res = next(iter(inference.items()))
+    return ", ".join(f"{b} {e:.5f}" for b, e in res["errors"].items()) + f" ({method})"
+
+
+def run_study(spec: StudySpec, out: Path, cache: Path, workers: int = 2, address: str | None = None,
+              max_runs: int | None = None, log: Callable[[str], None] = print) -> Outcome:
+    """Run what is missing of ``spec`` under ``out``; returns what was done. Ray starts only if needed."""
+    start = time.perf_counter()
+    out, cache = Path(out), Path(cache)
+    keys = dataset_keys(spec)
+    jobs = plan_runs(spec, keys)
+    done = [j for j in jobs if run_file(out, j).is_file()]
+    todo = [j for j in jobs if not run_file(out, j).is_file()]
+    outcome = Outcome(planned=len(jobs), skipped=len(done))
+    if max_runs is not None:
+        todo = todo[:max_runs]
+    backfill = []
+    for job in done:
+        record = read_json(run_file(out, job))
+        missing = tuple(m for m in spec.metrics if m not in record["results"]["metrics"])
+        if missing and record["results"]["inference"]:
+            backfill.append((job, record, missing))
+    baselines = [ds for ds in spec.datasets
+                 if spec.baselines and not _baselines_current(baseline_file(out, ds, keys[ds]))]
+    needed = sorted({j.dataset for j in todo} | {j.dataset for j, _, _ in backfill} | set(baselines))
+    outcome.left = outcome.planned - outcome.skipped
+    if not needed:
+        outcome.wall_s = time.perf_counter() - start
+        return outcome
+
+    ray = import_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        _start_ray(ray, workers, address)
+    log(f"study {spec.name}: {len(jobs)} runs planned, {len(done)} done earlier, {len(todo)} to run now"
+        f" on {int(ray.cluster_resources().get('CPU', 0))} Ray CPUs")
+    remote_generate = ray.remote(num_cpus=1, max_retries=0)(generate_variant)
+    remote_run = ray.remote(num_cpus=1, max_retries=0)(execute_run)
+    remote_refs = ray.remote(num_cpus=1, max_retries=0)(reference_results)
+    remote_backfill = ray.remote(num_cpus=1, max_retries=0)(backfill_metrics)
+    pending: dict = {}
+    try:
+        from latent_nodes.dataset import load_dataset, save_dataset
+
+        paths = {ds: dataset_file(cache, spec.datasets[ds], keys[ds]) for ds in needed}
+        generating = {ds: remote_generate.remote(spec.datasets[ds], spec.base["sim"])
+                      for ds in needed if not paths[ds].is_file()}
+        for ds, ref in generating.items():
+            log(f"  generating dataset {ds} ({keys[ds]}) in the simulator")
+            save_dataset(ray.get(ref), paths[ds])
+        data = {ds: ray.put(load_dataset(paths[ds])) for ds in needed}
+
+        for ds in baselines:
+            pending[remote_refs.remote(data[ds])] = ("baselines", ds)
+        for job in todo:
+            pending[remote_run.remote(job, data[job.dataset], hooks(job.metrics))] = ("run", job)
+        for job, record, missing in backfill:
+            model = model_file(out, job)
+            if not model.is_file():
+                outcome.failed.append(f"{job.id}: metrics {list(missing)} need its model, {model} is missing")
+                continue
+            pending[remote_backfill.remote(record, model.read_bytes(), data[job.dataset], hooks(missing))] = (
+                "metrics", job)
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            kind, item = pending.pop(ready[0])
+            name = item if kind == "baselines" else item.id
+            try:
+                value = ray.get(ready[0])
+            except ray.exceptions.RayError as exc:
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                outcome.failed.append(f"{kind} {name}: {reason}")
+                log(f"  FAILED {kind} {name}: {reason}")
+                continue
+            _store(kind, item, value, out, keys, outcome, log)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        log(f"study {spec.name}: interrupted; {outcome.finished} runs finished now are kept, "
+            "the same command resumes")
+    finally:
+        if started_here:
+            ray.shutdown()
+    outcome.left = outcome.planned - outcome.skipped - outcome.finished
+    outcome.wall_s = time.perf_counter() - start
+    return outcome
+
+
+def _store(kind: str, item, value, out: Path, keys: dict[str, str], outcome: Outcome,
+           log: Callable[[str], None]) -> None:
+    """Write a finished task's result; the run record goes last, as the mark that the run is done."""
+    if kind == "baselines":
+        _write_json(baseline_file(out, item, keys[item]), {"dataset": item, "dataset_key": keys[item],
+                                                           "predictors": value})
+        log(f"  reference predictors on {item}: " + ", ".join(
+            f"{p} " + "/".join(f"{e:.5f}" for e in r["errors"].values()) for p, r in value.items()))
+        return
+    job: RunJob = item
+    if kind == "metrics":
+        _write_json(run_file(out, job), value)
+        log(f"  metrics added to {job.id}")
+        return
+    record, model_bytes = value
+    if model_bytes is not None:
+        write_bytes_atomic(model_file(out, job), model_bytes)
+    _write_json(run_file(out, job), record)
+    outcome.finished += 1
+    log(f"  [{outcome.skipped + outcome.finished}/{outcome.planned}] {job.dataset} {job.arm} seed {job.seed}: "
+        f"{_summary_line(record)}; {record['timings'].get('total_s', record['timings']['train_s']):.0f} s")

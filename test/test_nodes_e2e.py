@@ -129,4 +129,5 @@ def test_a_best_effort_pose_publisher_is_served(model):
             if g.wait(lambda: g.probe.count(messages.COMPLETED_BEHAVIOUR) > 0, timeout=0.5):
                 break
         assert g.probe.count(messages.COMPLETED_BEHAVIOUR) > 0, "a best-effort pose yields a trajectory"
+        assert g.wait(lambda: g.probe.count(messages.INFERENCE_RESULT) > 0), "its result follows the trajectory"
         assert np.allclose(messages_json(g.probe.last(messages.INFERENCE_RESULT))["block_xy"], xy)

@@ -149,3 +149,20 @@ def test_train_command_reports_conformality(tmp_path):
     charts = metrics["chart_conformality"]
     assert set(charts) == {"reach", "reach_circle"}
     assert all(row["points"] == 8 and row["condition_median"] >= 1.0 for row in charts.values())
+
+
+def test_study_hooks_report_each_behaviours_chart():
+    """The study's per-run hooks give one scale-free figure per behaviour of a trained model."""
+    from types import SimpleNamespace
+
+    from latent_nodes.study.metrics import RUN_METRICS, RunContext
+
+    from synthetic import tiny_checkpoint
+
+    ckpt = tiny_checkpoint([f"j{i}" for i in range(9)], epochs=20)
+    ctx = RunContext(model=ckpt.model, normalizer=ckpt.normalizer, config=ckpt.config,
+                     dataset=SimpleNamespace(behaviour_names=ckpt.behaviour_names))
+    condition = RUN_METRICS["conformality_condition"](ctx)
+    orthogonality = RUN_METRICS["conformality_orthogonality"](ctx)
+    assert set(condition) == set(orthogonality) == {"reach", "reach_circle"}
+    assert all(v >= 1.0 for v in condition.values()) and all(0.0 <= v <= 0.5 for v in orthogonality.values())

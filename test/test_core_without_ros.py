@@ -5,8 +5,10 @@ import sys
 
 CORE = ["config", "pvrnn", "embedding", "regularizer", "latent_model", "training", "inference", "completion",
         "evaluation", "normalization", "checkpoint", "dataset", "atomic", "safety", "bags", "baselines",
-        "training_plots", "cli", "sim.arm", "sim.kinematics", "sim.simulator", "sim.demonstrations",
-        "sim.render", "scripts.train", "scripts.table1", "scripts.dataset", "scripts.render", "scripts.bag2dataset"]
+        "training_plots", "cli", "domain", "conformality", "online", "recognition",
+        "warm_start", "sim.arm", "sim.kinematics", "sim.simulator", "sim.demonstrations",
+        "sim.render", "scripts.train", "scripts.table1", "scripts.dataset", "scripts.render", "scripts.bag2dataset",
+        "scripts.domain", "sim.urdf", "scripts.urdf"]
 
 PROBE = """
 import importlib, sys

@@ -47,6 +47,17 @@ def final_regularizer(ctx: RunContext) -> float:
     return float(value)
 
 
+def _conformality(ctx: RunContext, key: str) -> dict[str, float]:
+    """One scale-free conformality figure of each behaviour's chart (latent_nodes.conformality); {} without one."""
+    from latent_nodes.conformality import model_conformality
+
+    return {name: values[key] for name, values in model_conformality(ctx.model, ctx.dataset.behaviour_names).items()}
+
+
 RUN_METRICS: dict[str, Callable[[RunContext], Any]] = {
     "final_regularizer": final_regularizer,
+    # Fig. 4 quantified: median condition number of J^T J over the training xi (1 = conformal) and
+    # E[(v^T J^T J w)^2] / E[||J v||^2]^2 (0 = conformal); +inf for a collapsed chart.
+    "conformality_condition": lambda ctx: _conformality(ctx, "condition_median"),
+    "conformality_orthogonality": lambda ctx: _conformality(ctx, "orthogonality"),
 }

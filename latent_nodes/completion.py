@@ -151,6 +151,14 @@ class BehaviourCompleter:
         domain = self.ckpt.domain
         return float("nan") if domain is None else domain.pose_distance(xy, pattern)
 
+    def domain_report(self, xy: np.ndarray | None, coords: np.ndarray, pattern: int) -> DomainReport:
+        """Distances of a block position (None: not observed) and inferred coordinates from the domain."""
+        domain = self.ckpt.domain
+        if domain is None:
+            return DomainReport(pose_distance=float("nan"), chart_distance=float("nan"))
+        return DomainReport(pose_distance=float("nan") if xy is None else domain.pose_distance(xy, pattern),
+                            chart_distance=domain.chart_distance(coords, pattern))
+
     def assess(self, block_xy: Sequence[float], behaviour: str) -> Assessment:
         """``check`` plus the domain policy: ``OutOfDomain`` beyond the margin under ``refuse``."""
         xy, pattern = self.check(block_xy, behaviour)
@@ -188,9 +196,8 @@ class BehaviourCompleter:
         if not math.isfinite(error) or not np.all(np.isfinite(sequence)):
             raise FloatingPointError(f"inference produced non-finite values for block {xy.tolist()}")
         coords = result.coords[0].cpu().numpy()
-        chart = float("nan") if self.ckpt.domain is None else self.ckpt.domain.chart_distance(coords, pattern)
         return Completion(
             behaviour=behaviour, block_xy=xy, xi=coords if self.model.uses_embedding else None,
             z=result.z[0].cpu().numpy(), sequence=sequence, error=error,
             latency_s=time.perf_counter() - start, dt=self.dt,
-            domain=DomainReport(pose_distance=outside, chart_distance=chart), warning=warning)
+            domain=self.domain_report(xy, coords, pattern), warning=warning)

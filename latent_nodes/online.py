@@ -211,10 +211,13 @@ class OnlineEstimator:
         if block is None:  # no block seen yet: report where the completion puts it
             block = sequence[t, self.perception_dims]
         uses_embedding = self.completer.model.uses_embedding
+        coords, pattern = result.coords[k].cpu().numpy(), int(self.patterns[k])
+        block = np.asarray(block, dtype=np.float64)
         completion = Completion(
-            behaviour=self.names[k], block_xy=np.asarray(block, dtype=np.float64),
-            xi=result.coords[k].cpu().numpy() if uses_embedding else None, z=result.z[k].cpu().numpy(),
-            sequence=sequence, error=float(errors[k]), latency_s=time.perf_counter() - started,
-            dt=self.completer.dt)
+            behaviour=self.names[k], block_xy=block, xi=coords if uses_embedding else None,
+            z=result.z[k].cpu().numpy(), sequence=sequence, error=float(errors[k]),
+            latency_s=time.perf_counter() - started, dt=self.completer.dt,
+            # The window error is the third signal of trust (docs/online.md); these are the other two.
+            domain=self.completer.domain_report(block, coords, pattern))
         return OnlineEstimate(step=t, completion=completion, window_error=float(errors[k]), joint_rms=joint_rms,
                               window=tuple(window), recognition=recognition)

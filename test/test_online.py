@@ -56,6 +56,15 @@ def test_growing_prefix_converges_to_the_training_xi(completer, demos, b, i):
     assert np.abs(e.completion.joints - seq[:, :9]).max() < 0.01
     assert e.joint_rms < 3e-3 and e.window_error < 1e-3
     np.testing.assert_allclose(e.completion.block_xy, seq[-1, 9:])
+    # A training sample lies inside the domain, in the pose and in the chart.
+    assert e.completion.domain.pose_distance == 0.0 and e.completion.domain.chart_distance < 0.05
+
+
+def test_online_estimates_say_how_far_they_are_from_the_domain(completer):
+    est = OnlineEstimator(completer, "reach")
+    e = est.observe(np.array([0.66, 0.0]), None)  # 6 cm beyond the trained region's far edge
+    assert e.completion.domain.pose_distance == pytest.approx(0.06)
+    assert e.completion.domain.chart_distance > 0.1
 
 
 @pytest.mark.parametrize("joints_after", ["none", "new plan"])

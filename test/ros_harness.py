@@ -121,6 +121,9 @@ class Graph:
 
     def __exit__(self, *exc) -> None:
         self.executor.shutdown(timeout_sec=2.0)
+        # Let a callback still running on the spinner finish before its node is destroyed under it.
+        if self.spinner.is_alive():
+            self.spinner.join(timeout=5.0)
         for node in reversed(self.nodes):
             close = getattr(node, "close", None)
             if close is not None:

@@ -46,6 +46,10 @@ class Health:
             if event:
                 self.events[key] = time.monotonic()
 
+    def counter(self, key: str) -> int:
+        with self.lock:
+            return self.counts.get(key, 0)
+
     def recent(self, key: str, within_s: float = RECENT_S) -> bool:
         """Whether the event ``key`` happened in the last ``within_s`` seconds."""
         with self.lock:

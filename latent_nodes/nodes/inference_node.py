@@ -205,7 +205,7 @@ class InferenceNode(Node):
                 "behaviour": completion.behaviour, "block_xy": completion.block_xy, "xi": completion.xi,
                 "z": completion.z, "error": completion.error, "latency_s": completion.latency_s,
                 "pose_to_trajectory_s": total, "pose_stamp": job.stamp,
-                "dropped": self.health.figures().get("dropped", 0), **completion.domain.to_dict()}))
+                "dropped": self.health.counter("dropped"), **completion.domain.to_dict()}))
             xi = "-" if completion.xi is None else np.array2string(completion.xi, precision=3)
             self.get_logger().info(
                 f"{completion.behaviour} for block ({job.xy[0]:.3f}, {job.xy[1]:.3f}): xi* {xi}, "

@@ -1,16 +1,17 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of either.
 
-The new content goes to a temporary file beside the target, ``.<name>.<pid>.<random>.tmp``, which then
-replaces the target in one ``os.replace``. A writer killed outright (``kill -9``, power loss) leaves its
-temporary file behind; the next write of the same target removes such leftovers: those whose writer
-process is gone, and any an hour old (no write takes that long). A live writer's recent file, in this
-process or another, is never touched.
+The new content goes to a temporary file beside the target, ``.<name>.<pid>@<host>.<random>.tmp``, which
+then replaces the target in one ``os.replace``. A writer killed outright (``kill -9``, power loss) leaves
+its temporary file behind; the next write of the same target removes such leftovers: those written on
+this host by a process that is gone, and any an hour old (no write takes that long). A recent file of a
+live writer, or of any writer on another host sharing the directory, is never touched.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 STALE_AFTER_S = 3600.0  # no write takes this long: an older temporary file is abandoned
+# This host's name as it may stand in a file name (pids are only meaningful on the host that wrote them).
+HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
 
 
 def check_target(path: str | Path) -> None:
@@ -52,7 +55,7 @@ def _writer_gone(pid: int) -> bool:
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
     """Remove temporary files that interrupted writes of ``path`` left beside it; returns what was removed."""
     path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[^.]+\.tmp")
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)(?:@([A-Za-z0-9-]+))?\.)?[^.]+\.tmp")
     removed = []
     try:
         siblings = list(path.parent.iterdir())
@@ -64,10 +67,11 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
         if not match:
             continue
         try:
-            pid = match.group(1)
-            # An hour is also the limit for a named writer: its pid may have been reused, or it wrote
-            # from another machine sharing this directory.
-            stale = (pid is not None and _writer_gone(int(pid))) or now - tmp.stat().st_mtime > STALE_AFTER_S
+            pid, host = match.group(1), match.group(2)
+            # A pid says something only on the host that wrote it; an hour is the limit for every writer
+            # (its pid may have been reused, or it wrote from another host sharing this directory).
+            ours = pid is not None and host == HOST
+            stale = (ours and _writer_gone(int(pid))) or now - tmp.stat().st_mtime > STALE_AFTER_S
             if stale:
                 tmp.unlink()
                 removed.append(tmp)
@@ -87,7 +91,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{HOST}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates 0600; give the file the permissions a plain open() would (0666 less the umask).

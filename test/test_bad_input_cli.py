@@ -343,9 +343,13 @@ def test_next_write_removes_temporaries_of_killed_writers(tmp_path):
     os.utime(old_style, (old_style.stat().st_mtime - 7200,) * 2)
     other = tmp_path / ".log.jsonl.1.abcd.tmp"  # another file's: not this write's business
     other.write_bytes(b"x")
+    # A recent write from another host sharing the directory: its pid means nothing here, so it stays.
+    foreign = tmp_path / ".model.pt.999999999@another-host.abcd.tmp"
+    foreign.write_bytes(b"theirs")
     with atomic_path(target) as live:  # a write in progress in this process must survive the next one
         live.write_bytes(b"in progress")
         write_bytes_atomic(target, b"new")
         assert live.exists() and not left[0].exists() and not old_style.exists() and other.exists()
+        assert foreign.exists()
         assert target.read_bytes() == b"new"
     assert target.read_bytes() == b"in progress" and not live.exists()

@@ -141,7 +141,10 @@ class OnlineEstimator:
         """
         started = time.perf_counter()
         t = self._check_step(step)
-        xy = None if block_xy is None else self.completer.check(block_xy, self.names[0])[0]
+        # The block is judged as a glimpse's would be, the domain policy included (when recognizing, against
+        # the first behaviour's region: both share the training positions in the default data).
+        assessment = None if block_xy is None else self.completer.assess(block_xy, self.names[0])
+        xy = None if assessment is None else assessment.xy
         q = None if joints is None else self._check_joints(joints)
         if xy is None and q is None:
             raise InvalidObservation(f"step {t}: nothing observed; give the block position, the joint angles or both")
@@ -165,7 +168,8 @@ class OnlineEstimator:
 
         fresh = self._coords is None or moved
         result = self._infer(values, mask, None if fresh else self._coords, xy)
-        estimate = self._estimate(t, result, values, mask, window, xy if xy is not None else self._block, started)
+        estimate = self._estimate(t, result, values, mask, window, xy if xy is not None else self._block, started,
+                                  None if assessment is None else assessment.warning)
 
         # Commit only now: a failed inference (FloatingPointError) leaves the estimator as it was.
         self._values, self._observed, self._steps = values, observed, steps
@@ -194,7 +198,8 @@ class OnlineEstimator:
         return infer_latent(model, self.patterns, obs, msk, cfg, starts=starts)
 
     def _estimate(self, t: int, result: InferenceResult, values: np.ndarray, mask: np.ndarray,
-                  window: list[int], block: np.ndarray | None, started: float) -> OnlineEstimate:
+                  window: list[int], block: np.ndarray | None, started: float,
+                  warning: str | None = None) -> OnlineEstimate:
         """Pick the behaviour (given or best), convert to raw units, measure the window error."""
         errors = result.error.cpu().numpy().astype(np.float64)
         recognition = self.margin.decide(self.names, errors) if self.recognizing else None
@@ -208,6 +213,7 @@ class OnlineEstimator:
         if joint_mask.any():
             seen = norm.denormalize(values[:, self.joint_dims], self.joint_dims)
             joint_rms = float(np.sqrt(np.mean((sequence[:, self.joint_dims] - seen)[joint_mask] ** 2)))
+        seen_block = block
         if block is None:  # no block seen yet: report where the completion puts it
             block = sequence[t, self.perception_dims]
         uses_embedding = self.completer.model.uses_embedding
@@ -217,7 +223,8 @@ class OnlineEstimator:
             behaviour=self.names[k], block_xy=block, xi=coords if uses_embedding else None,
             z=result.z[k].cpu().numpy(), sequence=sequence, error=float(errors[k]),
             latency_s=time.perf_counter() - started, dt=self.completer.dt,
-            # The window error is the third signal of trust (docs/online.md); these are the other two.
-            domain=self.completer.domain_report(block, coords, pattern))
+            # The window error is the third signal of trust (docs/online.md); these are the other two. A
+            # block never observed has no pose distance (NaN), only the chart's.
+            domain=self.completer.domain_report(seen_block, coords, pattern), warning=warning)
         return OnlineEstimate(step=t, completion=completion, window_error=float(errors[k]), joint_rms=joint_rms,
                               window=tuple(window), recognition=recognition)

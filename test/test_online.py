@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from latent_nodes.completion import BehaviourCompleter, InvalidObservation
+from latent_nodes.completion import BehaviourCompleter, InvalidObservation, OutOfDomain
 from latent_nodes.config import BEHAVIOURS, DataConfig, SimConfig
 from latent_nodes.online import OnlineEstimator
 from latent_nodes.sim.demonstrations import generate_demonstration, sample_rng, train_test_positions
@@ -60,11 +60,18 @@ def test_growing_prefix_converges_to_the_training_xi(completer, demos, b, i):
     assert e.completion.domain.pose_distance == 0.0 and e.completion.domain.chart_distance < 0.05
 
 
-def test_online_estimates_say_how_far_they_are_from_the_domain(completer):
-    est = OnlineEstimator(completer, "reach")
-    e = est.observe(np.array([0.66, 0.0]), None)  # 6 cm beyond the trained region's far edge
+def test_online_estimates_follow_the_domain_policy(completer):
+    far = np.array([0.66, 0.0])  # 6 cm beyond the trained region's far edge
+    refusing = OnlineEstimator(completer, "reach")
+    with pytest.raises(OutOfDomain, match="0.060 m outside the region 'reach'"):
+        refusing.observe(far, None)
+    e = OnlineEstimator(completer.with_settings(out_of_domain="warn"), "reach").observe(far, None)
     assert e.completion.domain.pose_distance == pytest.approx(0.06)
-    assert e.completion.domain.chart_distance > 0.1
+    assert e.completion.domain.chart_distance > 0.1 and "0.060 m outside" in e.completion.warning
+    # Joints alone: no block was seen, so there is no pose distance, only the chart's.
+    seq = OnlineEstimator(completer, "reach").observe(np.array([0.47, 0.05]), None).completion.joints
+    e = OnlineEstimator(completer, "reach").observe(None, seq[0])
+    assert np.isnan(e.completion.domain.pose_distance) and np.isfinite(e.completion.domain.chart_distance)
 
 
 @pytest.mark.parametrize("joints_after", ["none", "new plan"])

@@ -171,9 +171,16 @@ def _domain(path: Path, data: dict, model: LatentModel, sample_block_xy: np.ndar
     """The recorded domain; for older files, derived from the training samples they hold, with a warning."""
     if data.get("domain") is not None:
         try:
-            return Domain.from_payload(data["domain"])
+            domain = Domain.from_payload(data["domain"])
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"model file {path} has an unreadable domain record ({exc})") from None
+        dims = {c.shape[1] for c in domain.coords.values()}
+        patterns = set(domain.coords)
+        if dims != {model.coord_dim} or not patterns <= set(range(model.cfg.n_patterns)):
+            raise CheckpointError(f"model file {path} has a domain record that does not fit the model "
+                                  f"(coordinates of {sorted(dims)} dims for behaviours {sorted(patterns)}; the model "
+                                  f"has {model.coord_dim} dims and {model.cfg.n_patterns} behaviours)")
+        return domain
     coords = model.coords.detach().cpu().numpy()
     if sample_block_xy is not None and len(sample_block_xy) == len(coords):
         warnings.warn(f"model file {path} records no domain (an older file); using the block positions and "

@@ -187,7 +187,9 @@ class BehaviourCompleter:
         mask[0, 0, self.perception_dims] = True
         obs, mask = obs.to(self.device), mask.to(self.device)
         result = None
-        if self.inference_cfg.warm_start and self.warm_start is not None:  # None: it did not converge
+        # The warm start's few steps are Gauss-Newton steps: with adam it would never converge in them.
+        cfg = self.inference_cfg
+        if cfg.warm_start and cfg.method == "gauss-newton" and self.warm_start is not None:
             result = self.warm_start.infer(self.model, pattern, xy_norm, obs, mask, self.inference_cfg)
         if result is None:
             result = infer_latent(self.model, pattern, obs, mask, self.inference_cfg)

@@ -44,7 +44,10 @@ def hull_distance(points: np.ndarray, x: np.ndarray) -> float:
     weight = 1e3 * scale  # the sum-to-one row dominates the fit without spoiling its conditioning
     a = np.vstack([points.T, np.full((1, points.shape[0]), weight)])
     b = np.concatenate([x, [weight]])
-    w, _ = nnls(a, b, maxiter=50 * points.shape[0])
+    try:
+        w, _ = nnls(a, b, maxiter=50 * points.shape[0])
+    except RuntimeError as exc:  # scipy: the iteration limit was reached (not seen in practice)
+        raise ValueError(f"the distance to the trained region could not be computed ({exc})") from None
     w = w / w.sum()
     d = float(np.linalg.norm(points.T @ w - x))
     return 0.0 if d < 1e-9 * scale else d
@@ -109,6 +112,12 @@ class Domain:
         block_xy, coords = arrays(data["block_xy"]), arrays(data["coords"])
         if set(block_xy) != set(coords):
             raise ValueError("domain block positions and coordinates name different behaviours")
+        for p in block_xy:
+            xy, c = block_xy[p], coords[p]
+            if xy.ndim != 2 or xy.shape[1] != 2 or c.ndim != 2 or len(c) != len(xy) or len(xy) == 0:
+                raise ValueError(f"behaviour {p}: {xy.shape} block positions and {c.shape} coordinates")
+            if not (np.isfinite(xy).all() and np.isfinite(c).all()):
+                raise ValueError(f"behaviour {p}: non-finite positions or coordinates")
         return cls(block_xy, coords)
 
     def bounds(self, pattern: int) -> tuple[tuple[float, float], tuple[float, float]]:

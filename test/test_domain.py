@@ -145,3 +145,28 @@ def test_warn_and_allow_policies(shipped):
 def test_policy_settings_are_checked(shipped, kwargs, expected):
     with pytest.raises(ValueError, match=expected):
         shipped.with_settings(**kwargs)
+
+
+def test_a_domain_record_that_does_not_fit_the_model_is_refused(tmp_path, shipped):
+    from latent_nodes.checkpoint import CheckpointError
+
+    path = tmp_path / "bad.pt"
+    save_checkpoint(path, shipped.ckpt)
+    data = torch.load(path, weights_only=True)
+    data["domain"]["coords"][0] = torch.zeros(25, 3)  # 3-D coordinates for a 2-D chart
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match="does not fit the model"):
+        load_checkpoint(path)
+    data["domain"]["coords"][0] = torch.full((25, 2), float("nan"))
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match="unreadable domain record.*non-finite"):
+        load_checkpoint(path)
+
+
+def test_results_without_a_domain_are_strict_json():
+    import json
+
+    from latent_nodes.nodes import messages
+
+    msg = messages.json_string({"pose_distance_m": float("nan"), "xi": np.array([0.1, np.inf]), "n": np.int64(3)})
+    assert json.loads(msg.data) == {"pose_distance_m": None, "xi": [0.1, None], "n": 3}

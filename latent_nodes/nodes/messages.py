@@ -132,14 +132,18 @@ def float64(value: float) -> Float64:
 
 
 def json_string(payload: dict) -> String:
-    """A std_msgs/String holding JSON (numpy arrays become lists), for results a human or script reads."""
+    """A std_msgs/String holding strict JSON (numpy arrays become lists, NaN null), for a human or script."""
     def plain(value):
         if isinstance(value, np.ndarray):
-            return value.tolist()
+            return [plain(v) for v in value.tolist()]
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
         if isinstance(value, (np.floating, np.integer)):
-            return value.item()
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return None  # JSON has no NaN: an unknown figure (e.g. no domain record) is null
         return value
-    return String(data=json.dumps({k: plain(v) for k, v in payload.items()}))
+    return String(data=json.dumps({k: plain(v) for k, v in payload.items()}, allow_nan=False))
 
 
 # --- health (diagnostic_msgs, what rqt_robot_monitor and Foxglove show) -------------------------------------

@@ -149,6 +149,7 @@ def test_aggregate_on_cases_with_known_answers():
     assert emb["n"] == 5 and emb["failures"] == 3 and emb["failure_rate"] == pytest.approx(0.6)
     assert emb["seeds"] == [0, 1, 2, 3] and emb["diverged"] == 1
     assert emb["vs_reference"]["u"] == 0 and emb["vs_reference"]["p"] < 0.05  # every good value below every bad
+    assert emb["vs_reference"]["n_b"] == 5  # the diverged seed is ranked too (above every finite error)
     assert [r["failed"] for r in summary["references"]] == [False, True]
     assert summary["arm_differences"]["embedding"] == {"model.case": "embedding"}
     metric = [r for r in summary["metrics"] if r["arm"] == "embedding+regularization"][0]

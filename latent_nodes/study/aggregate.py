@@ -57,6 +57,15 @@ def _cell(spec: StudySpec, runs: list[dict], method: str, behaviour: str) -> dic
     return cell
 
 
+def _ranked(cell: dict) -> list[float]:
+    """What the rank test sees: every run, a diverged one above all finite errors (+inf).
+
+    So an unstable arm is not flattered by dropping its worst outcomes; the mean and CI stay over the runs
+    that trained (the failure rate counts the rest).
+    """
+    return cell["values"] + [float("inf")] * cell["diverged"]
+
+
 def _spearman(x: list[float], y: list[float]) -> dict | None:
     from scipy.stats import spearmanr
 
@@ -85,7 +94,7 @@ def aggregate(spec: StudySpec, records: list[dict], references: dict[str, dict],
                     cell = _cell(spec, by_arm[arm.name], method.name, behaviour)
                     test = None
                     if ref_cell is not None and arm.name != spec.reference_arm:
-                        test = mann_whitney(ref_cell["values"], cell["values"])
+                        test = mann_whitney(_ranked(ref_cell), _ranked(cell))
                     rows.append({"dataset": ds, "arm": arm.name, "case": arm.config["model"]["case"],
                                  "inference": method.name, "behaviour": behaviour, **cell,
                                  "vs_reference": test})

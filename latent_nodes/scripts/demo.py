@@ -359,15 +359,18 @@ def plot(trials: list[Trial], path: Path) -> None:
 
 def outside_trials(inference, behaviours: list[str], distances: list[float]) -> list[Trial]:
     """Trials beyond the far edge of each behaviour's trained region (x beyond its maximum, y at its middle)."""
+    from latent_nodes.scripts.domain import outside_positions
+
     completer, settings = inference.completer, inference.settings
     if completer.ckpt.domain is None:
         return []
     trials = []
     for behaviour in behaviours:
-        (_, x1), (y0, y1) = completer.ckpt.domain.bounds(completer.behaviour_index(behaviour))
+        bounds = completer.ckpt.domain.bounds(completer.behaviour_index(behaviour))
         for d in distances:
+            far_middle = outside_positions(bounds, d)[4]  # the sweep's positions: [3:6] lie beyond the far edge
             refuse = settings.out_of_domain == "refuse" and d > settings.domain_margin
-            trials.append(Trial(behaviour=behaviour, block_xy=[x1 + d, (y0 + y1) / 2], outside_m=d,
+            trials.append(Trial(behaviour=behaviour, block_xy=far_middle.tolist(), outside_m=d,
                                 expect_refusal=refuse))
     return trials
 

@@ -285,3 +285,24 @@ def test_a_metric_added_later_is_measured_from_the_stored_models(uninterrupted, 
     for name, res in after.items():
         assert res["metrics"]["coords_spread"] > 0
         assert res["inference"] == before[name]["inference"]  # nothing retrained or re-evaluated
+
+
+def test_reference_rows_match_the_table1_command():
+    """The study's reference rows and ``latent-nodes table1 --reference-only`` see the same input."""
+    from latent_nodes.dataset import Dataset
+    from latent_nodes.normalization import Normalizer
+    from latent_nodes.scripts.table1 import baseline_rows
+    from latent_nodes.study.references import reference_results
+
+    from synthetic import dataset as synthetic
+
+    seqs, labels, xy = synthetic(n_side=4)
+    split = np.where(np.arange(len(labels)) % 4 == 1, "test", "train")
+    ds = Dataset(sequences=seqs.astype(np.float64), labels=labels, block_xy=xy, split=split,
+                 joint_names=tuple(f"j{i}" for i in range(9)), behaviour_names=("reach", "reach_circle"), dt=0.1)
+    study = reference_results(ds)
+    table1, _ = baseline_rows(ds, Normalizer.fit(ds.train().sequences))
+    assert set(study) == set(table1)
+    for name, rows in table1.items():
+        for behaviour, error in rows.items():
+            assert study[name]["errors"][behaviour] == pytest.approx(error, rel=1e-9), name

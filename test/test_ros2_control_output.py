@@ -55,6 +55,7 @@ class StandInController(Node):
     def __init__(self, context, urdf: str | None, joints: list[str] = ROBOT) -> None:
         super().__init__("stand_in_controller", context=context)
         self.joints = joints
+        self.on = True  # publishing /joint_states
         self.received: dict[str, list[JointTrajectory]] = {ARM_TOPIC: [], GRIPPER_TOPIC: []}
         for topic in self.received:
             self.create_subscription(JointTrajectory, topic, lambda msg, t=topic: self.received[t].append(msg), 10)
@@ -66,6 +67,8 @@ class StandInController(Node):
         self.create_timer(0.01, self.tick)
 
     def tick(self) -> None:
+        if not self.on:
+            return
         q = [HOME[ROBOT.index(j)] for j in self.joints]
         self.states.publish(messages.joint_state(self.joints, np.asarray(q)))
 
@@ -141,6 +144,28 @@ def test_the_controllers_get_the_mapped_split_trajectory_with_spline_velocities(
         assert g.wait(lambda: not controller.received[ARM_TOPIC][-1].points
                       and not controller.received[GRIPPER_TOPIC][-1].points)
         assert list(controller.received[ARM_TOPIC][-1].joint_names) == ROBOT[:7]
+
+
+def test_a_first_point_due_at_once_is_reached_in_time_and_stale_feedback_stops():
+    g, commander, controller = graph(urdf=robot_urdf())
+    with g:
+        joints = behaviour()[:5] + 0.5  # the first point half a radian away from where the arm is
+        msg = messages.joint_trajectory(NAMES, joints, 0.1)
+        for k, point in enumerate(msg.points):
+            point.time_from_start = messages.seconds_to_duration(0.1 * k)  # point 0 at t = 0
+        g.trajectory.publish(msg)
+        assert g.wait(lambda: controller.received[ARM_TOPIC])
+        arm_msg = controller.received[ARM_TOPIC][-1]
+        t = times_of(arm_msg)
+        assert len(t) == 5 and t[0] >= 0.5 / 2.0 and np.all(np.diff(t) > 0)  # 0.5 rad at <= 2 rad/s
+        q, v = (np.array([list(getattr(p, k)) for p in arm_msg.points]) for k in ("positions", "velocities"))
+        spline = SplineTrajectory(np.concatenate([[0.0], t]), np.vstack([HOME[:7], q]), np.vstack([np.zeros(7), v]))
+        assert np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1]).max() <= 2.0 * (1 + 1e-5)
+        # /joint_states stop: the controllers are told to hold (an empty trajectory each).
+        controller.on = False
+        assert g.wait(lambda: not controller.received[ARM_TOPIC][-1].points
+                      and not controller.received[GRIPPER_TOPIC][-1].points, timeout=5.0)
+        assert g.wait(lambda: any("/joint_states is stale" in m for m in g.probe.logs("commander", Log.ERROR)))
 
 
 def test_limits_come_from_the_robot_description():

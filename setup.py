@@ -12,6 +12,7 @@ NODE_SCRIPTS = [
     f"perception = {PACKAGE}.nodes.perception_node:main",
     f"inference = {PACKAGE}.nodes.inference_node:main",
     f"commander = {PACKAGE}.nodes.commander_node:main",
+    f"markers = {PACKAGE}.nodes.markers_node:main",
     f"train = {PACKAGE}.scripts.train:main",
     f"demo = {PACKAGE}.scripts.demo:main",
 ]
@@ -30,6 +31,7 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/models", glob("models/*")),
         (f"share/{PACKAGE}/coppeliasim", glob("coppeliasim/*")),
+        (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
     ],
     python_requires=">=3.10,<3.13",
     install_requires=[
@@ -52,6 +54,7 @@ setup(
             "ros-std-msgs",
             "ros-std-srvs",
             "ros-diagnostic-msgs",
+            "ros-visualization-msgs",
         ],
         # Reading rosbag2 recordings, the Table I reference rows and the study runner (Ray).
         "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr", "ray"],

@@ -165,12 +165,34 @@ class NodesConfig:
     model_path: str = _f("", "checkpoint to load; empty means the shipped model in models/")
     behaviour: str = _f(BEHAVIOURS[0], "behaviour to complete: reach | reach_circle", choices=BEHAVIOURS)
     frame_id: str = _f("table", "frame of block poses: the table plane the model was trained in", min_length=1)
-    target: str = _f("embedded", "where the commander sends joints: embedded | coppeliasim",
-                     choices=("embedded", "coppeliasim"))
+    target: str = _f("embedded", "where the commander sends joints: embedded | coppeliasim (JointState targets "
+                                 "on /joint_command) | ros2_control (JointTrajectory to the controllers below)",
+                     choices=("embedded", "coppeliasim", "ros2_control"))
     max_joint_velocity: float = _f(2.0, "commander's velocity limit, rad/s, per joint", gt=0.0)
     stale_feedback_s: float = _f(0.5, "commander stops if /joint_states is older than this", gt=0.0)
     command_rate: float = _f(50.0, "commander's rate of joint targets on /joint_command, Hz", gt=0.0)
     settle_s: float = _f(0.5, "commander holds the last point this long, then reports the tracking error", ge=0.0)
+    arm_controller_topic: str = _f("/arm_controller/joint_trajectory", "ros2_control target: the arm's "
+                                   "joint_trajectory_controller topic (every joint but gripper_joints)", min_length=1)
+    gripper_controller_topic: str = _f("/gripper_controller/joint_trajectory", "ros2_control target: the gripper "
+                                       "controller's JointTrajectory topic for gripper_joints; empty: they are not "
+                                       "sent")
+    gripper_joints: list = _f(["finger_joint_left", "finger_joint_right"], "ros2_control target: model joints "
+                              "sent to the gripper controller, not the arm controller", item=str)
+    joint_name_map: list = _f([], "ros2_control target: model_name:robot_name entries renaming the model's joints "
+                                  "for the robot (trajectories, /joint_states, limits); unlisted joints keep their "
+                                  "names", item=str)
+    joint_limits_lower: list = _f([], "ros2_control target: lower position limit per model joint, rad; empty: "
+                                      "limits come from /robot_description", item=float)
+    joint_limits_upper: list = _f([], "ros2_control target: upper position limit per model joint, rad (with "
+                                      "joint_limits_lower and joint_limits_velocity)", item=float)
+    joint_limits_velocity: list = _f([], "ros2_control target: velocity limit per model joint, rad/s (with "
+                                         "joint_limits_lower and joint_limits_upper)", item=float, gt=0.0)
+    trajectory_interface: str = _f("topic", "ros2_control target: the arm controller's topic, or its "
+                                            "FollowJointTrajectory action (needs control_msgs)",
+                                   choices=("topic", "action"))
+    arm_controller_action: str = _f("/arm_controller/follow_joint_trajectory", "ros2_control target with "
+                                    "trajectory_interface action: the arm controller's action", min_length=1)
     joint_state_rate: float = _f(100.0, "sim's /joint_states rate, Hz", gt=0.0)
     block_pose_rate: float = _f(10.0, "sim's /sim/block_pose rate, Hz", gt=0.0)
     publish_clock: bool = _f(False, "sim publishes /clock from simulated time (pair with use_sim_time elsewhere)")

@@ -3,6 +3,7 @@
     ros2 launch latent_nodes demo.launch.py
     ros2 launch latent_nodes demo.launch.py sim:=coppeliasim behaviour:=reach_circle
     ros2 launch latent_nodes demo.launch.py model:=/path/to/model.pt use_sim_time:=true log_level:=debug
+    ros2 launch latent_nodes demo.launch.py rviz:=true
 
 Each node reads its ``config/<node>.yaml``; the launch arguments fill the parameters that the files
 leave out on purpose (model_path, behaviour, target, publish_clock, use_sim_time), so the two never
@@ -14,12 +15,18 @@ finds a commander that has already stopped on the silence, and short next to a r
 node's own start-up (importing torch, loading and warming up the model), so the graph serves again
 within 15 s (7-9 s measured on a busy 2-core machine, docs/nodes.md). A node that cannot start at
 all (a wrong model path) is restarted the same way and logs its one ``cannot start`` line each time.
+
+Where the ament index has ``robot_state_publisher`` (a system ROS 2 install), it is started with the
+arm's URDF and turns ``/joint_states`` into TF; elsewhere (the PyPI wheels) one info line says it was
+skipped. ``rviz:=true`` adds the markers node (block and fingertip path) and RViz with the shipped
+``rviz/latent_nodes.rviz``, or, without ``rviz2``, one info line saying so.
 """
 
 # `launch` here is the ROS 2 package, not this repository's launch/ folder.
 # ruff: noqa: I001
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch.conditions import UnlessCondition
 from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -28,6 +35,16 @@ from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = "latent_nodes"
 RESPAWN_DELAY_S = 1.0
+MARKERS_TOPIC = "/latent_nodes/markers"  # latent_nodes.nodes.markers_node.MARKERS
+
+
+def installed(package: str) -> bool:
+    """Whether the ament index (AMENT_PREFIX_PATH) has ``package``, looked up when the launch runs."""
+    try:
+        get_package_prefix(package)
+    except PackageNotFoundError:
+        return False
+    return True
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -47,6 +64,30 @@ def generate_launch_description() -> LaunchDescription:
                     ros_arguments=["--log-level", log_level],
                     respawn=True, respawn_delay=RESPAWN_DELAY_S, **kwargs)
 
+    def optional_nodes(context) -> list:
+        """robot_state_publisher where installed; with rviz:=true the markers node and RViz (if installed)."""
+        actions = []
+        if installed("robot_state_publisher"):
+            from latent_nodes.sim.urdf import build_urdf
+
+            actions.append(Node(package="robot_state_publisher", executable="robot_state_publisher",
+                                name="robot_state_publisher", output="screen",
+                                parameters=[{"robot_description": build_urdf(root_frame="table"),
+                                             "use_sim_time": use_sim_time()}]))
+        else:
+            actions.append(LogInfo(msg="robot_state_publisher is not installed here (a system ROS 2 install has "
+                                       "it): skipped, so /joint_states are not turned into TF"))
+        if LaunchConfiguration("rviz").perform(context) == "true":
+            actions.append(node("markers", [{"use_sim_time": use_sim_time()}]))
+            if installed("rviz2"):
+                rviz_config = PathJoinSubstitution([FindPackageShare(PACKAGE), "rviz", "latent_nodes.rviz"])
+                actions.append(Node(package="rviz2", executable="rviz2", name="rviz2", output="screen",
+                                    arguments=["-d", rviz_config], parameters=[{"use_sim_time": use_sim_time()}]))
+            else:
+                actions.append(LogInfo(msg=f"rviz:=true: rviz2 is not installed here (a system ROS 2 desktop install "
+                                           f"has it); the markers are still published on {MARKERS_TOPIC}"))
+        return actions
+
     return LaunchDescription([
         DeclareLaunchArgument("sim", default_value="embedded", choices=["embedded", "coppeliasim"],
                               description="world behind the commander: the embedded MuJoCo arm, or CoppeliaSim "
@@ -60,6 +101,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("log_level", default_value="info",
                               choices=["debug", "info", "warn", "error", "fatal"],
                               description="log level of every node"),
+        DeclareLaunchArgument("rviz", default_value="false", choices=["true", "false"],
+                              description="open RViz with rviz/latent_nodes.rviz: the arm, the block and the "
+                                          "completed behaviour's fingertip path (markers node)"),
         node("sim", [{"publish_clock": use_sim_time()}],
              condition=UnlessCondition(EqualsSubstitution(sim, "coppeliasim"))),
         node("perception", [{"use_sim_time": use_sim_time()}]),
@@ -67,4 +111,5 @@ def generate_launch_description() -> LaunchDescription:
                             "model_path": ParameterValue(LaunchConfiguration("model"), value_type=str),
                             "behaviour": ParameterValue(LaunchConfiguration("behaviour"), value_type=str)}]),
         node("commander", [{"use_sim_time": use_sim_time(), "target": ParameterValue(sim, value_type=str)}]),
+        OpaqueFunction(function=optional_nodes),
     ])

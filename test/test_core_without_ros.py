@@ -8,7 +8,7 @@ CORE = ["config", "pvrnn", "embedding", "regularizer", "latent_model", "training
         "training_plots", "cli", "domain", "conformality", "online", "recognition",
         "warm_start", "sim.arm", "sim.kinematics", "sim.simulator", "sim.demonstrations",
         "sim.render", "scripts.train", "scripts.table1", "scripts.dataset", "scripts.render", "scripts.bag2dataset",
-        "scripts.domain", "sim.urdf", "scripts.urdf"]
+        "scripts.domain", "sim.urdf", "scripts.urdf", "joint_trajectory", "robot_description", "fingertip_path"]
 
 PROBE = """
 import importlib, sys

@@ -28,7 +28,7 @@ def flatten(mapping: dict, prefix: str = "") -> dict:
     return out
 
 
-@pytest.mark.parametrize("node", ["sim", "perception", "inference", "commander"])
+@pytest.mark.parametrize("node", ["sim", "perception", "inference", "commander", "markers"])
 def test_yaml_files_use_schema_names_and_types(node):
     data = yaml.safe_load((ROOT / "config" / f"{node}.yaml").read_text())
     assert list(data) == [node] and list(data[node]) == ["ros__parameters"]
@@ -105,7 +105,7 @@ def test_wrong_types_and_choices_fail_clearly(node):
         declare_section(node(perception_source="camera"), NodesConfig, only=["perception_source"])
 
 
-@pytest.mark.parametrize("node_name", ["sim", "perception", "inference", "commander"])
+@pytest.mark.parametrize("node_name", ["sim", "perception", "inference", "commander", "markers"])
 def test_shipped_parameter_files_pass_the_schema(node_name):
     from latent_nodes.nodes.parameters import check_parameters_file
 

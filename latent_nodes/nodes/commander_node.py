@@ -6,6 +6,8 @@ embedded sim and CoppeliaSim's scene script, chosen by ``target``) read the same
 is sent a trajectory must pass ``latent_nodes.safety``: exactly the arm's joint names, finite values,
 increasing times; positions are clamped to the joint limits and every streamed target is rate-limited to
 the velocity limits. A newer trajectory replaces the running one (it starts from the last target sent).
+With ``target: ros2_control`` the checked trajectory goes whole to the robot's controllers instead, timed
+within the velocity limits, under the robot's joint names and limits (``ros2_control_output.py``).
 
 Execution stops on ``~/stop`` (std_srvs/Trigger), when ``/joint_states`` goes stale, and when the clock
 jumps back (a restarted world on simulated time): the feedback then belongs to another world, so it is
@@ -38,6 +40,7 @@ from latent_nodes.config import NodesConfig
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
+from latent_nodes.nodes.ros2_control_output import ROS2_CONTROL_PARAMETERS, Ros2ControlOutput
 from latent_nodes.nodes.runner import run_node
 from latent_nodes.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
 
@@ -49,13 +52,20 @@ def arm_limits() -> JointLimits:
     return JointLimits(tuple(arm.JOINT_NAMES), arm.JOINT_LOWER, arm.JOINT_UPPER, arm.MAX_VELOCITY)
 
 
+def rms_of(squared_errors: np.ndarray) -> float:
+    """Root of the mean over the finite entries (NaN: a joint without feedback, never sent); NaN if none."""
+    finite = squared_errors[np.isfinite(squared_errors)]
+    return float(np.sqrt(finite.mean())) if finite.size else float("nan")
+
+
 class CommanderNode(Node):
     """Validates trajectories, streams rate-limited targets, watches feedback, reports tracking error."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__("commander", **kwargs)
         self.settings = declare_section(
-            self, NodesConfig, only=["target", "max_joint_velocity", "stale_feedback_s", "command_rate", "settle_s"],
+            self, NodesConfig, only=["target", "max_joint_velocity", "stale_feedback_s", "command_rate", "settle_s",
+                                     *ROS2_CONTROL_PARAMETERS],
             dynamic=["max_joint_velocity"],
             validators={"max_joint_velocity": lambda v: None if v > 0 else "must be positive"})
         s = self.settings
@@ -63,6 +73,8 @@ class CommanderNode(Node):
             raise ValueError("max_joint_velocity, stale_feedback_s and command_rate must be positive, settle_s >= 0")
         self.arm = arm_limits()
         self.names = list(self.arm.names)
+        # target ros2_control: whole trajectories to the robot's controllers (nodes/ros2_control_output.py)
+        self.output = Ros2ControlOutput(self, s, self.arm) if s.target == "ros2_control" else None
 
         self.command_pub = self.create_publisher(JointState, messages.JOINT_COMMAND, 10)
         self.error_pub = self.create_publisher(Float64, messages.TRACKING_ERROR, 10)
@@ -87,8 +99,9 @@ class CommanderNode(Node):
         self.squared_errors: list[np.ndarray] = []
         self.last_tracking_error = float("nan")
         self.health = Health(self, self.health_status)
-        self.get_logger().info(f"streaming to the {s.target} arm on {messages.JOINT_COMMAND} at {s.command_rate:g} Hz; "
-                               f"velocity limit {s.max_joint_velocity:g} rad/s")
+        if self.output is None:
+            self.get_logger().info(f"streaming to the {s.target} arm on {messages.JOINT_COMMAND} at "
+                                   f"{s.command_rate:g} Hz; velocity limit {s.max_joint_velocity:g} rad/s")
 
     def limits(self) -> JointLimits:
         return self.arm.with_velocity_cap(self.settings.max_joint_velocity)
@@ -103,7 +116,7 @@ class CommanderNode(Node):
 
     def on_joint_states(self, msg: JointState) -> None:
         try:
-            q = messages.joint_positions(msg, self.names)
+            q = self.output.positions(msg) if self.output else messages.joint_positions(msg, self.names)
         except ValueError as exc:
             self.get_logger().warning(f"ignoring /joint_states: {exc}", throttle_duration_sec=1.0)
             return
@@ -115,6 +128,8 @@ class CommanderNode(Node):
     def on_trajectory(self, msg: JointTrajectory) -> None:
         names, times, positions = messages.trajectory_arrays(msg)
         try:
+            if self.output is not None:
+                self.arm = self.output.current_limits()  # the robot's, once known
             trajectory = check_trajectory(names, times, positions, self.arm)
         except UnsafeTrajectory as exc:
             self.health.count("refused_unsafe", event=True)
@@ -128,10 +143,12 @@ class CommanderNode(Node):
             return
         if trajectory.clamped:
             self.get_logger().warning("trajectory exceeds the joint limits; clamped to them")
-        start = self.last_command if self.active is not None else self.measured
+        start = self.last_command if self.active is not None and self.output is None else self.measured
         if trajectory.times[0] > 0:  # reach the first point from where the arm is, in the first interval
             trajectory = CheckedTrajectory(np.concatenate([[0.0], trajectory.times]),
                                            np.vstack([start, trajectory.positions]), trajectory.clamped)
+        if self.output is not None:  # the controller interpolates it; keep what was sent, to measure tracking
+            trajectory = self.output.send(trajectory, self.measured, self.limits())
         if self.active is not None:
             self.get_logger().info("replacing the running trajectory")
         self.active, self.started_at = trajectory, self.get_clock().now()
@@ -152,6 +169,8 @@ class CommanderNode(Node):
         self.measured, self.measured_at = None, None
         if self.active is not None:
             self.active = None  # no hold command: the arm's position is unknown until /joint_states arrive
+            if self.output is not None:
+                self.output.stop()  # a controller knows where its arm is: it holds there
             self.health.count("stopped_clock_jump", event=True)
             self.get_logger().error("trajectory stopped: the clock jumped back or changed source "
                                     f"({jump.delta.nanoseconds * 1e-9:+.2f} s); waiting for fresh /joint_states")
@@ -161,7 +180,9 @@ class CommanderNode(Node):
     def abort(self, reason: str) -> None:
         """End execution now and hold the arm where it is (if we still know where that is)."""
         self.active = None
-        if self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s:
+        if self.output is not None:
+            self.output.stop()
+        elif self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s:
             self.command_pub.publish(messages.joint_state(self.names, self.measured))
         self.health.count("stopped_on_request")
         self.get_logger().warning(f"trajectory stopped: {reason}")
@@ -189,8 +210,14 @@ class CommanderNode(Node):
         age = self.feedback_age()
         if age > self.settings.stale_feedback_s:
             self.active = None  # no hold command: with stale feedback we do not know where the arm is
+            if self.output is not None:
+                self.output.stop()  # a controller knows where its arm is: it holds there
             self.health.count("stopped_stale_feedback", event=True)
             self.get_logger().error(f"trajectory stopped: /joint_states is stale ({age:.2f} s old)")
+            return
+        if self.output is not None:  # the controller interpolates on its own: only wait for the end
+            if self.elapsed(self.started_at) >= self.active.duration + self.settings.settle_s:
+                self.finish()
             return
         now = self.get_clock().now()
         dt = max((now - self.last_tick).nanoseconds * 1e-9, 0.0)
@@ -206,8 +233,7 @@ class CommanderNode(Node):
 
     def finish(self) -> None:
         errors = np.array(self.squared_errors) if self.squared_errors else np.full((1, len(self.names)), np.nan)
-        rms = float(np.sqrt(errors.mean()))
-        final = float(np.sqrt(errors[-1].mean()))
+        rms, final = rms_of(errors), rms_of(errors[-1])
         self.active = None
         self.last_tracking_error = rms
         self.health.count("executed")

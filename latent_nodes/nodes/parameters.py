@@ -100,11 +100,14 @@ def declare_section(node: Node, section_cls: type, only: Iterable[str] | None = 
             # element type to infer, so that one parameter is declared with its type instead.
             dynamic_typing=not empty_list,
         )
-        value: Any = Parameter.Type.DOUBLE_ARRAY if empty_list else default
+        strings = f.metadata.get("item") is str
+        value: Any = default
+        if empty_list:
+            value = Parameter.Type.STRING_ARRAY if strings else Parameter.Type.DOUBLE_ARRAY
         try:
             node.declare_parameter(prefix + f.name, value, descriptor)
         except InvalidParameterTypeException:  # only the empty-list parameters have a fixed type
-            raise ConfigError(f"{_where(prefix)}{f.name}: expected {expected(f)}{DOUBLES}") from None
+            raise ConfigError(f"{_where(prefix)}{f.name}: expected {expected(f)}{'' if strings else DOUBLES}") from None
     section = read_section(node, section_cls, only=[f.name for f in fields], prefix=prefix, defaults=defaults)
     if dynamic:
         watch(node, section, prefix, dynamic, validators)
@@ -222,7 +225,8 @@ def check_parameters_file(path: str | Path, node: str) -> dict[str, Any]:
             values = by_section.setdefault(prefix, {})
             values[field_name] = check_field(section_cls, field_name, value, _where(prefix))
             f = schema_field(section_cls, field_name)
-            if field_default(f) == [] and isinstance(value, list) and not all(isinstance(v, float) for v in value):
+            if field_default(f) == [] and f.metadata.get("item") is not str and isinstance(value, list) \
+                    and not all(isinstance(v, float) for v in value):
                 raise ConfigError(f"{_where(prefix)}{name[len(prefix):]} = {show(value)}: expected {expected(f)}"
                                   f"{DOUBLES}")
         for prefix, values in by_section.items():  # the rules across fields, with the schema's other defaults

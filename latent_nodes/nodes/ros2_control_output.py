@@ -1,0 +1,234 @@
+"""The commander's ros2_control side (``target: ros2_control``): whole trajectories to the arm's controllers.
+
+A ros2_control arm is driven by a joint_trajectory_controller, which takes the whole behaviour at once
+and interpolates it itself. The commander checks a trajectory exactly as for the other targets
+(``latent_nodes.safety``: the model's joint names, finite values, increasing times, clamped to the
+limits); this module then times it within the velocity limits with spline velocities
+(``latent_nodes.joint_trajectory``), renames the joints for the robot (``joint_name_map``) and sends
+the arm's joints to ``arm_controller_topic`` and ``gripper_joints`` to ``gripper_controller_topic``
+(nothing if that is empty), each as a JointTrajectory with a zero stamp ("start now"). With
+``trajectory_interface: action`` the arm's part goes to the controller's FollowJointTrajectory action
+instead, and the controller's result and final tracking error are logged; that needs ``control_msgs``
+(a system ROS 2 install), and without it the commander cannot start, saying so in one line.
+
+Limits come from ``joint_limits_*`` parameters when given, else from ``/robot_description`` (transient
+local, the URDF that robot_state_publisher or the sim node publishes): until it arrives, trajectories are
+refused. Feedback is ``/joint_states`` under the robot's names (a joint_state_broadcaster). Stopping sends
+an empty trajectory, on which a joint_trajectory_controller holds the position it measures itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from latent_nodes.config import NodesConfig
+from latent_nodes.joint_trajectory import (
+    ControllerTrajectory,
+    JointNameMap,
+    for_controller,
+    spline_trajectory,
+    split_joints,
+)
+from latent_nodes.nodes import messages
+from latent_nodes.robot_description import RobotDescriptionError, joint_limits
+from latent_nodes.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory
+
+try:  # a system ROS 2 install has control_msgs; the PyPI wheels do not
+    from control_msgs.action import FollowJointTrajectory
+except ImportError:
+    FollowJointTrajectory = None
+
+# The commander's parameters (NodesConfig fields) that only this target reads.
+ROS2_CONTROL_PARAMETERS = ("arm_controller_topic", "gripper_controller_topic", "gripper_joints", "joint_name_map",
+                           "joint_limits_lower", "joint_limits_upper", "joint_limits_velocity",
+                           "trajectory_interface", "arm_controller_action")
+# When a trajectory's first point is due at once (time 0) but the arm is elsewhere, it is moved this far
+# out first; the timing within the velocity limits then stretches it as far as the move needs.
+FIRST_POINT_S = 1e-3
+DESCRIPTION_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+ACTION_RESULTS = {0: "SUCCESSFUL", -1: "INVALID_GOAL", -2: "INVALID_JOINTS", -3: "OLD_HEADER_TIMESTAMP",
+                  -4: "PATH_TOLERANCE_VIOLATED", -5: "GOAL_TOLERANCE_VIOLATED"}
+
+
+def controller_message(part: ControllerTrajectory) -> JointTrajectory:
+    """A JointTrajectory with positions and velocities per point; the zero stamp means "start on receipt"."""
+    msg = JointTrajectory()
+    msg.joint_names = list(part.joint_names)
+    for t, q, v in zip(part.times, part.positions, part.velocities):
+        msg.points.append(JointTrajectoryPoint(positions=q.tolist(), velocities=v.tolist(),
+                                               time_from_start=messages.seconds_to_duration(float(t))))
+    return msg
+
+
+class Ros2ControlOutput:
+    """Sends checked trajectories to ros2_control controllers for a commander node."""
+
+    def __init__(self, node: Node, settings: NodesConfig, model_limits: JointLimits) -> None:
+        """Raises ValueError (the node's one ``cannot start`` line) for inconsistent parameters."""
+        self.node = node
+        self.model_limits = model_limits
+        names = list(model_limits.names)
+        self.names = JointNameMap.parse(names, settings.joint_name_map)
+        arm, gripper = split_joints(names, settings.gripper_joints)
+        self.arm_columns = arm
+        self.gripper_columns = gripper if settings.gripper_controller_topic else []
+        self.sent = sorted(self.arm_columns + self.gripper_columns)  # model joints that reach a controller
+        self.robot_names = list(self.names.robot_names)
+        self.limits: JointLimits | None = None
+        self.limits_problem = "waiting for /robot_description"
+
+        self.arm_pub = node.create_publisher(JointTrajectory, settings.arm_controller_topic, 10)
+        self.gripper_pub = (node.create_publisher(JointTrajectory, settings.gripper_controller_topic, 10)
+                            if self.gripper_columns else None)
+        self.action = None
+        self.goal = None
+        self.controller_error = float("nan")
+        if settings.trajectory_interface == "action":
+            if FollowJointTrajectory is None:
+                raise ValueError("trajectory_interface action needs control_msgs (FollowJointTrajectory), which "
+                                 "does not import here (a system ROS 2 install has it); use trajectory_interface "
+                                 "topic")
+            from rclpy.action import ActionClient
+
+            self.action = ActionClient(node, FollowJointTrajectory, settings.arm_controller_action)
+            self.action_name = settings.arm_controller_action
+
+        given = [settings.joint_limits_lower, settings.joint_limits_upper, settings.joint_limits_velocity]
+        if any(given):
+            if any(len(values) != len(names) for values in given):
+                raise ValueError(f"joint_limits_lower, joint_limits_upper and joint_limits_velocity: give all three, "
+                                 f"one value per model joint ({len(names)}: {names}), or none to read "
+                                 f"{messages.ROBOT_DESCRIPTION}")
+            self.limits = JointLimits(tuple(names), *given)
+            source = "parameters"
+        else:
+            node.create_subscription(String, messages.ROBOT_DESCRIPTION, self.on_description, DESCRIPTION_QOS)
+            source = messages.ROBOT_DESCRIPTION
+        gripper_text = (f"{[self.robot_names[i] for i in self.gripper_columns]} on {settings.gripper_controller_topic}"
+                        if self.gripper_columns else "no gripper controller")
+        arm_target = (f"action {settings.arm_controller_action}" if self.action is not None
+                      else settings.arm_controller_topic)
+        node.get_logger().info(f"sending to ros2_control: {[self.robot_names[i] for i in self.arm_columns]} on "
+                               f"{arm_target}, {gripper_text}; joint limits from {source}")
+
+    # --- inputs ----------------------------------------------------------------------------------------
+
+    def on_description(self, msg: String) -> None:
+        """Limits of the joints sent, from the robot description; the others keep the model's."""
+        robot = [self.robot_names[i] for i in self.sent]
+        try:
+            read = joint_limits(msg.data, robot)
+        except RobotDescriptionError as exc:
+            self.limits, self.limits_problem = None, str(exc)
+            self.node.get_logger().error(f"ignoring {messages.ROBOT_DESCRIPTION}: {exc}")
+            return
+        lower, upper = self.model_limits.lower.copy(), self.model_limits.upper.copy()
+        velocity = self.model_limits.max_velocity.copy()
+        lower[self.sent], upper[self.sent], velocity[self.sent] = read.lower, read.upper, read.max_velocity
+        self.limits = JointLimits(self.model_limits.names, lower, upper, velocity)
+        self.node.get_logger().info(f"joint limits from {messages.ROBOT_DESCRIPTION} for {robot}")
+
+    def current_limits(self) -> JointLimits:
+        """The limits trajectories are checked against; UnsafeTrajectory while there are none."""
+        if self.limits is None:
+            raise UnsafeTrajectory(f"no joint limits for the robot yet ({self.limits_problem})")
+        return self.limits
+
+    def positions(self, msg: JointState) -> np.ndarray:
+        """[J] model-order positions from the robot's /joint_states; NaN for joints never sent.
+
+        ValueError if a joint that is sent is missing or not finite (the feedback is then not fresh).
+        """
+        q = np.full(len(self.robot_names), np.nan)
+        sent_names = [self.robot_names[i] for i in self.sent]
+        q[self.sent] = messages.joint_positions(msg, sent_names)
+        index = {name: i for i, name in enumerate(msg.name)}
+        for i in set(range(len(q))) - set(self.sent):
+            k = index.get(self.robot_names[i])
+            if k is not None and k < len(msg.position):
+                q[i] = msg.position[k]
+        return q
+
+    # --- output ----------------------------------------------------------------------------------------
+
+    def send(self, trajectory: CheckedTrajectory, measured: np.ndarray, limits: JointLimits) -> CheckedTrajectory:
+        """Time ``trajectory`` from ``measured`` within ``limits``, send it; returns it as sent (for tracking).
+
+        The returned trajectory has the sent knots' times (stretched where the limits asked for it) and
+        starts at t = 0 where the arm was.
+        """
+        times, q = trajectory.times, trajectory.positions.copy()
+        if len(q) > 1:  # the commander's start row lacks the joints never sent (no feedback needed for them)
+            missing = ~np.isfinite(q[0])
+            q[0, missing] = q[1, missing]
+        start = np.where(np.isfinite(measured), measured, q[0])
+        if times[0] > 0 or not np.array_equal(q[0, self.sent], start[self.sent]):
+            times = np.concatenate([[0.0], times + (FIRST_POINT_S if times[0] <= 0 else 0.0)])
+            q = np.vstack([start, q])
+        spline = spline_trajectory(times, q[:, self.sent], limits.max_velocity[self.sent])
+        column = {model: k for k, model in enumerate(self.sent)}  # model joint -> column of the spline
+        arm = for_controller(spline, [self.robot_names[i] for i in self.arm_columns],
+                             [column[i] for i in self.arm_columns])
+        if self.action is not None:
+            self.send_goal(controller_message(arm))
+        else:
+            self.arm_pub.publish(controller_message(arm))
+        if self.gripper_pub is not None:
+            gripper = for_controller(spline, [self.robot_names[i] for i in self.gripper_columns],
+                                     [column[i] for i in self.gripper_columns])
+            self.gripper_pub.publish(controller_message(gripper))
+        if spline.duration > times[-1] * (1 + 1e-9):
+            self.node.get_logger().warning(f"trajectory slowed to stay within the velocity limits: "
+                                           f"{times[-1]:.2f} s -> {spline.duration:.2f} s")
+        return CheckedTrajectory(spline.times, q, trajectory.clamped)
+
+    def stop(self) -> None:
+        """Cancel: an empty trajectory (the controller holds where it is), and the action goal if any."""
+        for pub, columns in ((self.arm_pub, self.arm_columns), (self.gripper_pub, self.gripper_columns)):
+            if pub is not None:
+                msg = JointTrajectory()
+                msg.joint_names = [self.robot_names[i] for i in columns]
+                pub.publish(msg)
+        if self.goal is not None:
+            self.goal.cancel_goal_async()
+            self.goal = None
+
+    # --- FollowJointTrajectory (where control_msgs imports) -------------------------------------------
+
+    def send_goal(self, msg: JointTrajectory) -> None:
+        if not self.action.server_is_ready():
+            self.node.get_logger().error(f"no FollowJointTrajectory server on {self.action_name}; "
+                                         "the arm's trajectory was not sent")
+            return
+        goal = FollowJointTrajectory.Goal()
+        goal.trajectory = msg
+        self.controller_error = float("nan")
+        self.action.send_goal_async(goal, feedback_callback=self.on_feedback).add_done_callback(self.on_accepted)
+
+    def on_accepted(self, future) -> None:
+        handle = future.result()
+        if not handle.accepted:
+            self.node.get_logger().error("the arm controller rejected the trajectory")
+            return
+        self.goal = handle
+        handle.get_result_async().add_done_callback(self.on_result)
+
+    def on_feedback(self, feedback) -> None:
+        error = np.asarray(feedback.feedback.error.positions, dtype=np.float64)
+        if error.size:
+            self.controller_error = float(np.sqrt(np.mean(error**2)))
+
+    def on_result(self, future) -> None:
+        result = future.result().result
+        code = ACTION_RESULTS.get(result.error_code, str(result.error_code))
+        text = (f"arm controller: {code}{f' ({result.error_string})' if result.error_string else ''}; its tracking "
+                f"error {self.controller_error:.4f} rad RMS at the last feedback")
+        if result.error_code == 0:
+            self.node.get_logger().info(text)
+        else:
+            self.node.get_logger().error(text)

@@ -1,0 +1,157 @@
+"""Trajectories for ros2_control without ROS: name maps, gripper split, spline velocities and timing, URDF limits."""
+
+import numpy as np
+import pytest
+
+from latent_nodes.joint_trajectory import (
+    JointNameMap,
+    for_controller,
+    knot_velocities,
+    segment_peak_speed,
+    spline_trajectory,
+    split_joints,
+)
+from latent_nodes.robot_description import RobotDescriptionError, joint_limits
+from latent_nodes.sim import arm
+from latent_nodes.sim.urdf import build_urdf
+
+NAMES = list(arm.JOINT_NAMES)
+
+
+def test_name_map_renames_listed_joints_and_keeps_the_others():
+    m = JointNameMap.parse(NAMES, ["arm_joint_1:panda_joint1", " arm_joint_2 : panda_joint2"])
+    assert m.model_names == tuple(NAMES)
+    assert m.robot_names[:2] == ("panda_joint1", "panda_joint2") and m.robot_names[2:] == tuple(NAMES[2:])
+
+
+@pytest.mark.parametrize("entries, problem", [
+    (["arm_joint_9:j9"], "joint_name_map names unknown joint 'arm_joint_9'"),
+    (["arm_joint_1"], "joint_name_map entry 'arm_joint_1': expected model_name:robot_name"),
+    (["arm_joint_1:a:b"], "expected model_name:robot_name"),
+    (["arm_joint_1:"], "expected model_name:robot_name"),
+    (["arm_joint_1:j1", "arm_joint_1:j2"], "joint_name_map maps 'arm_joint_1' twice"),
+    (["arm_joint_1:arm_joint_2"], "several model joints the robot name(s) ['arm_joint_2']"),
+])
+def test_bad_name_maps_are_refused_in_one_line(entries, problem):
+    with pytest.raises(ValueError) as info:
+        JointNameMap.parse(NAMES, entries)
+    assert problem in str(info.value) and "\n" not in str(info.value)
+
+
+def test_split_puts_gripper_joints_apart():
+    arm_idx, gripper_idx = split_joints(NAMES, list(arm.FINGER_JOINTS))
+    assert [NAMES[i] for i in arm_idx] == list(arm.ARM_JOINTS)
+    assert [NAMES[i] for i in gripper_idx] == list(arm.FINGER_JOINTS)
+    assert split_joints(NAMES, []) == (list(range(9)), [])
+    with pytest.raises(ValueError, match="gripper_joints names unknown joint"):
+        split_joints(NAMES, ["thumb"])
+    with pytest.raises(ValueError, match="every joint"):
+        split_joints(NAMES, NAMES)
+
+
+def random_knots(rng, n=21, joints=9, dt=0.1):
+    times = np.arange(n) * dt
+    q = np.cumsum(rng.normal(0.0, 0.15, (n, joints)), axis=0)
+    return times, q
+
+
+def test_velocities_are_monotone_and_at_rest_at_the_ends():
+    times = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    q = np.array([[0.0], [1.0], [2.0], [1.0], [1.0]])
+    v = knot_velocities(times, q)[:, 0]
+    assert v[0] == 0 and v[-1] == 0
+    assert v[1] == pytest.approx(1.0)  # central difference on a straight stretch
+    assert v[2] == 0  # the joint turns here: no overshoot past the knot
+    assert v[3] == 0  # flat after it
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_spline_stays_within_the_velocity_limits_and_the_knots(seed):
+    rng = np.random.default_rng(seed)
+    times, q = random_knots(rng)
+    vmax = np.full(q.shape[1], 2.0)
+    spline = spline_trajectory(times, q, vmax)
+    assert np.all(np.diff(spline.times) > 0) and spline.times[0] == 0
+    np.testing.assert_array_equal(spline.positions, q)  # knots kept, only their times may stretch
+    assert np.all(spline.times >= times - 1e-12)
+    t = np.linspace(0.0, spline.duration, 20001)
+    pos, vel = spline.sample(t)
+    assert np.all(np.abs(vel) <= vmax * (1 + 1e-5)), np.abs(vel).max()
+    # The Fritsch-Carlson velocities keep each segment between its knots: never past a (clamped) limit.
+    i = np.clip(np.searchsorted(spline.times, t, side="right") - 1, 0, len(times) - 2)
+    lo, hi = np.minimum(q[i], q[i + 1]), np.maximum(q[i], q[i + 1])
+    assert np.all(pos >= lo - 1e-9) and np.all(pos <= hi + 1e-9)
+    # At the knots the spline passes through them with the stated velocities (what the controller does).
+    qk, vk = spline.sample(spline.times)
+    np.testing.assert_allclose(qk, q, atol=1e-12)
+    np.testing.assert_allclose(vk, spline.velocities, atol=1e-9)
+    # The peak computed exactly agrees with the sampled one.
+    peaks = segment_peak_speed(spline.times, spline.positions, spline.velocities)
+    assert np.abs(vel).max() == pytest.approx(peaks.max(), rel=1e-3)
+
+
+def test_a_slow_trajectory_keeps_its_timing_and_a_fast_one_is_slowed():
+    times = np.arange(11) * 0.1
+    q = np.linspace(0.0, 0.2, 11)[:, None] * np.ones((1, 3))  # 0.2 rad/s, far below the limit
+    slow = spline_trajectory(times, q, np.full(3, 2.0))
+    np.testing.assert_array_equal(slow.times, times)
+    fast = spline_trajectory(times, q * 50, np.full(3, 2.0))  # 10 rad/s asked, 2 allowed
+    assert fast.duration >= 10 * 1.0 / 2.0 * 0.99  # at least 10 rad at 2 rad/s
+    assert np.abs(fast.sample(np.linspace(0, fast.duration, 5001))[1]).max() <= 2.0 * (1 + 1e-5)
+
+
+def test_bad_knots_are_refused():
+    with pytest.raises(ValueError, match="from 0"):
+        spline_trajectory([0.1, 0.2], np.zeros((2, 1)), [1.0])
+    with pytest.raises(ValueError, match="from 0"):
+        spline_trajectory([0.0, 0.0], np.zeros((2, 1)), [1.0])
+    with pytest.raises(ValueError, match="positive velocity limit"):
+        spline_trajectory([0.0, 1.0], np.zeros((2, 1)), [0.0])
+    with pytest.raises(ValueError, match="at least 2 knots"):
+        spline_trajectory([0.0], np.zeros((1, 1)), [1.0])
+
+
+def test_a_controller_gets_its_columns_after_the_start_knot():
+    rng = np.random.default_rng(3)
+    times, q = random_knots(rng, n=6, joints=4)
+    spline = spline_trajectory(times, q, np.full(4, 50.0))
+    part = for_controller(spline, ["b", "d"], [1, 3])
+    assert part.joint_names == ["b", "d"]
+    np.testing.assert_array_equal(part.times, spline.times[1:])
+    np.testing.assert_array_equal(part.positions, q[1:, [1, 3]])
+    np.testing.assert_array_equal(part.velocities[-1], [0.0, 0.0])  # it ends at rest
+    with pytest.raises(ValueError, match="2 names for 1 joints"):
+        for_controller(spline, ["b", "d"], [1])
+
+
+def test_limits_come_from_the_robot_description():
+    urdf = build_urdf().replace('"arm_joint_1"', '"shoulder_pan"')
+    limits = joint_limits(urdf, ["shoulder_pan", "arm_joint_4"], names=["arm_joint_1", "arm_joint_4"])
+    assert limits.names == ("arm_joint_1", "arm_joint_4")
+    np.testing.assert_allclose(limits.lower, arm.JOINT_LOWER[[0, 3]])
+    np.testing.assert_allclose(limits.upper, arm.JOINT_UPPER[[0, 3]])
+    np.testing.assert_allclose(limits.max_velocity, arm.MAX_VELOCITY[[0, 3]])
+    continuous = ('<robot name="r"><joint name="wrist" type="continuous"><parent link="a"/><child link="b"/>'
+                  '<limit effort="1" velocity="3.5"/></joint></robot>')
+    wrist = joint_limits(continuous, ["wrist"])
+    assert wrist.lower[0] == -np.inf and wrist.upper[0] == np.inf and wrist.max_velocity[0] == 3.5
+
+
+@pytest.mark.parametrize("urdf, names, problem", [
+    ("<robot", ["j"], "robot description is not valid XML"),
+    ("<model/>", ["j"], "root element is <model>"),
+    (build_urdf(), ["shoulder_pan"], "robot description has no joint 'shoulder_pan'; its moving joints are "
+                                     "['arm_joint_1'"),
+    (build_urdf(), ["fingertip_centre_joint"], "'fingertip_centre_joint' is fixed, not a moving joint"),
+    ('<robot name="r"><joint name="j" type="revolute"/></robot>', ["j"], "joint 'j' has no <limit>"),
+    ('<robot name="r"><joint name="j" type="revolute"><limit lower="-1" upper="1"/></joint></robot>', ["j"],
+     "joint 'j' has no numeric <limit velocity=...> (got None)"),
+    ('<robot name="r"><joint name="j" type="revolute"><limit lower="1" upper="-1" velocity="1"/></joint></robot>',
+     ["j"], "lower 1 > upper -1"),
+    ('<robot name="r"><joint name="j" type="revolute"><limit upper="1" velocity="0"/></joint></robot>', ["j"],
+     "velocity limit 0"),
+])
+def test_bad_robot_descriptions_are_refused_in_one_line(urdf, names, problem):
+    with pytest.raises(RobotDescriptionError) as info:
+        joint_limits(urdf, names)
+    assert problem in str(info.value) and "\n" not in str(info.value)

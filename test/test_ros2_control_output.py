@@ -1,0 +1,268 @@
+"""The commander with ``target: ros2_control``, against a stand-in controller over real DDS.
+
+The stand-in plays what a ros2_control arm offers: a joint_state_broadcaster (``/joint_states`` under
+the robot's joint names), a robot description (``/robot_description``, transient local, the arm's URDF
+with the robot's names) and two joint_trajectory_controllers (arm and gripper), which record what they
+receive. The commander is the real node; nothing of ROS is mocked.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from rcl_interfaces.msg import Log
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from ros_harness import Graph
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from latent_nodes.joint_trajectory import SplineTrajectory, knot_velocities
+from latent_nodes.nodes import messages
+from latent_nodes.nodes.commander_node import CommanderNode
+from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory
+from latent_nodes.sim import arm
+from latent_nodes.sim.urdf import build_urdf
+
+NAMES = list(arm.JOINT_NAMES)
+HOME = np.asarray(arm.HOME, dtype=np.float64)
+MAP = {"arm_joint_1": "shoulder_pan", "arm_joint_4": "elbow", "finger_joint_left": "left_finger"}
+ROBOT = [MAP.get(n, n) for n in NAMES]
+ARM_TOPIC, GRIPPER_TOPIC = "/arm_controller/joint_trajectory", "/gripper_controller/joint_trajectory"
+
+
+def robot_urdf(velocity_scale: float = 1.0, elbow_upper: float | None = None) -> str:
+    """The arm's URDF under the robot's joint names, velocity limits scaled, the elbow's upper limit changed."""
+    text = build_urdf()
+    for model, robot in MAP.items():
+        text = text.replace(f'name="{model}"', f'name="{robot}"')
+    if velocity_scale != 1.0:
+        for v in set(arm.MAX_VELOCITY):
+            text = text.replace(f'velocity="{v:.9g}"', f'velocity="{v * velocity_scale:.9g}"')
+    if elbow_upper is not None:
+        text = text.replace(f'upper="{arm.JOINT_UPPER[3]:.9g}"', f'upper="{elbow_upper:.9g}"', 1)
+    return text
+
+
+class StandInController(Node):
+    """joint_state_broadcaster + robot description + arm and gripper trajectory controllers."""
+
+    def __init__(self, context, urdf: str | None, joints: list[str] = ROBOT) -> None:
+        super().__init__("stand_in_controller", context=context)
+        self.joints = joints
+        self.on = True  # publishing /joint_states
+        self.received: dict[str, list[JointTrajectory]] = {ARM_TOPIC: [], GRIPPER_TOPIC: []}
+        for topic in self.received:
+            self.create_subscription(JointTrajectory, topic, lambda msg, t=topic: self.received[t].append(msg), 10)
+        self.states = self.create_publisher(JointState, messages.JOINT_STATES, 10)
+        self.description = self.create_publisher(
+            String, messages.ROBOT_DESCRIPTION, QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        if urdf is not None:
+            self.description.publish(String(data=urdf))
+        self.create_timer(0.01, self.tick)
+
+    def tick(self) -> None:
+        if not self.on:
+            return
+        q = [HOME[ROBOT.index(j)] for j in self.joints]
+        self.states.publish(messages.joint_state(self.joints, np.asarray(q)))
+
+
+def behaviour(n_points: int = 20, dt: float = 0.1, amplitude: float = 0.3) -> np.ndarray:
+    """[n_points, 9] a smooth excursion from HOME and back (all joints move, fingers included)."""
+    s = np.sin(np.linspace(0.0, np.pi, n_points))[:, None]
+    return HOME + amplitude * s * np.linspace(0.2, 1.0, len(NAMES))[None, :] * np.array([1] * 7 + [0.2, 0.2])
+
+
+def graph(urdf: str | None = None, joints: list[str] = ROBOT, **params):
+    g = Graph()
+    commander = g.add(CommanderNode, target="ros2_control",
+                      joint_name_map=[f"{m}:{r}" for m, r in MAP.items()], **params)
+    controller = StandInController(g.context, urdf, joints)
+    g.nodes.append(controller)
+    g.executor.add_node(controller)
+    g.trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+    g.start()
+    g.wait_for_subscribers(g.trajectory)
+    assert g.wait(lambda: commander.measured is not None), "the commander never took the stand-in's /joint_states"
+    return g, commander, controller
+
+
+def send(g, controller, joints: np.ndarray, topics=(ARM_TOPIC, GRIPPER_TOPIC)) -> list[JointTrajectory]:
+    g.trajectory.publish(messages.joint_trajectory(NAMES, joints, 0.1))
+    assert g.wait(lambda: all(controller.received[t] for t in topics)), \
+        f"nothing reached the controllers; commander said: {g.probe.logs('commander')}"
+    return [controller.received[t][-1] for t in topics]
+
+
+def times_of(msg: JointTrajectory) -> np.ndarray:
+    return np.array([messages.duration_to_seconds(p.time_from_start) for p in msg.points])
+
+
+def test_the_controllers_get_the_mapped_split_trajectory_with_spline_velocities():
+    g, commander, controller = graph(urdf=robot_urdf())
+    with g:
+        joints = behaviour()
+        arm_msg, gripper_msg = send(g, controller, joints)
+        # Joint sets and names after mapping: the arm's seven to the arm controller, the fingers apart.
+        assert list(arm_msg.joint_names) == [ROBOT[i] for i in range(7)]
+        assert list(gripper_msg.joint_names) == ["left_finger", "finger_joint_right"]
+        # Zero stamp: start on receipt.
+        for msg in (arm_msg, gripper_msg):
+            assert msg.header.stamp.sec == 0 and msg.header.stamp.nanosec == 0
+        # Strictly increasing times from after "now", the same for both controllers, one point per point.
+        t = times_of(arm_msg)
+        assert len(t) == 20 and t[0] > 0 and np.all(np.diff(t) > 0)
+        np.testing.assert_array_equal(t, times_of(gripper_msg))
+        np.testing.assert_allclose(t, 0.1 * np.arange(1, 21), atol=1e-6)  # within the limits: timing kept
+        # Positions are the behaviour's; velocities the spline's, consistent with the positions and times.
+        q = np.hstack([[list(p.positions) for p in arm_msg.points], [list(p.positions) for p in gripper_msg.points]])
+        np.testing.assert_allclose(q, joints, atol=1e-12)
+        v = np.hstack([[list(p.velocities) for p in arm_msg.points],
+                       [list(p.velocities) for p in gripper_msg.points]])
+        knots_t, knots_q = np.concatenate([[0.0], t]), np.vstack([HOME, joints])
+        np.testing.assert_allclose(v, knot_velocities(knots_t, knots_q)[1:], atol=1e-9)
+        assert np.any(np.abs(v) > 0.1) and np.all(v[-1] == 0)
+        spline = SplineTrajectory(knots_t, knots_q, np.vstack([np.zeros(9), v]))
+        speeds = np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1])
+        assert np.all(speeds <= np.minimum(arm.MAX_VELOCITY, 2.0) * (1 + 1e-5))
+        # Nothing is streamed on the embedded arm's topic; the run is reported when it is over.
+        assert g.probe.count(messages.JOINT_COMMAND) == 0
+        assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=10.0)
+        assert np.isfinite(g.probe.last(messages.TRACKING_ERROR).data)
+        # Stop: an empty trajectory to each controller (it then holds where it is).
+        send(g, controller, joints)
+        client = g.probe.create_client(Trigger, "/commander/stop")
+        assert client.wait_for_service(timeout_sec=5.0)
+        future = client.call_async(Trigger.Request())
+        assert g.wait(future.done) and future.result().success
+        assert g.wait(lambda: not controller.received[ARM_TOPIC][-1].points
+                      and not controller.received[GRIPPER_TOPIC][-1].points)
+        assert list(controller.received[ARM_TOPIC][-1].joint_names) == ROBOT[:7]
+
+
+def test_a_first_point_due_at_once_is_reached_in_time_and_stale_feedback_stops():
+    g, commander, controller = graph(urdf=robot_urdf())
+    with g:
+        joints = behaviour()[:5] + 0.5  # the first point half a radian away from where the arm is
+        msg = messages.joint_trajectory(NAMES, joints, 0.1)
+        for k, point in enumerate(msg.points):
+            point.time_from_start = messages.seconds_to_duration(0.1 * k)  # point 0 at t = 0
+        g.trajectory.publish(msg)
+        assert g.wait(lambda: controller.received[ARM_TOPIC])
+        arm_msg = controller.received[ARM_TOPIC][-1]
+        t = times_of(arm_msg)
+        assert len(t) == 5 and t[0] >= 0.5 / 2.0 and np.all(np.diff(t) > 0)  # 0.5 rad at <= 2 rad/s
+        q, v = (np.array([list(getattr(p, k)) for p in arm_msg.points]) for k in ("positions", "velocities"))
+        spline = SplineTrajectory(np.concatenate([[0.0], t]), np.vstack([HOME[:7], q]), np.vstack([np.zeros(7), v]))
+        assert np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1]).max() <= 2.0 * (1 + 1e-5)
+        # /joint_states stop: the controllers are told to hold (an empty trajectory each).
+        controller.on = False
+        assert g.wait(lambda: not controller.received[ARM_TOPIC][-1].points
+                      and not controller.received[GRIPPER_TOPIC][-1].points, timeout=5.0)
+        assert g.wait(lambda: any("/joint_states is stale" in m for m in g.probe.logs("commander", Log.ERROR)))
+
+
+def test_limits_come_from_the_robot_description():
+    """A slower robot gets a slower trajectory; a tighter elbow limit clamps the elbow."""
+    g, commander, controller = graph(urdf=robot_urdf(velocity_scale=0.1, elbow_upper=2.1))
+    with g:
+        joints = behaviour(amplitude=0.6)
+        (arm_msg,) = send(g, controller, joints, topics=(ARM_TOPIC,))
+        t = times_of(arm_msg)
+        assert t[-1] > 2.0 * 1.2 and np.all(np.diff(t) > 0)  # stretched beyond the behaviour's 2 s
+        q = np.array([list(p.positions) for p in arm_msg.points])
+        assert q[:, 3].max() == pytest.approx(2.1) and joints[:, 3].max() > 2.1
+        v = np.array([list(p.velocities) for p in arm_msg.points])
+        spline = SplineTrajectory(np.concatenate([[0.0], t]), np.vstack([HOME[:7], q]), np.vstack([np.zeros(7), v]))
+        speeds = np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1])
+        assert np.all(speeds <= arm.MAX_VELOCITY[:7] * 0.1 * (1 + 1e-5))
+        assert g.wait(lambda: any("slowed to stay within the velocity limits: 2.00 s ->" in m
+                                  for m in g.probe.logs("commander", Log.WARN)))
+
+
+def test_limits_from_parameters_and_a_disabled_gripper():
+    """No description needed with joint_limits_*; without a gripper controller the fingers need no feedback."""
+    lower, upper = list(arm.JOINT_LOWER), list(arm.JOINT_UPPER)
+    g, commander, controller = graph(urdf=None, joints=ROBOT[:7], gripper_controller_topic="",
+                                     joint_limits_lower=lower, joint_limits_upper=upper,
+                                     joint_limits_velocity=[0.3] * 9)
+    with g:
+        (arm_msg,) = send(g, controller, behaviour(), topics=(ARM_TOPIC,))
+        assert list(arm_msg.joint_names) == ROBOT[:7]
+        t = times_of(arm_msg)
+        assert t[-1] > 2.2  # slowed: 0.3 rad/s instead of the arm's 2.5
+        q, v = (np.array([list(getattr(p, k)) for p in arm_msg.points]) for k in ("positions", "velocities"))
+        spline = SplineTrajectory(np.concatenate([[0.0], t]), np.vstack([HOME[:7], q]), np.vstack([np.zeros(7), v]))
+        assert np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1]).max() <= 0.3 * (1 + 1e-5)
+        assert not g.wait(lambda: controller.received[GRIPPER_TOPIC], timeout=0.5)
+        assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=15.0)
+        assert np.isfinite(g.probe.last(messages.TRACKING_ERROR).data)  # over the arm joints it has feedback for
+
+
+def test_without_limits_trajectories_are_refused():
+    g, commander, controller = graph(urdf=None)
+    with g:
+        g.trajectory.publish(messages.joint_trajectory(NAMES, behaviour(), 0.1))
+        assert g.wait(lambda: any("refusing trajectory, nothing sent: no joint limits for the robot yet (waiting "
+                                  "for /robot_description)" in m for m in g.probe.logs("commander", Log.ERROR)))
+        # A description lacking a mapped joint is reported, and trajectories stay refused with its reason.
+        controller.description.publish(String(data=build_urdf()))
+        assert g.wait(lambda: any("ignoring /robot_description: robot description has no joint 'shoulder_pan'" in m
+                                  for m in g.probe.logs("commander", Log.ERROR)))
+        g.trajectory.publish(messages.joint_trajectory(NAMES, behaviour(), 0.1))
+        assert g.wait(lambda: any("nothing sent: no joint limits for the robot yet (robot description has no joint "
+                                  "'shoulder_pan'" in m for m in g.probe.logs("commander", Log.ERROR)))
+        assert not controller.received[ARM_TOPIC] and not controller.received[GRIPPER_TOPIC]
+
+
+@pytest.mark.parametrize("params, problem", [
+    ({"joint_name_map": ["arm_joint_8:wrist"]}, "joint_name_map names unknown joint 'arm_joint_8'"),
+    ({"joint_name_map": ["arm_joint_1"]}, "joint_name_map entry 'arm_joint_1': expected model_name:robot_name"),
+    ({"gripper_joints": ["thumb"]}, "gripper_joints names unknown joint(s) ['thumb']"),
+    ({"joint_limits_lower": [0.0] * 9}, "give all three, one value per model joint (9:"),
+    ({"joint_limits_lower": [1.0] * 9, "joint_limits_upper": [0.0] * 9, "joint_limits_velocity": [1.0] * 9},
+     "lower <= upper"),
+    ({"joint_limits_velocity": [-1.0] * 9}, "parameter joint_limits_velocity = [-1, -1, -1, -1, -1, -1, -1, -1, ...]: "
+                                            "expected a list of finite numbers, each > 0"),
+    ({"trajectory_interface": "service"}, "parameter trajectory_interface = 'service': expected one of: topic, action"),
+])
+def test_bad_parameters_are_refused_in_one_line(params, problem):
+    with Graph() as g:
+        with pytest.raises(ValueError) as info:
+            g.add(CommanderNode, target="ros2_control", **params)
+    assert problem in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+@pytest.mark.skipif(FollowJointTrajectory is not None, reason="control_msgs imports here: the action is available")
+def test_the_action_without_control_msgs_is_one_line():
+    proc = subprocess.run([sys.executable, "-m", "latent_nodes.nodes.commander_node", "--ros-args",
+                           "-p", "target:=ros2_control", "-p", "trajectory_interface:=action"],
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    errors = [line for line in out.splitlines() if "ERROR" in line]
+    assert proc.returncode == 1 and "Traceback" not in out, out
+    assert len(errors) == 1 and ("cannot start: trajectory_interface action needs control_msgs "
+                                 "(FollowJointTrajectory), which does not import here") in errors[0], out
+
+
+def test_a_parameter_file_may_give_the_string_lists(tmp_path):
+    """joint_name_map is an empty list by default: declared as a string array, so a file's strings are taken."""
+    from latent_nodes.nodes.parameters import check_parameters_file
+
+    path = tmp_path / "commander.yaml"
+    path.write_text("commander:\n  ros__parameters:\n    target: ros2_control\n"
+                    "    joint_name_map: ['arm_joint_1:shoulder_pan']\n    gripper_controller_topic: ''\n")
+    assert check_parameters_file(path, "commander")["joint_name_map"] == ["arm_joint_1:shoulder_pan"]
+    path.write_text(path.read_text().replace("['arm_joint_1:shoulder_pan']", "['arm_joint_1:a', 'arm_joint_1:b']"))
+    proc = subprocess.run([sys.executable, "-m", "latent_nodes.nodes.commander_node", "--ros-args", "--params-file",
+                           str(path)], capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    errors = [line for line in out.splitlines() if "ERROR" in line]
+    assert proc.returncode == 1 and "Traceback" not in out, out
+    assert len(errors) == 1 and "cannot start: joint_name_map maps 'arm_joint_1' twice" in errors[0], out

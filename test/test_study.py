@@ -280,6 +280,11 @@ def test_mini_study_writes_runs_tables_and_plots(uninterrupted):
     from latent_nodes.baselines import BASELINES
 
     assert set(baselines) == set(BASELINES)
+    from latent_nodes.study.references import BLOCK_INPUT, predictor_names
+
+    prefix_refs = json.loads(next((out / "baselines").glob("grid3__prefix_2__*.json")).read_text())["predictors"]
+    assert set(prefix_refs) == predictor_names(2) == set(BASELINES) | {
+        n + BLOCK_INPUT for n in ("polynomial ridge", "IDW k nearest neighbours", "Gaussian process")}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["finished_runs"] == summary["planned_runs"] == 4
     assert len(summary["rows"]) == len(spec.arms) * (len(spec.inference) + 1) * 2  # + the prefix test set

@@ -12,6 +12,19 @@ import time
 import numpy as np
 
 CONSTANT_INPUT = 1e-9  # an input whose std over the training samples is below this (normalized units) is constant
+# With a longer observation, these regressors also get a row from the block alone (the prefix then only
+# written in): with 25 demonstrations, dozens of prefix inputs can make a regressor worse than ignoring them,
+# and a reference should not be weakened by the way it is handed more information.
+BLOCK_INPUT_ROWS = ("polynomial ridge", "IDW k nearest neighbours", "Gaussian process")
+BLOCK_INPUT = " (block input, prefix written in)"
+
+
+def predictor_names(observed_steps: int = 0) -> set[str]:
+    """The rows ``reference_results`` gives for an observation of ``observed_steps``."""
+    from latent_nodes.baselines import BASELINES
+
+    extra = {name + BLOCK_INPUT for name in BLOCK_INPUT_ROWS if name in BASELINES} if observed_steps else set()
+    return set(BASELINES) | extra
 
 
 def reference_results(dataset, perception_dims: tuple[int, ...] | list[int] | None = None, observed_steps: int = 0,
@@ -22,7 +35,8 @@ def reference_results(dataset, perception_dims: tuple[int, ...] | list[int] | No
     normalized units, exactly as ``latent-nodes table1`` gives it (``scripts/table1.baseline_rows``), and
     with ``observed_steps`` = k >= 1 every output of the first k steps too (``evaluation.prefix_mask``),
     whose observed entries are then written into every prediction (``evaluation.with_observed``), as for
-    the latent model. ``test_set`` (a Dataset of test samples) replaces the variant's own test split.
+    the latent model; the regressors of ``BLOCK_INPUT_ROWS`` then also get a row from the block alone.
+    ``test_set`` (a Dataset of test samples) replaces the variant's own test split.
     """
     from latent_nodes.baselines import BASELINES, Observation, observed_inputs
     from latent_nodes.config import ModelConfig
@@ -39,16 +53,21 @@ def reference_results(dataset, perception_dims: tuple[int, ...] | list[int] | No
     mask = prefix_mask(model_cfg, observed_steps).numpy()
     normalizer = Normalizer.fit(train.sequences)  # the same statistics the model's training uses
     train_seq, test_seq = normalizer.normalize(train.sequences), normalizer.normalize(test.sequences)
+    block_mask = prefix_mask(model_cfg, 0).numpy()
+    rows = [(name, predict, False) for name, predict in BASELINES.items()]
+    if observed_steps:
+        rows += [(name + BLOCK_INPUT, BASELINES[name], True) for name in BLOCK_INPUT_ROWS if name in BASELINES]
     out: dict[str, dict] = {}
-    for name, predict in BASELINES.items():
+    for name, predict, block_only in rows:
         start = time.perf_counter()
         errors, per_sample = {}, {}
         for p, behaviour in enumerate(dataset.behaviour_names):
             tr, te = np.asarray(train.labels) == p, np.asarray(test.labels) == p
             if not te.any():
                 continue
-            kwargs = {} if observed_steps == 0 else {"observed": Observation(mask, test_seq[te])}
-            train_x, test_x = observed_inputs(train_seq[tr], mask), observed_inputs(test_seq[te], mask)
+            kwargs = {} if observed_steps == 0 or block_only else {"observed": Observation(mask, test_seq[te])}
+            inputs = block_mask if block_only else mask
+            train_x, test_x = observed_inputs(train_seq[tr], inputs), observed_inputs(test_seq[te], inputs)
             # Inputs constant over the training samples (every demonstration starts at HOME: step 0's joints)
             # carry no information and break the GP's length-scale fit; they are left out.
             varies = train_x.std(axis=0) > CONSTANT_INPUT

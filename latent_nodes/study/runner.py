@@ -92,11 +92,11 @@ def _write_json(path: Path, obj: dict) -> None:
     write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
 
 
-def _baselines_current(path: Path) -> bool:
-    """A stored reference file covers every predictor registered now (new ones trigger a recompute)."""
-    from latent_nodes.baselines import BASELINES
+def _baselines_current(path: Path, observed_steps: int = 0) -> bool:
+    """A stored reference file has exactly the rows computed now (a new predictor triggers a recompute)."""
+    from latent_nodes.study.references import predictor_names
 
-    return path.is_file() and set(read_json(path)["predictors"]) == set(BASELINES)
+    return path.is_file() and set(read_json(path)["predictors"]) == predictor_names(observed_steps)
 
 
 def missing_test_sets(spec: StudySpec, record: dict, ds_key: str) -> list[TestSet]:
@@ -140,7 +140,8 @@ def run_study(spec: StudySpec, out: Path, cache: Path, workers: int = 2, address
     baselines = [ds for ds in spec.datasets
                  if spec.baselines and not _baselines_current(baseline_file(out, ds, keys[ds]))]
     ts_baselines = [(ds, ts) for ds in spec.datasets for ts in spec.test_sets if spec.baselines and not
-                    _baselines_current(test_set_baseline_file(out, ds, ts.name, evaluation_key(ts, keys[ds])))]
+                    _baselines_current(test_set_baseline_file(out, ds, ts.name, evaluation_key(ts, keys[ds])),
+                                       ts.observed_steps)]
     needed = sorted({j.dataset for j in todo} | {j.dataset for j, *_ in backfill} | set(baselines)
                     | {ds for ds, _ in ts_baselines})
     outcome.left = outcome.planned - outcome.skipped

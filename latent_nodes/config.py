@@ -156,6 +156,9 @@ class DataConfig:
                               ge=0.0)
     seed: int = _f(0, "seed of the demonstration generator", ge=0, le=SEED_MAX)
     dataset_path: str = _f("", "dataset file; empty means generate the default dataset")
+    train_layout: str = _f("grid", "training positions: grid (train_grid's regular grid) | random (the workspace's "
+                                   "4 corners plus nx * ny - 4 seeded uniform draws; test positions as for grid)",
+                           choices=("grid", "random"))
 
 
 @dataclass

@@ -28,6 +28,31 @@ def first_step_mask(cfg: ModelConfig) -> torch.Tensor:
     return mask
 
 
+def prefix_mask(cfg: ModelConfig, observed_steps: int = 0) -> torch.Tensor:
+    """[T, O] mask of a longer observation: the block at the first step and every output of the first k steps.
+
+    ``observed_steps = 0`` is the paper's first-step perception (``first_step_mask``); k >= 1 adds the
+    joint angles (and block) of steps 0..k-1, what a robot has seen once it started the behaviour.
+    """
+    if not 0 <= observed_steps < cfg.seq_len:
+        raise ValueError(f"observed_steps must be in [0, {cfg.seq_len - 1}] (T = {cfg.seq_len}), got {observed_steps}")
+    mask = first_step_mask(cfg)
+    mask[:observed_steps] = True
+    return mask
+
+
+def with_observed(pred: np.ndarray | torch.Tensor, truth: np.ndarray | torch.Tensor,
+                  mask: np.ndarray | torch.Tensor):
+    """``pred`` with the observed entries (``mask`` [T, O]) taken from ``truth``: a completion continues its prefix.
+
+    Applied alike to the latent model and every reference in the prefix columns, so that none is scored on
+    reproducing what it was given.
+    """
+    if isinstance(pred, torch.Tensor):
+        return torch.where(torch.as_tensor(mask, device=pred.device), torch.as_tensor(truth, device=pred.device), pred)
+    return np.where(np.asarray(mask, dtype=bool), np.asarray(truth), np.asarray(pred))
+
+
 @dataclass
 class Reconstruction:
     """Completed test sequences and their errors (normalized units)."""
@@ -46,15 +71,27 @@ class Reconstruction:
 def reconstruct_from_first_step(model: LatentModel, sequences: np.ndarray, labels: np.ndarray,
                                 cfg: InferenceConfig, chunk: int = 64) -> Reconstruction:
     """Infer every sample from its first-step perception and compare the completion with the truth."""
+    return reconstruct_from_prefix(model, sequences, labels, cfg, observed_steps=0, chunk=chunk)
+
+
+def reconstruct_from_prefix(model: LatentModel, sequences: np.ndarray, labels: np.ndarray, cfg: InferenceConfig,
+                            observed_steps: int = 0, chunk: int = 64) -> Reconstruction:
+    """Infer every sample from ``prefix_mask(observed_steps)`` (Eq. 2 with that mask) and score the completion.
+
+    With ``observed_steps >= 1`` the observed entries are written into the completion (``with_observed``)
+    before the error is taken, as for the references; 0 is the paper's protocol, unchanged.
+    """
     x = torch.as_tensor(np.asarray(sequences), dtype=torch.float32, device=model.coords.device)
     lab = torch.as_tensor(np.asarray(labels), dtype=torch.long, device=x.device)
-    mask = first_step_mask(model.cfg).to(x.device)
+    mask = prefix_mask(model.cfg, observed_steps).to(x.device)
     outs, coords = [], []
     for s in range(0, x.shape[0], chunk):  # queries are batched; chunks only bound memory
         res = infer_latent(model, lab[s:s + chunk], x[s:s + chunk], mask.expand(len(lab[s:s + chunk]), -1, -1), cfg)
         outs.append(res.sequence)
         coords.append(res.coords)
     pred = torch.cat(outs)
+    if observed_steps:
+        pred = with_observed(pred, x, mask)
     errors = reconstruction_error(pred, x)
     return Reconstruction(sequences=pred.cpu().numpy(), coords=torch.cat(coords).cpu().numpy(),
                           errors=errors.cpu().numpy(), labels=lab.cpu().numpy())

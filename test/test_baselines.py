@@ -102,3 +102,78 @@ def test_validated_baselines_are_deterministic_and_record_their_choices(name):
     b = BASELINES[name](train_xy, seq, grid(3) * 0.5, info=b_info)
     assert a.shape == (9, T, O) and np.isfinite(a).all()
     assert np.array_equal(a, b) and a_info == b_info and a_info
+
+
+# --- a longer observation: the first k steps as well as the block ------------------------------------
+
+def prefix_mask(k: int) -> np.ndarray:
+    mask = np.zeros((T, O), dtype=bool)
+    mask[0, 9:] = True
+    mask[:k] = True
+    return mask
+
+
+def test_observed_inputs_are_the_observed_values_in_step_order():
+    from latent_nodes.baselines import observed_inputs
+
+    seq = np.arange(2 * T * O, dtype=float).reshape(2, T, O)
+    assert np.array_equal(observed_inputs(seq, prefix_mask(0)), seq[:, 0, 9:])  # the paper's block (x, y)
+    x = observed_inputs(seq, prefix_mask(2))
+    assert x.shape == (2, 2 * O) and np.array_equal(x, seq[:, :2].reshape(2, -1))
+
+
+def test_nearest_neighbour_writes_the_whole_observed_prefix():
+    from latent_nodes.baselines import Observation, observed_inputs
+
+    train_xy = grid(3)
+    seq = np.random.default_rng(5).standard_normal((9, T, O))
+    seq[:, :, 9:] = train_xy[:, None, :]
+    test = seq[[4]] + 0.01  # near training sample 4
+    mask = prefix_mask(3)
+    pred = nearest_neighbour(observed_inputs(seq, mask), seq, observed_inputs(test, mask),
+                             observed=Observation(mask, test))
+    assert np.array_equal(pred[0, :3], test[0, :3])  # the observed steps are the observation
+    assert np.array_equal(pred[0, 3:, :9], seq[4, 3:, :9])  # the rest is the neighbour's
+    assert np.array_equal(pred[0, :, 9:], np.repeat(test[0, :1, 9:], T, axis=0))  # the observed block throughout
+
+
+def test_promp_via_points_reproduce_the_observed_prefix_and_help():
+    # Conditioning on the first steps as via points: the completion passes through them, and on data
+    # whose early motion says more than the block does, the error of the rest falls.
+    from latent_nodes.baselines import Observation, observed_inputs
+
+    rng = np.random.default_rng(6)
+    train_xy = grid(5)
+    test_xy = grid(4) * 0.75
+    hidden = rng.uniform(-0.5, 0.5, size=(len(train_xy) + len(test_xy), 1, 1))  # not a function of the block
+    t = np.linspace(0.0, 1.0, T)[None, :, None]
+
+    def family(xy, h):
+        out = cubic_sequences(xy)
+        out[:, :, :9] += h * np.cos(3 * t)  # an offset the block does not predict, visible from the first steps
+        return out
+
+    train_seq, truth = family(train_xy, hidden[:25]), family(test_xy, hidden[25:])
+    errors = {}
+    for k in (0, 4):
+        mask = prefix_mask(k)
+        info: dict = {}
+        pred = contextual_promp(observed_inputs(train_seq, mask), train_seq, observed_inputs(truth, mask), info=info,
+                                observed=Observation(mask, truth) if k else None)
+        if k:
+            assert info["via_steps"] == [0, 1, 2, 3]
+            assert np.abs(pred[:, :k] - truth[:, :k]).max() < 0.02  # through the via points
+        errors[k] = ((pred[:, k:] - truth[:, k:]) ** 2).sum(-1).mean()
+    assert errors[4] < 0.5 * errors[0]
+
+
+def test_polynomial_ridge_skips_degrees_with_too_many_features():
+    from latent_nodes.baselines import MAX_POLYNOMIAL_FEATURES
+
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1, 1, (25, 40))  # 40 inputs: degree 3 has C(43, 3) = 12341 features, degree 4 far more
+    seq = np.repeat((x[:, :1] * 2.0 - x[:, 1:2])[:, :, None], O, axis=2)[:, :1].repeat(T, axis=1)
+    info: dict = {}
+    pred = polynomial_ridge(x, seq, x[:3], info=info)
+    assert info["degree"] <= 3 and MAX_POLYNOMIAL_FEATURES >= 12341
+    assert np.abs(pred - seq[:3]).max() < 0.05  # a linear map of two inputs is found among 40

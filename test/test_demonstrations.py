@@ -186,3 +186,63 @@ def test_the_dataset_command_writes_and_describes_a_file(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert dataset_command.main(["--train-grid", "3", "3", "--test-grid", "1", "1", "--out", str(out)]) == 2
     assert "training position" in capsys.readouterr().err
+
+
+# --- positions beyond the grid: random layouts, random unseen positions, an extrapolation band -----
+
+def test_random_layout_keeps_the_corners_and_stays_clear_of_test_positions():
+    from latent_nodes.sim.demonstrations import LAYOUT_MIN_GAP
+
+    sim = SimConfig()
+    data = DataConfig(train_layout="random")
+    train, test = train_test_positions(data, sim)
+    grid_train, grid_test = train_test_positions(DataConfig(), sim)
+    assert train.shape == grid_train.shape and np.array_equal(test, grid_test)
+    corners = {(x, y) for x in sim.workspace_x for y in sim.workspace_y}
+    assert {tuple(p) for p in train[:4]} == corners  # the training region is the grid's
+    assert not np.array_equal(train, grid_train)
+    inside = ((train >= [sim.workspace_x[0], sim.workspace_y[0]]) & (train <= [sim.workspace_x[1], sim.workspace_y[1]]))
+    assert inside.all()
+    gaps = np.linalg.norm(train[:, None] - np.vstack([train, test])[None], axis=-1)
+    gaps[np.arange(len(train)), np.arange(len(train))] = np.inf
+    assert gaps.min() >= LAYOUT_MIN_GAP - 1e-12
+    again, _ = train_test_positions(data, sim)
+    other, _ = train_test_positions(DataConfig(train_layout="random", seed=1), sim)
+    assert np.array_equal(train, again) and not np.array_equal(train, other)
+
+
+def test_hull_positions_are_inside_and_seeded():
+    from scipy.spatial import Delaunay
+
+    from latent_nodes.sim.demonstrations import hull_positions
+
+    triangle = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    p = hull_positions(triangle, 500, seed=3)
+    assert p.shape == (500, 2) and (Delaunay(triangle).find_simplex(p) >= 0).all()
+    assert abs(p.mean(axis=0) - 1 / 3).max() < 0.03  # uniform over the triangle: its centroid
+    assert np.array_equal(p, hull_positions(triangle, 500, seed=3))
+    assert not np.array_equal(p, hull_positions(triangle, 500, seed=4))
+
+
+def test_band_positions_lie_between_inner_and_outer_distance():
+    from latent_nodes.sim.demonstrations import band_positions
+
+    square = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.5, 0.5]])
+    p = band_positions(square, 200, inner=0.01, outer=0.03, seed=2)
+    # distance to the unit square, computed directly
+    d = np.linalg.norm(np.maximum(np.maximum(-p, p - 1.0), 0.0), axis=1)
+    assert p.shape == (200, 2) and d.min() >= 0.01 - 1e-9 and d.max() <= 0.03 + 1e-9
+    assert np.array_equal(p, band_positions(square, 200, inner=0.01, outer=0.03, seed=2))
+    with pytest.raises(ValueError, match="inner < outer"):
+        band_positions(square, 1, inner=0.03, outer=0.01, seed=0)
+
+
+def test_generate_samples_demonstrates_both_behaviours_at_given_positions():
+    from latent_nodes.sim.demonstrations import generate_samples
+
+    xy = np.array([[0.40, 0.05]])
+    ds = generate_samples(xy, seed=5)
+    assert ds.sequences.shape == (2, 20, 11) and list(ds.labels) == [0, 1] and set(ds.split) == {"test"}
+    np.testing.assert_allclose(ds.sequences[:, 0, 9:], np.repeat(xy, 2, axis=0), atol=1e-3)
+    assert np.array_equal(ds.sequences, generate_samples(xy, seed=5).sequences)
+    assert not np.array_equal(ds.sequences, generate_samples(xy, seed=6).sequences)  # its own noise stream

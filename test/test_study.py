@@ -28,15 +28,24 @@ MINI = ROOT / "studies" / "mini.yaml"
     ({"seeds": 3}, "missing key 'name'"),
     ({"name": "x", "seeds": "ten"}, "seeds: expected a count or a non-empty list"),
     ({"name": "x", "seeds": [0, 0]}, "seeds: repeated seeds"),
-    ({"name": "x", "base": {"train": {"epochs": "many"}}}, "base.train.epochs: expected int, got str"),
-    ({"name": "x", "base": {"train": {"lr": True}}}, "base.train.lr: expected float, got bool"),
+    ({"name": "x", "base": {"train": {"epochs": "many"}}}, "base.train.epochs = 'many': expected an integer >= 1"),
+    ({"name": "x", "base": {"train": {"lr": True}}}, "base.train.lr = true: expected a finite number > 0"),
+    ({"name": "x", "base": {"model": {"local_dim": 9}}}, "base.model.local_dim = 9 exceeds base.model.latent_dim"),
     ({"name": "x", "base": {"trian": {}}}, "base: unknown config section 'trian'"),
-    ({"name": "x", "ablations": {"a": {"train": {"lamda": 0}}}}, "ablations.a.train: unknown key 'lamda'"),
+    ({"name": "x", "ablations": {"a": {"train": {"lamda": 0}}}}, "ablations.a.train.lamda is unknown"),
     ({"name": "x", "cases": ["regularized"]}, "cases: expected a list of"),
     ({"name": "x", "ablations": {"embedding": {}}, "cases": ["embedding"]}, "the name of a case"),
-    ({"name": "x", "datasets": {"d": {"noise": 0.01}}}, "datasets.d: unknown key 'noise'"),
-    ({"name": "x", "datasets": {"d": {"train_grid": 3}}}, "datasets.d.train_grid: expected list, got int"),
-    ({"name": "x", "inference": [{"method": "sgd"}]}, "inference[0].method: 'sgd' is not one of"),
+    ({"name": "x", "datasets": {"d": {"noise": 0.01}}}, "datasets.d.noise is unknown"),
+    ({"name": "x", "datasets": {"d": {"train_grid": 3}}}, "datasets.d.train_grid = 3: expected a list of 2 integers"),
+    ({"name": "x", "datasets": {"d": {"train_layout": "hex"}}}, "datasets.d.train_layout = 'hex': expected one of"),
+    ({"name": "x", "inference": [{"method": "sgd"}]}, "inference[0].method = 'sgd': expected one of"),
+    ({"name": "x", "test_sets": {"t": {"positions": "moon"}}}, "test_sets.t.positions: 'moon' is not one of"),
+    ({"name": "x", "test_sets": {"t": {"k": 3}}}, "test_sets.t: unknown key 'k'"),
+    ({"name": "x", "test_sets": {"t": {"observed_steps": 20}}}, "test_sets.t.observed_steps: expected an integer in"),
+    ({"name": "x", "test_sets": {"t": {"count": 0}}}, "test_sets.t.count: expected an integer >= 1"),
+    ({"name": "x", "test_sets": {"t": {"inner": 0.03, "outer": 0.01}}}, "test_sets.t: expected inner < outer"),
+    ({"name": "x", "test_sets": {"t": {"inference": ["adam-7"]}}}, "test_sets.t.inference: expected a non-empty"),
+    ({"name": "x", "test_sets": [1]}, "test_sets: expected a mapping"),
     ({"name": "x", "inference": [{"steps": 30}, {"steps": 30}]}, "'gauss-newton-30' used twice"),
     ({"name": "x", "failure_threshold": -1}, "failure_threshold: expected a positive number"),
     ({"name": "x", "reference_arm": "nope"}, "reference_arm: 'nope' is not one of the arms"),
@@ -58,7 +67,7 @@ def test_bad_spec_through_the_command(tmp_path, capsys):
     path.write_text("name: x\nbase: {train: {epochs: [1]}}\n")
     assert main(["study", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"latent-nodes study: {path}: base.train.epochs: expected int, got list [1]"
+    assert err == f"latent-nodes study: {path}: base.train.epochs = [1]: expected an integer >= 1"
     path.write_text("name: [unclosed\n")
     assert main(["study", str(path)]) == 2
     err = capsys.readouterr().err.strip()
@@ -67,7 +76,7 @@ def test_bad_spec_through_the_command(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name, runs, methods", [("table1", 30, 4), ("ablations", 80, 2),
-                                                  ("generalization", 150, 2), ("mini", 4, 2)])
+                                                  ("generalization", 210, 2), ("mini", 4, 2)])
 def test_shipped_specs_are_valid(name, runs, methods):
     spec = load_spec(ROOT / "studies" / f"{name}.yaml")
     assert len(spec.datasets) * len(spec.arms) * len(spec.seeds) == runs
@@ -100,6 +109,54 @@ def test_run_identity_follows_what_decides_the_result():
     assert ids != [j.id for j in plan_runs(parse_spec(base), {"default": "other-data"})]
 
 
+def test_existing_variants_and_runs_keep_their_keys():
+    """New options (test sets, random layouts) leave every finished run of table1 and generalization findable."""
+    import hashlib
+
+    from latent_nodes.study.plan import plan_runs
+    from latent_nodes.study.runner import dataset_keys
+
+    table1 = load_spec(ROOT / "studies" / "table1.yaml")
+    assert dataset_keys(table1) == {"default": "sim-9c74fe0f74a6"}
+    ids = sorted(j.id for j in plan_runs(table1, dataset_keys(table1)))
+    stored = sorted(p.stem for p in (ROOT / "studies" / "results" / "table1" / "runs").glob("*.json"))
+    assert ids == stored and len(ids) == 30  # the committed run files are the current plan's
+    general = load_spec(ROOT / "studies" / "generalization.yaml")
+    keys = dataset_keys(general)
+    earlier = {"default": "sim-9c74fe0f74a6", "noise_5mm": "sim-85b9401912c6", "noise_1cm": "sim-fa957c54a7ec",
+               "grid_4x4": "sim-7a22c5cf7099", "grid_3x3": "sim-c6e69e5bd3f9"}
+    assert {k: v for k, v in keys.items() if k in earlier} == earlier
+    assert len(set(keys.values())) == len(keys)  # the random layouts are new variants with keys of their own
+    ids = sorted(j.id for j in plan_runs(general, keys) if j.dataset in earlier)
+    assert len(ids) == 150
+    assert hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16] == "851e380fb6974186"
+
+
+def test_test_sets_expand_with_defaults_and_keys():
+    from latent_nodes.study.test_sets import evaluation_key, samples_key
+
+    spec = parse_spec({"name": "x", "inference": [{"steps": 30}, {"method": "adam", "steps": 100}],
+                       "test_sets": {"p3": {"observed_steps": 3, "inference": ["adam-100"]},
+                                     "band": {"positions": "band", "seed": 2}, "rand": {"positions": "random"}}})
+    p3, band, rand = spec.test_sets
+    assert p3.inference == ("adam-100",) and band.inference == ("gauss-newton-30", "adam-100")
+    assert (band.inner, band.outer, band.count) == (0.01, 0.03, 16)
+    assert samples_key(p3, "k") is None and samples_key(band, "k") != samples_key(rand, "k")
+    assert samples_key(band, "k") != samples_key(band, "other") and samples_key(band, "k").startswith("ts-")
+    assert evaluation_key(p3, "k") != evaluation_key(parse_spec(
+        {"name": "x", "test_sets": {"p3": {"observed_steps": 2}}}).test_sets[0], "k")
+
+
+def test_random_layout_is_a_new_dataset_key_and_grid_keeps_its_own():
+    from latent_nodes.study.datasets import dataset_key
+
+    spec = parse_spec({"name": "x", "datasets": {"g": {}, "explicit": {"train_layout": "grid"},
+                                                 "r": {"train_layout": "random"}}})
+    sim = spec.base["sim"]
+    g, explicit, r = (dataset_key(spec.datasets[n], sim) for n in ("g", "explicit", "r"))
+    assert g == explicit == "sim-9c74fe0f74a6" and r != g
+
+
 # --- statistics with known answers ----------------------------------------------------------------
 
 def test_bootstrap_ci_known_answers():
@@ -128,6 +185,18 @@ def _record(arm, case, seed, reach, circle, diverged=False):
     inference = {} if diverged else {"gauss-newton-30": {"errors": {"reach": reach, "reach_circle": circle}}}
     return {"dataset": "default", "arm": arm, "case": case, "seed": seed,
             "results": {"training": training, "inference": inference, "metrics": {"m": {"reach": reach * 2}}}}
+
+
+def test_rank_correlation_keeps_infinite_metrics_last():
+    from latent_nodes.study.aggregate import _spearman
+
+    inf = float("inf")
+    # a collapsed chart (+inf) with the largest error: a perfect rank correlation, counted, not dropped
+    assert _spearman([1.0, 2.0, 3.0, inf], [0.1, 0.2, 0.3, 0.9]) == pytest.approx(
+        {"rho": 1.0, "p": 0.0, "n": 4, "n_inf": 1}, abs=1e-12)
+    reversed_ = _spearman([1.0, 2.0, 3.0, inf], [0.9, 0.3, 0.2, 0.1])
+    assert reversed_["rho"] == pytest.approx(-1.0) and reversed_["n"] == 4
+    assert _spearman([inf, inf, inf], [1.0, 2.0, 3.0]) is None  # all tied: no ranking to correlate
 
 
 def test_aggregate_on_cases_with_known_answers():
@@ -203,15 +272,23 @@ def test_mini_study_writes_runs_tables_and_plots(uninterrupted):
         assert len(res["per_sample"]["reach"]) == 4 and all(e >= 0 for e in res["per_sample"]["reach"])
         assert np.mean(res["per_sample"]["reach"]) == pytest.approx(res["errors"]["reach"])
     assert isinstance(record["results"]["metrics"]["final_regularizer"], float)
+    prefix = record["results"]["test_sets"]["prefix_2"]["inference"]
+    assert set(prefix) == {"gauss-newton-10"} and len(prefix["gauss-newton-10"]["per_sample"]["reach"]) == 4
     assert record["environment"]["torch_threads"] == 1 and record["environment"]["torch"]
     assert record["timings"]["train_s"] > 0 and record["config"]["train"]["epochs"] == 15
-    baselines = json.loads(next((out / "baselines").glob("*.json")).read_text())["predictors"]
+    baselines = json.loads(next((out / "baselines").glob("grid3__sim-*.json")).read_text())["predictors"]
     from latent_nodes.baselines import BASELINES
 
     assert set(baselines) == set(BASELINES)
+    from latent_nodes.study.references import BLOCK_INPUT, predictor_names
+
+    prefix_refs = json.loads(next((out / "baselines").glob("grid3__prefix_2__*.json")).read_text())["predictors"]
+    assert set(prefix_refs) == predictor_names(2) == set(BASELINES) | {
+        n + BLOCK_INPUT for n in ("polynomial ridge", "IDW k nearest neighbours", "Gaussian process")}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["finished_runs"] == summary["planned_runs"] == 4
-    assert len(summary["rows"]) == len(spec.arms) * len(spec.inference) * 2
+    assert len(summary["rows"]) == len(spec.arms) * (len(spec.inference) + 1) * 2  # + the prefix test set
+    assert len(list((out / "baselines").glob("*.json"))) == 2  # the test split and the prefix test set
     compared = [r for r in summary["rows"] if r["arm"] == "embedding"]
     assert all(r["vs_reference"] is not None and len(r["values"]) == 2 for r in compared)
     text = (out / "summary.md").read_text()
@@ -277,6 +354,11 @@ def test_a_metric_added_later_is_measured_from_the_stored_models(uninterrupted, 
     spec["metrics"] = ["final_regularizer", "coords_spread"]
     path = tmp_path / "mini_more.yaml"
     path.write_text(yaml.safe_dump(spec))
+    # test sets added later: the variant's own test split again (a known answer: the runs' own errors,
+    # recomputed from the stored models) and random positions inside the training hull
+    spec["test_sets"] = {**spec["test_sets"], "again": {"inference": ["gauss-newton-10"]},
+                         "inside": {"positions": "random", "count": 2, "seed": 1, "inference": ["gauss-newton-10"]}}
+    path.write_text(yaml.safe_dump(spec))
     monkeypatch.setitem(metrics.RUN_METRICS, "coords_spread", lambda ctx: float(ctx.model.coords.detach().std()))
     before = _results(out)
     assert main(["study", str(path), "--out", str(out), "--cache", str(uninterrupted / "cache")]) == 0
@@ -285,6 +367,16 @@ def test_a_metric_added_later_is_measured_from_the_stored_models(uninterrupted, 
     for name, res in after.items():
         assert res["metrics"]["coords_spread"] > 0
         assert res["inference"] == before[name]["inference"]  # nothing retrained or re-evaluated
+        assert res["test_sets"]["prefix_2"] == before[name]["test_sets"]["prefix_2"]  # not redone
+        again = res["test_sets"]["again"]["inference"]["gauss-newton-10"]
+        assert again["errors"] == pytest.approx(res["inference"]["gauss-newton-10"]["errors"], rel=1e-6)
+        assert len(res["test_sets"]["inside"]["inference"]["gauss-newton-10"]["per_sample"]["reach"]) == 2
+    summary = json.loads((out / "summary.json").read_text())
+    inside = [r for r in summary["references"] if r["test_set"] == "inside"]
+    assert {r["predictor"] for r in inside} == {r["predictor"] for r in summary["references"]
+                                                if r["test_set"] is None}
+    assert "### Test set `inside`: 2 positions drawn uniformly inside the training hull" in (
+        out / "summary.md").read_text()
 
 
 def test_reference_rows_match_the_table1_command():

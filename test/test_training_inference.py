@@ -141,3 +141,37 @@ def test_inference_rejects_bad_input(trained):
         infer_latent(model, 5, torch.zeros(20, 11), mask)
     with pytest.raises(ValueError, match=r"\[B, T, O\]"):
         infer_latent(model, 0, torch.zeros(19, 11), mask)
+
+
+def test_prefix_masks_and_completion_from_a_longer_prefix(trained):
+    """Eq. (2) with a longer observation: the mask, the observed entries kept, and k = 0 the paper's protocol."""
+    from latent_nodes.evaluation import (
+        prefix_mask,
+        reconstruct_from_first_step,
+        reconstruct_from_prefix,
+        with_observed,
+    )
+
+    from synthetic import sequence
+
+    cfg = trained.model.cfg
+    m0, m3 = prefix_mask(cfg, 0), prefix_mask(cfg, 3)
+    assert m0.sum() == 2 and m0[0, PERCEPTION].all()
+    assert m3[:3].all() and m3.sum() == 3 * cfg.output_dim and not m3[3:].any()
+    with pytest.raises(ValueError, match="observed_steps"):
+        prefix_mask(cfg, cfg.seq_len)
+    pred, truth = np.zeros((1, 20, 11)), np.ones((1, 20, 11))
+    assert with_observed(pred, truth, m3.numpy()).sum() == 33
+    assert torch.equal(with_observed(torch.zeros(1, 20, 11), torch.ones(1, 20, 11), m3), torch.as_tensor(
+        with_observed(pred, truth, m3.numpy()), dtype=torch.float32))
+
+    xy = np.array([[0.2, -0.2], [-0.3, 0.1]])
+    truth = np.stack([sequence(p, b) for p, b in zip(xy, (0, 1))])
+    labels = np.array([0, 1])
+    inf = InferenceConfig(steps=20)
+    first = reconstruct_from_first_step(trained.model, truth, labels, inf)
+    again = reconstruct_from_prefix(trained.model, truth, labels, inf, observed_steps=0)
+    assert np.array_equal(first.errors, again.errors)
+    longer = reconstruct_from_prefix(trained.model, truth, labels, inf, observed_steps=4)
+    assert np.allclose(longer.sequences[:, :4], truth[:, :4], atol=1e-6)  # the prefix is the observation
+    assert (longer.errors < 0.02).all()

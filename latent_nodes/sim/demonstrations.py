@@ -95,21 +95,102 @@ def train_test_positions(data_cfg: DataConfig | None = None, sim_cfg: SimConfig 
                          f"workspace_y={sim_cfg.workspace_y}")
     xs, ys = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
     train = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
-    if mx == 0 or my == 0:
-        return train, np.zeros((0, 2))
     hx, hy = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
+    if mx == 0 or my == 0:
+        test = np.zeros((0, 2))
+        return (random_layout(len(train), test, sim_cfg, data_cfg.seed) if _layout(data_cfg) == "random"
+                else train), test
 
     def inner(lo: float, hi: float, n: int) -> np.ndarray:
         return np.array([(lo + hi) / 2]) if n == 1 else np.linspace(lo, hi, n)
 
     tx, ty = inner(x0 + hx / 2, x1 - hx / 2, mx), inner(y0 + hy / 2, y1 - hy / 2, my)
     test = np.stack(np.meshgrid(tx, ty, indexing="ij"), axis=-1).reshape(-1, 2)
+    if _layout(data_cfg) == "random":
+        train = random_layout(len(train), test, sim_cfg, data_cfg.seed)
     gap = np.min(np.linalg.norm(test[:, None, :] - train[None, :, :], axis=-1))
     if gap < 1e-3:
         raise ValueError(f"test_grid {data_cfg.test_grid} puts a test position on a training position of "
                          f"train_grid {data_cfg.train_grid}; unseen positions must lie between training "
                          f"positions (use one less than train_grid per axis, or an even number)")
     return train, test
+
+
+# A random layout keeps its draws this far from the test positions and from each other, metres: a
+# draw on top of a test position would make that position seen, and two coinciding draws one sample.
+LAYOUT_MIN_GAP = 0.01
+
+
+def _layout(data_cfg: DataConfig) -> str:
+    layout = getattr(data_cfg, "train_layout", "grid")
+    if layout not in ("grid", "random"):
+        raise ValueError(f"DataConfig.train_layout must be grid or random, got {layout!r}")
+    return layout
+
+
+def random_layout(count: int, test_xy: np.ndarray, sim_cfg: SimConfig, seed: int) -> np.ndarray:
+    """[count, 2] training positions: the workspace's 4 corners, then seeded uniform draws over it.
+
+    The corners keep the training region (the hull) the grid's, so the grid's test positions stay
+    interpolation and the layouts differ only inside. Draws closer than ``LAYOUT_MIN_GAP`` to a test
+    position or an earlier position are redrawn. Rows are in draw order (corners first).
+    """
+    (x0, x1), (y0, y1) = sim_cfg.workspace_x, sim_cfg.workspace_y
+    if count < 4:
+        raise ValueError(f"a random layout needs at least the 4 workspace corners, got {count} positions")
+    rng = np.random.default_rng([int(seed), 3])  # its own stream: the samples' draws are untouched
+    points = [np.array(c, dtype=np.float64) for c in ((x0, y0), (x0, y1), (x1, y0), (x1, y1))]
+    taken = list(points) + [np.asarray(p, dtype=np.float64) for p in np.asarray(test_xy).reshape(-1, 2)]
+    for _ in range(1000 * count):
+        if len(points) == count:
+            break
+        p = rng.uniform((x0, y0), (x1, y1))
+        if min(np.linalg.norm(p - q) for q in taken) >= LAYOUT_MIN_GAP:
+            points.append(p)
+            taken.append(p)
+    if len(points) < count:
+        raise ValueError(f"cannot place {count} positions {LAYOUT_MIN_GAP} m apart in the workspace")
+    return np.stack(points)
+
+
+def hull_positions(train_xy: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """[count, 2] positions drawn uniformly over the convex hull of the training positions (seeded).
+
+    Rejection from the bounding box with a Delaunay triangulation as the inside test: an unseen
+    position anywhere inside the trained region, not a grid's cell centre.
+    """
+    from scipy.spatial import Delaunay
+
+    train_xy = np.asarray(train_xy, dtype=np.float64)
+    tri = Delaunay(train_xy)
+    lo, hi = train_xy.min(axis=0), train_xy.max(axis=0)
+    rng = np.random.default_rng([int(seed), 4])
+    out: list[np.ndarray] = []
+    while len(out) < count:
+        p = rng.uniform(lo, hi, size=(4 * count, 2))
+        out += list(p[tri.find_simplex(p) >= 0])
+    return np.stack(out[:count])
+
+
+def band_positions(train_xy: np.ndarray, count: int, inner: float, outer: float, seed: int) -> np.ndarray:
+    """[count, 2] positions whose distance to the training positions' hull lies in [inner, outer] metres.
+
+    Drawn uniformly over that band (rejection from the hull's bounding box grown by ``outer``;
+    ``latent_nodes.domain.hull_distance`` measures the distance): extrapolation just outside the region.
+    """
+    from latent_nodes.domain import hull_distance
+
+    if not 0 <= inner < outer:
+        raise ValueError(f"band needs 0 <= inner < outer, got inner={inner}, outer={outer}")
+    train_xy = np.asarray(train_xy, dtype=np.float64)
+    lo, hi = train_xy.min(axis=0) - outer, train_xy.max(axis=0) + outer
+    rng = np.random.default_rng([int(seed), 5])
+    out: list[np.ndarray] = []
+    while len(out) < count:
+        p = rng.uniform(lo, hi)
+        if inner <= hull_distance(train_xy, p) <= outer:
+            out.append(p)
+    return np.stack(out)
 
 
 def _grid(value, name: str, minimum: int) -> tuple[int, int]:
@@ -283,7 +364,9 @@ def generate_dataset(data_cfg: DataConfig | None = None, sim_cfg: SimConfig | No
         if progress is not None:
             progress(n + 1, len(jobs))
     sim.close()
-    data = {k: v for k, v in dataclasses.asdict(data_cfg).items() if k != "dataset_path"}
+    # train_layout came later; left out at its default, the grid datasets keep their bytes.
+    data = {k: v for k, v in dataclasses.asdict(data_cfg).items()
+            if k != "dataset_path" and not (k == "train_layout" and v == "grid")}
     settings = {
         "generator": "latent_nodes.sim.demonstrations",
         "format_version": FORMAT_VERSION,
@@ -300,3 +383,37 @@ def generate_dataset(data_cfg: DataConfig | None = None, sim_cfg: SimConfig | No
                    block_xy=np.asarray(block_xy, dtype=np.float64), split=np.asarray(split),
                    joint_names=tuple(arm.JOINT_NAMES), behaviour_names=tuple(BEHAVIOURS), dt=float(sim_cfg.dt),
                    settings=settings)
+
+
+def generate_samples(positions: np.ndarray, data_cfg: DataConfig | None = None, sim_cfg: SimConfig | None = None,
+                     *, seed: int = 0, steps: int = STEPS) -> Dataset:
+    """Both behaviours at each of ``positions``, as a dataset of test samples only (an evaluation set).
+
+    Same scripts and perturbation as ``generate_dataset``; each sample's draws come from
+    ``default_rng([seed, behaviour, 2, index])``, a stream no training or test sample of a dataset uses.
+    """
+    data_cfg = data_cfg or DataConfig()
+    sim_cfg = sim_cfg or SimConfig()
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    sim = ArmSimulator(sim_cfg)
+    sequences, labels, block_xy = [], [], []
+    try:
+        for b in range(len(BEHAVIOURS)):
+            for i, xy in enumerate(positions):
+                rng = np.random.default_rng([int(seed), b, 2, i])
+                sequences.append(generate_demonstration(BEHAVIOURS[b], xy, rng, sim_cfg, data_cfg, steps=steps,
+                                                        simulator=sim))
+                labels.append(b)
+                block_xy.append(xy)
+    finally:
+        sim.close()
+    settings = {"generator": "latent_nodes.sim.demonstrations.generate_samples", "format_version": FORMAT_VERSION,
+                "data": {k: v for k, v in dataclasses.asdict(data_cfg).items() if k != "dataset_path"},
+                "sim": dataclasses.asdict(sim_cfg), "steps": steps, "seed": int(seed),
+                "seeding": "numpy default_rng([seed, behaviour index, 2, position index]) per sample",
+                "mujoco_version": mujoco.__version__}
+    n = len(sequences)
+    return Dataset(sequences=np.asarray(sequences, dtype=np.float64).reshape(n, steps, len(arm.JOINT_NAMES) + 2),
+                   labels=np.asarray(labels, dtype=np.int64), block_xy=np.asarray(block_xy).reshape(n, 2),
+                   split=np.full(n, "test"), joint_names=tuple(arm.JOINT_NAMES), behaviour_names=tuple(BEHAVIOURS),
+                   dt=float(sim_cfg.dt), settings=settings)

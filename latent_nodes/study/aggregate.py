@@ -10,6 +10,7 @@ correlation with the error across all runs of a dataset variant (does the metric
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -17,10 +18,6 @@ import numpy as np
 
 from latent_nodes.study.spec import StudySpec
 from latent_nodes.study.stats import bootstrap_ci, mann_whitney
-
-
-def _numeric(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def config_differences(base: dict, config: dict) -> dict[str, Any]:
@@ -33,8 +30,16 @@ def config_differences(base: dict, config: dict) -> dict[str, Any]:
     return out
 
 
-def _cell(spec: StudySpec, runs: list[dict], method: str, behaviour: str) -> dict:
-    """Statistics of one (dataset, arm, method, behaviour) over the runs' seeds."""
+def _errors(run: dict, method: str, test_set: str | None) -> dict:
+    """A run's error per behaviour for an inference method, on its test split or a named test set ({} if absent)."""
+    res = run["results"]
+    inference = (res["inference"] if test_set is None
+                 else res.get("test_sets", {}).get(test_set, {}).get("inference", {}))
+    return inference.get(method, {}).get("errors", {})
+
+
+def _cell(spec: StudySpec, runs: list[dict], method: str, behaviour: str, test_set: str | None = None) -> dict:
+    """Statistics of one (dataset, test set, arm, method, behaviour) over the runs' seeds."""
     seeds, values, failures, diverged = [], [], 0, 0
     for r in sorted(runs, key=lambda r: r["seed"]):
         res = r["results"]
@@ -42,7 +47,7 @@ def _cell(spec: StudySpec, runs: list[dict], method: str, behaviour: str) -> dic
             diverged += 1
             failures += 1
             continue
-        value = res["inference"][method]["errors"].get(behaviour)
+        value = _errors(r, method, test_set).get(behaviour)
         if value is None:
             continue
         seeds.append(r["seed"])
@@ -67,12 +72,22 @@ def _ranked(cell: dict) -> list[float]:
 
 
 def _spearman(x: list[float], y: list[float]) -> dict | None:
-    from scipy.stats import spearmanr
+    """Spearman's rho of x and y; +inf (a collapsed chart's conformality) ranks above every finite value.
 
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+    Ranks are taken first (``rankdata``: +inf last, ties averaged), so such runs count instead of being
+    dropped; ``n_inf`` says how many there were.
+    """
+    from scipy.stats import rankdata, spearmanr
+
+    xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) < 3 or np.isnan(xa).any() or np.isnan(ya).any():
         return None
-    res = spearmanr(x, y)
-    return {"rho": float(res.statistic), "p": float(res.pvalue), "n": len(x)}
+    rx, ry = rankdata(xa), rankdata(ya)
+    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return None
+    res = spearmanr(rx, ry)
+    return {"rho": float(res.statistic), "p": float(res.pvalue), "n": len(x),
+            "n_inf": int(np.isinf(xa).sum() + np.isinf(ya).sum())}
 
 
 def aggregate(spec: StudySpec, records: list[dict], references: dict[str, dict], planned: int) -> dict:
@@ -80,28 +95,32 @@ def aggregate(spec: StudySpec, records: list[dict], references: dict[str, dict],
     behaviours = sorted({b for r in records for m in r["results"]["inference"].values() for b in m["errors"]} |
                         {b for ref in references.values() for p in ref.values() for b in p["errors"]})
     rows, metric_rows, correlations, refs = [], [], [], []
+    columns = [(None, [m.name for m in spec.inference])] + [(ts.name, list(ts.inference)) for ts in spec.test_sets]
     for ds in spec.datasets:
         ds_runs = [r for r in records if r["dataset"] == ds]
         by_arm = {arm.name: [r for r in ds_runs if r["arm"] == arm.name] for arm in spec.arms}
-        for method in spec.inference:
-            for behaviour in behaviours:
-                ref_cell = None
-                if spec.reference_arm and by_arm.get(spec.reference_arm):
-                    ref_cell = _cell(spec, by_arm[spec.reference_arm], method.name, behaviour)
-                for arm in spec.arms:
-                    if not by_arm[arm.name]:
-                        continue
-                    cell = _cell(spec, by_arm[arm.name], method.name, behaviour)
-                    test = None
-                    if ref_cell is not None and arm.name != spec.reference_arm:
-                        test = mann_whitney(_ranked(ref_cell), _ranked(cell))
-                    rows.append({"dataset": ds, "arm": arm.name, "case": arm.config["model"]["case"],
-                                 "inference": method.name, "behaviour": behaviour, **cell,
-                                 "vs_reference": test})
-        for predictor, result in references.get(ds, {}).items():
-            for behaviour, error in result["errors"].items():
-                refs.append({"dataset": ds, "predictor": predictor, "behaviour": behaviour, "error": error,
-                             "failed": error > spec.failure_threshold})
+        for test_set, methods in columns:
+            for method in methods:
+                for behaviour in behaviours:
+                    ref_cell = None
+                    if spec.reference_arm and by_arm.get(spec.reference_arm):
+                        ref_cell = _cell(spec, by_arm[spec.reference_arm], method, behaviour, test_set)
+                    for arm in spec.arms:
+                        if not by_arm[arm.name]:
+                            continue
+                        cell = _cell(spec, by_arm[arm.name], method, behaviour, test_set)
+                        if test_set is not None and not cell["values"] and not cell["diverged"]:
+                            continue  # not evaluated yet
+                        test = None
+                        if ref_cell is not None and arm.name != spec.reference_arm:
+                            test = mann_whitney(_ranked(ref_cell), _ranked(cell))
+                        rows.append({"dataset": ds, "test_set": test_set, "arm": arm.name,
+                                     "case": arm.config["model"]["case"], "inference": method,
+                                     "behaviour": behaviour, **cell, "vs_reference": test})
+            for predictor, result in references.get((ds, test_set) if test_set else ds, {}).items():
+                for behaviour, error in result["errors"].items():
+                    refs.append({"dataset": ds, "test_set": test_set, "predictor": predictor, "behaviour": behaviour,
+                                 "error": error, "failed": error > spec.failure_threshold})
         metric_rows += _metric_rows(spec, ds, by_arm)
         correlations += _metric_correlations(spec, ds, ds_runs, behaviours)
     return {"study": spec.name, "spec": spec.source, "planned_runs": planned, "finished_runs": len(records),
@@ -111,21 +130,26 @@ def aggregate(spec: StudySpec, records: list[dict], references: dict[str, dict],
             "seeds": spec.seeds, "base_config": spec.base,
             "arm_differences": {a.name: config_differences(spec.base, a.config) for a in spec.arms},
             "datasets": spec.datasets, "inference": {m.name: m.config for m in spec.inference},
+            "test_sets": {ts.name: {**dataclasses.asdict(ts), "description": ts.describe()} for ts in spec.test_sets},
             "behaviours": behaviours, "rows": rows, "references": refs, "metrics": metric_rows,
             "metric_correlations": correlations}
 
 
 def _metric_values(run: dict, name: str) -> dict[str | None, float]:
-    """A hook's value as {behaviour or None: number}; other shapes are not aggregated."""
+    """A hook's value as {behaviour or None: number}, +inf kept (a collapsed chart); other shapes are not aggregated."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v) and v != -math.inf
+
     value = run["results"]["metrics"].get(name)
-    if _numeric(value):
+    if number(value):
         return {None: float(value)}
     if isinstance(value, dict):
-        return {k: float(v) for k, v in value.items() if _numeric(v)}
+        return {k: float(v) for k, v in value.items() if number(v)}
     return {}
 
 
 def _metric_rows(spec: StudySpec, ds: str, by_arm: dict[str, list[dict]]) -> list[dict]:
+    """Mean and CI of a hook over the runs with a finite value; ``inf_seeds`` lists the others (+inf)."""
     rows = []
     for name in spec.metrics:
         for arm, runs in by_arm.items():
@@ -134,10 +158,14 @@ def _metric_rows(spec: StudySpec, ds: str, by_arm: dict[str, list[dict]]) -> lis
                 for key, v in _metric_values(r, name).items():
                     per_key.setdefault(key, []).append((r["seed"], v))
             for key, pairs in per_key.items():
-                values = [v for _, v in pairs]
+                finite = [(sd, v) for sd, v in pairs if math.isfinite(v)]
+                values = [v for _, v in finite]
                 rows.append({"dataset": ds, "arm": arm, "metric": name, "behaviour": key,
-                             "seeds": [s for s, _ in pairs], "values": values, "mean": float(np.mean(values)),
-                             "ci95": list(bootstrap_ci(values, spec.bootstrap_resamples, 0.95, spec.bootstrap_seed))})
+                             "seeds": [sd for sd, _ in finite], "values": values,
+                             "inf_seeds": [sd for sd, v in pairs if not math.isfinite(v)],
+                             "mean": float(np.mean(values)) if values else None,
+                             "ci95": list(bootstrap_ci(values, spec.bootstrap_resamples, 0.95, spec.bootstrap_seed))
+                             if values else None})
     return rows
 
 
@@ -194,42 +222,53 @@ def markdown(summary: dict) -> str:
                   f"train grid {data['train_grid']}, test grid {data['test_grid']}, waypoint perturbation "
                   f"{data['perturbation']} m, generator seed {data['seed']}"
                   + (f", file {data['dataset_path']}" if data.get("dataset_path") else ""), ""]
-        for behaviour in s["behaviours"]:
-            rows = [r for r in s["rows"] if r["dataset"] == ds and r["behaviour"] == behaviour]
-            refs = [r for r in s["references"] if r["dataset"] == ds and r["behaviour"] == behaviour]
-            if not rows and not refs:
-                continue
-            lines += [f"### {behaviour}", "", "| arm | inference | mean | 95 % CI | failures | p vs reference arm |",
-                      "|---|---|---|---|---|---|"]
-            for r in rows:
-                ci = "–" if r["ci95"] is None else f"[{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]"
-                lines.append(f"| {r['arm']} | {r['inference']} | {_fmt(r['mean'])} | {ci} | "
-                             f"{r['failures']}/{r['n']} | {_p(r['vs_reference'])} |")
-            for r in refs:
-                lines.append(f"| {r['predictor']} (reference) | – | {_fmt(r['error'])} | – | "
-                             f"{'1/1' if r['failed'] else '0/1'} | |")
-            lines.append("")
+        for test_set in [None, *s.get("test_sets", {})]:
+            if test_set is not None:
+                lines += [f"### Test set `{test_set}`: {s['test_sets'][test_set]['description']}", ""]
+            for behaviour in s["behaviours"]:
+                rows = [r for r in s["rows"] if r["dataset"] == ds and r.get("test_set") == test_set
+                        and r["behaviour"] == behaviour]
+                refs = [r for r in s["references"] if r["dataset"] == ds and r.get("test_set") == test_set
+                        and r["behaviour"] == behaviour]
+                if not rows and not refs:
+                    continue
+                lines += [f"{'###' if test_set is None else '####'} {behaviour}"
+                          + ("" if test_set is None else f" (`{test_set}`)"), "",
+                          "| arm | inference | mean | 95 % CI | failures | p vs reference arm |",
+                          "|---|---|---|---|---|---|"]
+                for r in rows:
+                    ci = "–" if r["ci95"] is None else f"[{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]"
+                    lines.append(f"| {r['arm']} | {r['inference']} | {_fmt(r['mean'])} | {ci} | "
+                                 f"{r['failures']}/{r['n']} | {_p(r['vs_reference'])} |")
+                for r in refs:
+                    lines.append(f"| {r['predictor']} (reference) | – | {_fmt(r['error'])} | – | "
+                                 f"{'1/1' if r['failed'] else '0/1'} | |")
+                lines.append("")
         seeds_rows = [r for r in s["rows"] if r["dataset"] == ds and r["values"]]
         if seeds_rows:
-            lines += ["Per-seed errors (seed: value):", "", "| arm | inference | behaviour | per seed |",
-                      "|---|---|---|---|"]
-            lines += [f"| {r['arm']} | {r['inference']} | {r['behaviour']} | "
+            lines += ["Per-seed errors (seed: value):", "", "| test set | arm | inference | behaviour | per seed |",
+                      "|---|---|---|---|---|"]
+            lines += [f"| {r.get('test_set') or 'test split'} | {r['arm']} | {r['inference']} | {r['behaviour']} | "
                       + ", ".join(f"{sd}: {_fmt(v)}" for sd, v in zip(r["seeds"], r["values"])) + " |"
                       for r in seeds_rows]
             lines.append("")
         metric_rows = [r for r in s["metrics"] if r["dataset"] == ds]
         if metric_rows:
-            lines += ["Per-run metrics:", "", "| arm | metric | behaviour | mean | 95 % CI | per seed |",
-                      "|---|---|---|---|---|---|"]
+            lines += ["Per-run metrics (mean and CI over the finite values; +inf: seeds whose chart collapsed):", "",
+                      "| arm | metric | behaviour | mean | 95 % CI | per seed | +inf |",
+                      "|---|---|---|---|---|---|---|"]
             lines += [f"| {r['arm']} | {r['metric']} | {r['behaviour'] or 'all'} | {_fmt(r['mean'])} | "
-                      f"[{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}] | "
-                      + ", ".join(f"{sd}: {_fmt(v)}" for sd, v in zip(r["seeds"], r["values"])) + " |"
+                      + ("–" if r["ci95"] is None else f"[{_fmt(r['ci95'][0])}, {_fmt(r['ci95'][1])}]") + " | "
+                      + ", ".join(f"{sd}: {_fmt(v)}" for sd, v in zip(r["seeds"], r["values"])) + " | "
+                      + ", ".join(str(sd) for sd in r.get("inf_seeds", [])) + " |"
                       for r in metric_rows]
             corr = [c for c in s["metric_correlations"] if c["dataset"] == ds]
             if corr:
-                lines += ["", "Does a metric predict the error? Spearman rank correlation over all runs:", "",
-                          "| metric | inference | behaviour | rho | p | runs |", "|---|---|---|---|---|---|"]
+                lines += ["", "Does a metric predict the error? Spearman rank correlation over all runs (a +inf "
+                          "metric ranked above every finite one, not dropped):", "",
+                          "| metric | inference | behaviour | rho | p | runs | of them +inf |",
+                          "|---|---|---|---|---|---|---|"]
                 lines += [f"| {c['metric']} | {c['inference']} | {c['behaviour']} | {c['rho']:.2f} | {c['p']:.2g} "
-                          f"| {c['n']} |" for c in corr]
+                          f"| {c['n']} | {c.get('n_inf', 0)} |" for c in corr]
             lines.append("")
     return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from latent_nodes.study.plan import content_hash
+from latent_nodes.study.plan import content_hash, identity_data
 
 
 def dataset_key(data_cfg: dict, sim_cfg: dict) -> str:
@@ -24,7 +24,7 @@ def dataset_key(data_cfg: dict, sim_cfg: dict) -> str:
         return "file-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     from latent_nodes.dataset import FORMAT_VERSION
 
-    settings = {k: v for k, v in data_cfg.items() if k != "dataset_path"}
+    settings = {k: v for k, v in identity_data(data_cfg).items() if k != "dataset_path"}
     return "sim-" + content_hash({"data": settings, "sim": sim_cfg, "format_version": FORMAT_VERSION})
 
 

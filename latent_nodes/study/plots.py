@@ -25,17 +25,17 @@ def _save(fig, path: Path) -> None:
 def plot_errors(summary: dict, out: Path) -> list[Path]:
     plt = _pyplot()
     written = []
-    for ds in summary["datasets"]:
-        behaviours = [b for b in summary["behaviours"]
-                      if any(r["dataset"] == ds and r["behaviour"] == b and r["values"] for r in summary["rows"])]
+    columns = [(ds, ts) for ds in summary["datasets"] for ts in [None, *summary.get("test_sets", {})]]
+    for ds, ts in columns:
+        all_rows = [r for r in summary["rows"] if r["dataset"] == ds and r.get("test_set") == ts]
+        behaviours = [b for b in summary["behaviours"] if any(r["behaviour"] == b and r["values"] for r in all_rows)]
         if not behaviours:
             continue
-        groups = list(dict.fromkeys((r["arm"], r["inference"]) for r in summary["rows"] if r["dataset"] == ds))
+        groups = list(dict.fromkeys((r["arm"], r["inference"]) for r in all_rows))
         fig, axes = plt.subplots(len(behaviours), 1, figsize=(max(6.0, 0.55 * len(groups) + 2), 3.6 * len(behaviours)),
                                  squeeze=False)
         for ax, behaviour in zip(axes[:, 0], behaviours):
-            rows = {(r["arm"], r["inference"]): r for r in summary["rows"]
-                    if r["dataset"] == ds and r["behaviour"] == behaviour}
+            rows = {(r["arm"], r["inference"]): r for r in all_rows if r["behaviour"] == behaviour}
             for i, key in enumerate(groups):
                 r = rows.get(key)
                 if r is None or not r["values"]:
@@ -45,7 +45,8 @@ def plot_errors(summary: dict, out: Path) -> list[Path]:
                 lo, hi = r["ci95"]
                 ax.errorbar([i], [r["mean"]], yerr=[[r["mean"] - lo], [hi - r["mean"]]], fmt="D", color="k",
                             ms=5, capsize=4)
-            refs = [r for r in summary["references"] if r["dataset"] == ds and r["behaviour"] == behaviour]
+            refs = [r for r in summary["references"]
+                    if r["dataset"] == ds and r.get("test_set") == ts and r["behaviour"] == behaviour]
             for j, ref in enumerate(refs):
                 ax.axhline(ref["error"], ls="--", lw=1, color=f"C{(j + 2) % 10}", label=ref["predictor"])
             ax.axhline(summary["failure_threshold"], color="tab:red", lw=1, label="failure threshold")
@@ -53,11 +54,11 @@ def plot_errors(summary: dict, out: Path) -> list[Path]:
             ax.set_xticks(range(len(groups)))
             ax.set_xticklabels([f"{a}\n{m}" for a, m in groups], rotation=60, ha="right", fontsize=7)
             ax.set_ylabel("error (normalized units)")
-            ax.set_title(f"{summary['study']}: dataset {ds}, {behaviour}")
+            ax.set_title(f"{summary['study']}: dataset {ds}{'' if ts is None else ', test set ' + ts}, {behaviour}")
             ax.grid(alpha=0.3, axis="y")
             ax.legend(fontsize=7, loc="best")
         fig.tight_layout()
-        path = Path(out) / f"errors_{ds}.png"
+        path = Path(out) / (f"errors_{ds}.png" if ts is None else f"errors_{ds}__{ts}.png")
         _save(fig, path)
         plt.close(fig)
         written.append(path)

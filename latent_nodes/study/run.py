@@ -49,10 +49,26 @@ def measure(model, normalizer, dataset, config, hooks: dict[str, Callable]) -> t
     return values, seconds
 
 
-def execute_run(job, dataset, hooks: dict[str, Callable]) -> tuple[dict, bytes | None]:
+def evaluate_test_sets(model, normalizer, dataset, test_sets, methods: dict[str, dict]) -> tuple[dict, dict]:
+    """Every (TestSet, evaluation key, samples or None for the variant's test split) of ``test_sets``.
+
+    Returns ({name: {"key", "inference"}}, {name: seconds per method}).
+    """
+    from latent_nodes.study.test_sets import evaluate
+
+    results, seconds = {}, {}
+    for ts, key, samples in test_sets:
+        result, seconds[ts.name] = evaluate(model, normalizer, dataset.test() if samples is None else samples, ts,
+                                            methods, dataset.behaviour_names)
+        results[ts.name] = {"key": key, **result}
+    return results, seconds
+
+
+def execute_run(job, dataset, hooks: dict[str, Callable], test_sets=()) -> tuple[dict, bytes | None]:
     """Train and evaluate ``job`` (a RunJob) on ``dataset`` and measure it with the metric ``hooks``.
 
-    Returns the run's record and the trained model's checkpoint bytes (None if training diverged).
+    ``test_sets`` are extra evaluation columns (``evaluate_test_sets``). Returns the run's record and
+    the trained model's checkpoint bytes (None if training diverged).
     """
     import torch
 
@@ -96,6 +112,9 @@ def execute_run(job, dataset, hooks: dict[str, Callable]) -> tuple[dict, bytes |
             "per_sample": {b: [float(e) for e in rec.errors[labels == p]] for p, b in enumerate(names)
                            if np.any(labels == p)}}
     results["metrics"], timings["metrics_s"] = measure(model, normalizer, dataset, cfg, hooks)
+    if test_sets:
+        results["test_sets"], timings["test_sets_s"] = evaluate_test_sets(model, normalizer, dataset, test_sets,
+                                                                          dict(job.inference))
     timings["total_s"] = time.perf_counter() - begin
     record.update(results=results, timings=timings, environment=environment())
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,8 +123,8 @@ def execute_run(job, dataset, hooks: dict[str, Callable]) -> tuple[dict, bytes |
         return record, path.read_bytes()
 
 
-def backfill_metrics(record: dict, model_bytes: bytes, dataset, hooks: dict[str, Callable]) -> dict:
-    """Add metric hooks a spec names but a finished run lacks, from its stored model (no retraining)."""
+def backfill_metrics(record: dict, model_bytes: bytes, dataset, hooks: dict[str, Callable], test_sets=()) -> dict:
+    """Add metric hooks and test sets a spec names but a finished run lacks, from its stored model (no retraining)."""
     import torch
 
     from latent_nodes.checkpoint import load_checkpoint
@@ -118,4 +137,9 @@ def backfill_metrics(record: dict, model_bytes: bytes, dataset, hooks: dict[str,
     values, seconds = measure(ckpt.model.eval(), ckpt.normalizer, dataset, ckpt.config, hooks)
     record["results"]["metrics"].update(values)
     record["timings"].setdefault("metrics_s", {}).update(seconds)
+    if test_sets:
+        methods = {name: res["config"] for name, res in record["results"]["inference"].items()}
+        results, seconds = evaluate_test_sets(ckpt.model.eval(), ckpt.normalizer, dataset, test_sets, methods)
+        record["results"].setdefault("test_sets", {}).update(results)
+        record["timings"].setdefault("test_sets_s", {}).update(seconds)
     return record

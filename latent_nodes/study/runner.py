@@ -17,10 +17,11 @@ from pathlib import Path
 
 from latent_nodes.atomic import write_bytes_atomic, write_text_atomic
 from latent_nodes.study.datasets import dataset_file, dataset_key, generate_variant
-from latent_nodes.study.plan import RunJob, baseline_file, model_file, plan_runs, run_file
+from latent_nodes.study.plan import RunJob, baseline_file, model_file, plan_runs, run_file, test_set_baseline_file
 from latent_nodes.study.references import reference_results
 from latent_nodes.study.run import backfill_metrics, execute_run
 from latent_nodes.study.spec import StudySpec
+from latent_nodes.study.test_sets import TestSet, evaluation_key, generate_test_set, samples_key
 
 RAY_MISSING = "the study runs on Ray, which is not installed: pip install ray (or pip install -e '.[experiments]')"
 
@@ -91,11 +92,22 @@ def _write_json(path: Path, obj: dict) -> None:
     write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
 
 
-def _baselines_current(path: Path) -> bool:
-    """A stored reference file covers every predictor registered now (new ones trigger a recompute)."""
-    from latent_nodes.baselines import BASELINES
+def _baselines_current(path: Path, observed_steps: int = 0) -> bool:
+    """A stored reference file has exactly the rows computed now (a new predictor triggers a recompute)."""
+    from latent_nodes.study.references import predictor_names
 
-    return path.is_file() and set(read_json(path)["predictors"]) == set(BASELINES)
+    return path.is_file() and set(read_json(path)["predictors"]) == predictor_names(observed_steps)
+
+
+def missing_test_sets(spec: StudySpec, record: dict, ds_key: str) -> list[TestSet]:
+    """The spec's test sets that a finished run lacks, or holds for other samples or fewer methods."""
+    have = record["results"].get("test_sets", {})
+    out = []
+    for ts in spec.test_sets:
+        got = have.get(ts.name)
+        if got is None or got["key"] != evaluation_key(ts, ds_key) or set(ts.inference) - set(got["inference"]):
+            out.append(ts)
+    return out
 
 
 def _summary_line(record: dict) -> str:
@@ -122,11 +134,16 @@ def run_study(spec: StudySpec, out: Path, cache: Path, workers: int = 2, address
     for job in done:
         record = read_json(run_file(out, job))
         missing = tuple(m for m in spec.metrics if m not in record["results"]["metrics"])
-        if missing and record["results"]["inference"]:
-            backfill.append((job, record, missing))
+        missing_ts = missing_test_sets(spec, record, job.dataset_key)
+        if (missing or missing_ts) and record["results"]["inference"]:
+            backfill.append((job, record, missing, missing_ts))
     baselines = [ds for ds in spec.datasets
                  if spec.baselines and not _baselines_current(baseline_file(out, ds, keys[ds]))]
-    needed = sorted({j.dataset for j in todo} | {j.dataset for j, _, _ in backfill} | set(baselines))
+    ts_baselines = [(ds, ts) for ds in spec.datasets for ts in spec.test_sets if spec.baselines and not
+                    _baselines_current(test_set_baseline_file(out, ds, ts.name, evaluation_key(ts, keys[ds])),
+                                       ts.observed_steps)]
+    needed = sorted({j.dataset for j in todo} | {j.dataset for j, *_ in backfill} | set(baselines)
+                    | {ds for ds, _ in ts_baselines})
     outcome.left = outcome.planned - outcome.skipped
     if not needed:
         outcome.wall_s = time.perf_counter() - start
@@ -142,6 +159,7 @@ def run_study(spec: StudySpec, out: Path, cache: Path, workers: int = 2, address
     remote_run = ray.remote(num_cpus=1, max_retries=0)(execute_run)
     remote_refs = ray.remote(num_cpus=1, max_retries=0)(reference_results)
     remote_backfill = ray.remote(num_cpus=1, max_retries=0)(backfill_metrics)
+    remote_generate_ts = ray.remote(num_cpus=1, max_retries=0)(generate_test_set)
     pending: dict = {}
     try:
         from latent_nodes.dataset import load_dataset, save_dataset
@@ -153,22 +171,32 @@ def run_study(spec: StudySpec, out: Path, cache: Path, workers: int = 2, address
             log(f"  generating dataset {ds} ({keys[ds]}) in the simulator")
             save_dataset(ray.get(ref), paths[ds])
         data = {ds: ray.put(load_dataset(paths[ds])) for ds in needed}
+        samples = _test_set_samples(ray, remote_generate_ts, spec, needed, data, keys, cache, log)
+
+        def test_sets(ds: str, wanted: list[TestSet]) -> list:
+            return [(ts, evaluation_key(ts, keys[ds]), samples[ds, ts.name]) for ts in wanted]
 
         for ds in baselines:
             pending[remote_refs.remote(data[ds])] = ("baselines", ds)
+        for ds, ts in ts_baselines:
+            pending[remote_refs.remote(data[ds], None, ts.observed_steps, samples[ds, ts.name])] = (
+                "test set baselines", (ds, ts))
         for job in todo:
-            pending[remote_run.remote(job, data[job.dataset], hooks(job.metrics))] = ("run", job)
-        for job, record, missing in backfill:
+            pending[remote_run.remote(job, data[job.dataset], hooks(job.metrics),
+                                      test_sets(job.dataset, spec.test_sets))] = ("run", job)
+        for job, record, missing, missing_ts in backfill:
             model = model_file(out, job)
             if not model.is_file():
-                outcome.failed.append(f"{job.id}: metrics {list(missing)} need its model, {model} is missing")
+                what = [*missing, *(ts.name for ts in missing_ts)]
+                outcome.failed.append(f"{job.id}: metrics and test sets {what} need its model, {model} is missing")
                 continue
-            pending[remote_backfill.remote(record, model.read_bytes(), data[job.dataset], hooks(missing))] = (
-                "metrics", job)
+            pending[remote_backfill.remote(record, model.read_bytes(), data[job.dataset], hooks(missing),
+                                           test_sets(job.dataset, missing_ts))] = ("metrics", job)
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             kind, item = pending.pop(ready[0])
-            name = item if kind == "baselines" else item.id
+            name = (item if kind == "baselines" else f"{item[0]} {item[1].name}" if kind == "test set baselines"
+                    else item.id)
             try:
                 value = ray.get(ready[0])
             except ray.exceptions.RayError as exc:
@@ -191,9 +219,53 @@ def run_study(spec: StudySpec, out: Path, cache: Path, workers: int = 2, address
     return outcome
 
 
+def _test_set_samples(ray, remote_generate, spec: StudySpec, needed: list[str], data: dict, keys: dict[str, str],
+                      cache: Path, log: Callable[[str], None]) -> dict:
+    """{(dataset, test set name): its samples (a Dataset), or None for the variant's own test split}.
+
+    Samples are generated once into the cache (``<cache>/<samples key>.npz``, atomically) and shared by
+    every run of the variant.
+    """
+    from latent_nodes.dataset import load_dataset, save_dataset
+
+    out: dict = {}
+    generating = {}
+    for ds in needed:
+        for ts in spec.test_sets:
+            key = samples_key(ts, keys[ds])
+            if key is None:
+                out[ds, ts.name] = None
+                continue
+            path = Path(cache) / f"{key}.npz"
+            out[ds, ts.name] = path
+            if not path.is_file() and path not in generating:
+                log(f"  generating test set {ts.name} on {ds} ({key}) in the simulator")
+                generating[path] = remote_generate.remote(ts, data[ds], spec.datasets[ds], spec.base["sim"])
+    for path, ref in generating.items():
+        save_dataset(ray.get(ref), path)
+    loaded: dict = {}
+    for k, path in out.items():
+        if path is not None:
+            if path not in loaded:  # the Dataset itself: Ray resolves references only at a task's top level
+                loaded[path] = load_dataset(path)
+            out[k] = loaded[path]
+    return out
+
+
 def _store(kind: str, item, value, out: Path, keys: dict[str, str], outcome: Outcome,
            log: Callable[[str], None]) -> None:
     """Write a finished task's result; the run record goes last, as the mark that the run is done."""
+    if kind == "test set baselines":
+        from latent_nodes.study.test_sets import as_dict
+
+        ds, ts = item
+        ev_key = evaluation_key(ts, keys[ds])
+        _write_json(test_set_baseline_file(out, ds, ts.name, ev_key),
+                    {"dataset": ds, "dataset_key": keys[ds], "test_set": as_dict(ts), "key": ev_key,
+                     "predictors": value})
+        log(f"  reference predictors on {ds}, test set {ts.name}: " + ", ".join(
+            f"{p} " + "/".join(f"{e:.5f}" for e in r["errors"].values()) for p, r in value.items()))
+        return
     if kind == "baselines":
         _write_json(baseline_file(out, item, keys[item]), {"dataset": item, "dataset_key": keys[item],
                                                            "predictors": value})

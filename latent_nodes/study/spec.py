@@ -18,6 +18,9 @@ naming the key, never a silent default or a failure an hour into the study.
       - {method: gauss-newton, steps: 30}
       - {method: adam, steps: 100}
     failure_threshold: 0.002            # a run "fails" on a behaviour when its error exceeds this
+    test_sets:                          # extra evaluation columns on the same models (study/test_sets.py)
+      random_inside: {positions: random, count: 16, seed: 1}
+      prefix_3: {observed_steps: 3}
     reference_arm: embedding+regularization   # compared with every other arm (Mann-Whitney U)
     baselines: true                     # the reference rows of latent_nodes.baselines, once per dataset
     metrics: []                         # per-run metric hooks (latent_nodes.study.metrics.RUN_METRICS)
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,15 +39,24 @@ from typing import Any
 
 import yaml
 
-from latent_nodes.config import CASE_REGULARIZED, CASES, Config, DataConfig, InferenceConfig
+from latent_nodes.config import (
+    CASE_REGULARIZED,
+    CASES,
+    Config,
+    ConfigError,
+    DataConfig,
+    InferenceConfig,
+    section_from_dict,
+)
+from latent_nodes.study.test_sets import POSITIONS, TestSet
 
 # A run is "failed" on a behaviour when its error exceeds this (normalized units): 7-9x the regularized
 # model's test error on the default dataset (0.00023 / 0.00028, seeds within 0.00001 / 0.00003 of it,
 # docs/results.md), so good seeds stay far below it while a folded chart or a lost inference lands above.
 DEFAULT_FAILURE_THRESHOLD = 0.002
 
-TOP_KEYS = ("name", "seeds", "base", "cases", "ablations", "datasets", "inference", "failure_threshold",
-            "reference_arm", "baselines", "metrics", "bootstrap")
+TOP_KEYS = ("name", "seeds", "base", "cases", "ablations", "datasets", "inference", "test_sets",
+            "failure_threshold", "reference_arm", "baselines", "metrics", "bootstrap")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # names become file names
 
 
@@ -84,45 +97,27 @@ class StudySpec:
     bootstrap_seed: int = 0
     base: dict = field(default_factory=dict)  # the base Config dict the arms were built from
     source: str = ""
+    test_sets: list[TestSet] = field(default_factory=list)  # extra evaluation columns (study/test_sets.py)
 
 
 def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _check_value(where: str, value: Any, default: Any) -> None:
-    """The value of a config field must have the type of its default (ints count as floats)."""
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif isinstance(default, list):
-        ok = isinstance(value, list)
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise SpecError(f"{where}: expected {_type_name(default)}, got {_type_name(value)} {value!r}")
-
-
 def _check_section(where: str, section_cls: type, values: Any) -> dict:
-    """Key names, types and choices of one config section's overrides; returns them as a dict."""
+    """One config section's overrides, checked by the schema's own rules (``config.section_from_dict``).
+
+    Returns the overrides normalized as the schema normalizes them (an int in a float field a float).
+    """
     if values is None:
         return {}
     if not isinstance(values, dict):
         raise SpecError(f"{where}: expected a mapping of {section_cls.__name__} keys, got {_type_name(values)}")
-    known = {f.name: f for f in dataclasses.fields(section_cls)}
-    for key, value in values.items():
-        if key not in known:
-            raise SpecError(f"{where}: unknown key {key!r}; known: {sorted(known)}")
-        f = known[key]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        _check_value(f"{where}.{key}", value, default)
-        choices = f.metadata.get("choices")
-        if choices and value not in choices:
-            raise SpecError(f"{where}.{key}: {value!r} is not one of {list(choices)}")
-    return dict(values)
+    try:
+        section = section_from_dict(section_cls, values, f"{where}.")
+    except ConfigError as exc:
+        raise SpecError(str(exc)) from None
+    return {key: getattr(section, key) for key in values}
 
 
 def _check_config(where: str, values: Any) -> dict:
@@ -192,6 +187,53 @@ def _inference(value: Any) -> list[InferenceMethod]:
             raise SpecError(f"{where}: inference method name {name!r} used twice")
         methods.append(InferenceMethod(name, cfg))
     return methods
+
+
+def _integer(where: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        rule = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise SpecError(f"{where}: expected an integer {rule}, got {value!r}")
+    return value
+
+
+def _test_sets(value: Any, methods: list[InferenceMethod], seq_len: int) -> list[TestSet]:
+    """Extra evaluation columns: name -> {positions, count, seed, inner, outer, observed_steps, inference}."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise SpecError(f"test_sets: expected a mapping of name -> settings, got {_type_name(value)}")
+    known = [f.name for f in dataclasses.fields(TestSet) if f.name != "name"]
+    names = [m.name for m in methods]
+    out = []
+    for name, settings in value.items():
+        where = f"test_sets.{_check_name('test_sets', name)}"
+        settings = {} if settings is None else settings
+        if not isinstance(settings, dict):
+            raise SpecError(f"{where}: expected a mapping of {known}, got {_type_name(settings)}")
+        for key in settings:
+            if key not in known:
+                raise SpecError(f"{where}: unknown key {key!r}; known: {known}")
+        kw = dict(settings)
+        if kw.get("positions", "test") not in POSITIONS:
+            raise SpecError(f"{where}.positions: {kw['positions']!r} is not one of {list(POSITIONS)}")
+        for key, low, high in (("count", 1, None), ("seed", 0, None), ("observed_steps", 0, seq_len - 1)):
+            if key in kw:
+                kw[key] = _integer(f"{where}.{key}", kw[key], low, high)
+        for key in ("inner", "outer"):
+            if key in kw:
+                v = kw[key]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                    raise SpecError(f"{where}.{key}: expected a distance >= 0 in metres, got {v!r}")
+                kw[key] = float(v)
+        inference = kw.pop("inference", names)
+        if not isinstance(inference, list) or not inference or any(m not in names for m in inference):
+            raise SpecError(f"{where}.inference: expected a non-empty list of the spec's methods {names}, "
+                            f"got {inference!r}")
+        ts = TestSet(name=name, inference=tuple(inference), **kw)
+        if not ts.inner < ts.outer:
+            raise SpecError(f"{where}: expected inner < outer, got {ts.inner} and {ts.outer}")
+        out.append(ts)
+    return out
 
 
 def parse_spec(data: Any, source: str = "<spec>") -> StudySpec:
@@ -264,10 +306,11 @@ def _parse(data: Any, source: str) -> StudySpec:
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "resamples" else 0):
             raise SpecError(f"bootstrap.{key}: expected a {'positive' if key == 'resamples' else 'non-negative'} "
                             f"integer, got {value!r}")
-    return StudySpec(name=name, seeds=seeds, arms=arms, datasets=datasets, inference=_inference(data.get("inference")),
+    inference = _inference(data.get("inference"))
+    return StudySpec(name=name, seeds=seeds, arms=arms, datasets=datasets, inference=inference,
                      failure_threshold=float(threshold), reference_arm=reference, baselines=baselines,
                      metrics=list(metrics), bootstrap_resamples=resamples, bootstrap_seed=boot_seed, base=base,
-                     source=source)
+                     source=source, test_sets=_test_sets(data.get("test_sets"), inference, base["model"]["seq_len"]))
 
 
 def load_spec(path: str | Path) -> StudySpec:

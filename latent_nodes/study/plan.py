@@ -1,7 +1,7 @@
 """The plan of a study: every (dataset variant, arm, seed) run, its identity and its file.
 
-A run's identity is a hash of what decides its result (full config with the seed, the dataset's key,
-the inference methods), so its file name changes when the spec changes what the run would compute,
+A run's identity is a hash of what decides its result (the model, train and data sections of its
+config with the seed, the dataset's key, the inference methods), so its file name changes when the spec changes what the run would compute,
 and a resumed study never takes a stale result for a current one. Per-run metric hooks are not part
 of it: they are computed later from the stored model when a spec adds one.
 """
@@ -35,14 +35,31 @@ class RunJob:
     metrics: tuple[str, ...]
 
 
-# Settings added after studies had run, with the default that reproduces what ran before: left out of a
-# run's identity and a dataset's key at that default, so finished runs keep their names.
-LATER_DATA_DEFAULTS = {"train_layout": "grid"}
+# What a run's result depends on, besides its dataset's key and its inference methods. The nodes and sim
+# sections do not enter (the sim's settings are in the dataset's key), so adding a ROS parameter renames
+# no finished run.
+RESULT_SECTIONS = ("model", "train", "data")
+
+# Settings added after studies had run, with the value that reproduces what ran before: left out of a
+# run's identity and a dataset's key at that value, so finished runs keep their names.
+LATER_DEFAULTS = {"data": {"train_layout": "grid"}, "inference": {"backend": "torch"}}
+
+
+def _without_later(section: str, values: dict) -> dict:
+    later = LATER_DEFAULTS.get(section, {})
+    return {k: v for k, v in values.items() if not (k in later and v == later[k])}
 
 
 def identity_data(data_cfg: dict) -> dict:
     """A DataConfig dict without the later settings that sit at their earlier behaviour."""
-    return {k: v for k, v in data_cfg.items() if not (k in LATER_DATA_DEFAULTS and v == LATER_DATA_DEFAULTS[k])}
+    return _without_later("data", data_cfg)
+
+
+def run_identity(config: dict, dataset_key: str, inference: tuple[tuple[str, dict], ...]) -> str:
+    """The hash in a run's name: the config sections that decide its result, its data, its inference methods."""
+    sections = {name: _without_later(name, config[name]) for name in RESULT_SECTIONS}
+    methods = [[name, _without_later("inference", cfg)] for name, cfg in inference]
+    return content_hash({"config": sections, "dataset": dataset_key, "inference": methods})
 
 
 def plan_runs(spec: StudySpec, dataset_keys: dict[str, str]) -> list[RunJob]:
@@ -53,9 +70,7 @@ def plan_runs(spec: StudySpec, dataset_keys: dict[str, str]) -> list[RunJob]:
         for ds_name, data_cfg in spec.datasets.items():
             for arm in spec.arms:
                 config = merge(arm.config, {"data": data_cfg, "train": {"seed": seed}})
-                identity = {"config": {**config, "data": identity_data(config["data"])},
-                            "dataset": dataset_keys[ds_name], "inference": inference}
-                run_id = f"{ds_name}__{arm.name}__seed{seed}__{content_hash(identity)}"
+                run_id = f"{ds_name}__{arm.name}__seed{seed}__{run_identity(config, dataset_keys[ds_name], inference)}"
                 jobs.append(RunJob(run_id, ds_name, dataset_keys[ds_name], arm.name, seed, config, inference,
                                    tuple(spec.metrics)))
     return jobs

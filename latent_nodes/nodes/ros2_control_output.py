@@ -13,8 +13,14 @@ instead, and the controller's result and final tracking error are logged; that n
 
 Limits come from ``joint_limits_*`` parameters when given, else from ``/robot_description`` (transient
 local, the URDF that robot_state_publisher or the sim node publishes): until it arrives, trajectories are
-refused. Feedback is ``/joint_states`` under the robot's names (a joint_state_broadcaster). Stopping sends
-an empty trajectory, on which a joint_trajectory_controller holds the position it measures itself.
+refused. Feedback is ``/joint_states`` under the robot's names (a joint_state_broadcaster).
+
+Stopping: a joint_trajectory_controller rejects an empty trajectory ("Empty trajectory received.",
+ros2_controllers joint_trajectory_controller.cpp, kilted L1690-1695), so over the topic a stop is a
+one-point trajectory at rest, due at once, at the position the sent trajectory commands at that moment:
+the controller holds there, the analogue of the streaming targets stopping where they are, and it needs
+no feedback (stale ``/joint_states`` is one reason to stop). An action goal is cancelled instead, on
+which the controller holds the position it measures (L1419-1447).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from latent_nodes.config import NodesConfig
 from latent_nodes.joint_trajectory import (
     ControllerTrajectory,
     JointNameMap,
+    SplineTrajectory,
     for_controller,
     spline_trajectory,
     split_joints,
@@ -53,6 +60,23 @@ FIRST_POINT_S = 1e-3
 DESCRIPTION_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 ACTION_RESULTS = {0: "SUCCESSFUL", -1: "INVALID_GOAL", -2: "INVALID_JOINTS", -3: "OLD_HEADER_TIMESTAMP",
                   -4: "PATH_TOLERANCE_VIOLATED", -5: "GOAL_TOLERANCE_VIOLATED"}
+
+
+def hold_message(joint_names: list[str], positions: np.ndarray) -> JointTrajectory:
+    """One point at ``positions``, at rest and due at once: the controller commands it and holds it.
+
+    The controller's own hold is the same message (set_hold_position, joint_trajectory_controller.cpp,
+    kilted L1836-1845 and L2058-2081: one point due at once, zero velocities); an empty trajectory would be
+    rejected (L1690-1695). A first point at time 0 is accepted (times are compared from the second
+    point on, L1750-1760) and commanded from the controller's next cycle on (trajectory.cpp L143-148,
+    L208-253).
+    """
+    msg = JointTrajectory()
+    msg.joint_names = list(joint_names)
+    msg.points.append(JointTrajectoryPoint(positions=[float(x) for x in positions],
+                                           velocities=[0.0] * len(joint_names),
+                                           time_from_start=messages.seconds_to_duration(0.0)))
+    return msg
 
 
 def controller_message(part: ControllerTrajectory) -> JointTrajectory:
@@ -88,6 +112,7 @@ class Ros2ControlOutput:
         self.action = None
         self.goal = None
         self.controller_error = float("nan")
+        self.running: tuple[SplineTrajectory, object] | None = None  # the spline sent, and when (node clock)
         if settings.trajectory_interface == "action":
             if FollowJointTrajectory is None:
                 raise ValueError("trajectory_interface action needs control_msgs (FollowJointTrajectory), which "
@@ -182,21 +207,39 @@ class Ros2ControlOutput:
             gripper = for_controller(spline, [self.robot_names[i] for i in self.gripper_columns],
                                      [column[i] for i in self.gripper_columns])
             self.gripper_pub.publish(controller_message(gripper))
+        self.running = (spline, self.node.get_clock().now())
         if spline.duration > times[-1] * (1 + 1e-9):
             self.node.get_logger().warning(f"trajectory slowed to stay within the velocity limits: "
                                            f"{times[-1]:.2f} s -> {spline.duration:.2f} s")
         return CheckedTrajectory(spline.times, q, trajectory.clamped)
 
-    def stop(self) -> None:
-        """Cancel: an empty trajectory (the controller holds where it is), and the action goal if any."""
-        for pub, columns in ((self.arm_pub, self.arm_columns), (self.gripper_pub, self.gripper_columns)):
-            if pub is not None:
-                msg = JointTrajectory()
-                msg.joint_names = [self.robot_names[i] for i in columns]
-                pub.publish(msg)
+    def stop(self, hold: bool = True) -> None:
+        """Stop the controllers: each holds where the sent trajectory has got to (``hold_message``), and
+        an action goal is cancelled (the controller then holds where it measures its arm).
+
+        ``hold=False`` (the clock jumped: the time since sending means nothing) sends no hold point; the
+        topic controllers then finish the trajectory they have, which was checked and timed within the
+        limits, and the commander says so.
+        """
+        running, self.running = self.running, None
         if self.goal is not None:
             self.goal.cancel_goal_async()
             self.goal = None
+        topics = [(self.gripper_pub, self.gripper_columns)]
+        if self.action is None:
+            topics.insert(0, (self.arm_pub, self.arm_columns))
+        if not hold or running is None:
+            if any(pub is not None for pub, _ in topics) and running is not None:
+                self.node.get_logger().warning("no hold point is known (the clock jumped): the controllers "
+                                               "finish the trajectory they were sent")
+            return
+        spline, sent_at = running
+        elapsed = (self.node.get_clock().now() - sent_at).nanoseconds * 1e-9
+        now = spline.sample(elapsed)[0][0]  # columns of self.sent
+        column = {model: k for k, model in enumerate(self.sent)}
+        for pub, columns in topics:
+            if pub is not None:
+                pub.publish(hold_message([self.robot_names[i] for i in columns], now[[column[i] for i in columns]]))
 
     # --- FollowJointTrajectory (where control_msgs imports) -------------------------------------------
 

@@ -152,6 +152,11 @@ def test_the_controllers_accept_and_execute_the_mapped_split_trajectory_with_spl
         spline = SplineTrajectory(knots_t, knots_q, np.vstack([np.zeros(9), v]))
         speeds = np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1])
         assert np.all(speeds <= np.minimum(arm.MAX_VELOCITY, 2.0) * (1 + 1e-5))
+        # The commander's reference for the tracking error is the spline the controllers follow.
+        running = commander.active
+        assert running is not None
+        for when in (0.05, 0.37, 1.23):
+            np.testing.assert_allclose(running.sample(when), spline.sample(when)[0][0], atol=1e-12)
         # Nothing is streamed on the embedded arm's topic; the run is reported when it is over, and the
         # controllers, interpolating as the real one does, brought the arm to the last point.
         assert g.probe.count(messages.JOINT_COMMAND) == 0

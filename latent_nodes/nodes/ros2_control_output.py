@@ -25,6 +25,8 @@ which the controller holds the position it measures (L1419-1447).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
@@ -60,6 +62,24 @@ FIRST_POINT_S = 1e-3
 DESCRIPTION_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 ACTION_RESULTS = {0: "SUCCESSFUL", -1: "INVALID_GOAL", -2: "INVALID_JOINTS", -3: "OLD_HEADER_TIMESTAMP",
                   -4: "PATH_TOLERANCE_VIOLATED", -5: "GOAL_TOLERANCE_VIOLATED"}
+
+
+@dataclass
+class SentTrajectory(CheckedTrajectory):
+    """A trajectory as the controllers follow it, the reference for the commander's tracking error.
+
+    The joints sent follow the cubic spline through the sent points, as a joint_trajectory_controller
+    interpolates them (trajectory.cpp, kilted L334-364); joints never sent keep the checked points,
+    linear between them (only their feedback, if any, is compared with them).
+    """
+
+    spline: SplineTrajectory | None = None
+    columns: list[int] = field(default_factory=list)  # model joints of the spline's columns
+
+    def sample(self, t: float) -> np.ndarray:
+        q = super().sample(t)
+        q[self.columns] = self.spline.sample(t)[0][0]
+        return q
 
 
 def hold_message(joint_names: list[str], positions: np.ndarray) -> JointTrajectory:
@@ -211,7 +231,7 @@ class Ros2ControlOutput:
         if spline.duration > times[-1] * (1 + 1e-9):
             self.node.get_logger().warning(f"trajectory slowed to stay within the velocity limits: "
                                            f"{times[-1]:.2f} s -> {spline.duration:.2f} s")
-        return CheckedTrajectory(spline.times, q, trajectory.clamped)
+        return SentTrajectory(spline.times, q, trajectory.clamped, spline, list(self.sent))
 
     def stop(self, hold: bool = True) -> None:
         """Stop the controllers: each holds where the sent trajectory has got to (``hold_message``), and

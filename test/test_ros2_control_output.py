@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from action_msgs.msg import GoalStatus
 from rcl_interfaces.msg import Log
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
@@ -28,7 +29,7 @@ from trajectory_msgs.msg import JointTrajectory
 from latent_nodes.joint_trajectory import SplineTrajectory, knot_velocities
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.commander_node import CommanderNode
-from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory
+from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory, describe_result
 from latent_nodes.sim import arm
 from latent_nodes.sim.urdf import build_urdf
 
@@ -288,6 +289,22 @@ def test_bad_parameters_are_refused_in_one_line(params, problem):
         with pytest.raises(ValueError) as info:
             g.add(CommanderNode, target="ros2_control", **params)
     assert problem in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+def test_action_results_are_read_by_status_then_code():
+    """A cancelled goal has code 0 too, and a goal replaced by the next one is aborted with INVALID_GOAL."""
+    ok, text = describe_result(GoalStatus.STATUS_SUCCEEDED, 0, "Goal successfully reached!", 0.0123, False)
+    assert not ok and text.startswith("arm controller: SUCCESSFUL (Goal successfully reached!)") and "0.0123" in text
+    ok, text = describe_result(GoalStatus.STATUS_CANCELED, 0, "", 0.01, True)
+    assert not ok and "goal cancelled" in text and "SUCCESSFUL" not in text
+    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -1, "Current goal preempted by new incoming action.", 0.0,
+                               True)
+    assert not ok and "replaced by the newer one" in text
+    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -4, "Aborted due to path tolerance violation", 0.2, False)
+    assert ok and text.startswith("arm controller: goal aborted: PATH_TOLERANCE_VIOLATED (Aborted due to path "
+                                  "tolerance violation)")
+    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -7, "", float("nan"), False)
+    assert ok and "goal aborted: -7" in text
 
 
 @pytest.mark.skipif(FollowJointTrajectory is not None, reason="control_msgs imports here: the action is available")

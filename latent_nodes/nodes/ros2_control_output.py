@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from action_msgs.msg import GoalStatus
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import JointState
@@ -60,6 +61,7 @@ ROS2_CONTROL_PARAMETERS = ("arm_controller_topic", "gripper_controller_topic", "
 # out first; the timing within the velocity limits then stretches it as far as the move needs.
 FIRST_POINT_S = 1e-3
 DESCRIPTION_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# control_msgs/action/FollowJointTrajectory.action, result codes (L33-39).
 ACTION_RESULTS = {0: "SUCCESSFUL", -1: "INVALID_GOAL", -2: "INVALID_JOINTS", -3: "OLD_HEADER_TIMESTAMP",
                   -4: "PATH_TOLERANCE_VIOLATED", -5: "GOAL_TOLERANCE_VIOLATED"}
 
@@ -80,6 +82,26 @@ class SentTrajectory(CheckedTrajectory):
         q = super().sample(t)
         q[self.columns] = self.spline.sample(t)[0][0]
         return q
+
+
+def describe_result(status: int, error_code: int, error_string: str, tracking_error: float,
+                    superseded: bool) -> tuple[bool, str]:
+    """(is it a failure, the log line) for a FollowJointTrajectory result.
+
+    The status tells what happened, the code why: a cancelled goal carries code 0 (SUCCESSFUL) too
+    (joint_trajectory_controller.cpp, kilted L1433-1434), and a goal replaced by a newer one is aborted
+    with INVALID_GOAL, "Current goal preempted by new incoming action." (L1820-1833), which is no failure.
+    """
+    tail = f"; its tracking error {tracking_error:.4f} rad RMS at the last feedback"
+    why = ACTION_RESULTS.get(error_code, str(error_code)) + (f" ({error_string})" if error_string else "")
+    if status == GoalStatus.STATUS_SUCCEEDED:
+        return False, f"arm controller: {why}{tail}"
+    if status == GoalStatus.STATUS_CANCELED:
+        return False, f"arm controller: goal cancelled, it holds where it is{tail}"
+    if superseded:
+        return False, "arm controller: the previous goal was replaced by the newer one"
+    kind = {GoalStatus.STATUS_ABORTED: "aborted"}.get(status, f"ended with status {status}")
+    return True, f"arm controller: goal {kind}: {why}{tail}"
 
 
 def hold_message(joint_names: list[str], positions: np.ndarray) -> JointTrajectory:
@@ -130,7 +152,8 @@ class Ros2ControlOutput:
         self.gripper_pub = (node.create_publisher(JointTrajectory, settings.gripper_controller_topic, 10)
                             if self.gripper_columns else None)
         self.action = None
-        self.goal = None
+        self.goal = None  # the accepted goal that runs now
+        self.goal_sequence = 0  # counts goals sent and stops: an answer for an older one is stale
         self.controller_error = float("nan")
         self.running: tuple[SplineTrajectory, object] | None = None  # the spline sent, and when (node clock)
         if settings.trajectory_interface == "action":
@@ -242,6 +265,7 @@ class Ros2ControlOutput:
         limits, and the commander says so.
         """
         running, self.running = self.running, None
+        self.goal_sequence += 1  # a goal not yet accepted is cancelled when it is (on_accepted)
         if self.goal is not None:
             self.goal.cancel_goal_async()
             self.goal = None
@@ -268,30 +292,36 @@ class Ros2ControlOutput:
             self.node.get_logger().error(f"no FollowJointTrajectory server on {self.action_name}; "
                                          "the arm's trajectory was not sent")
             return
-        goal = FollowJointTrajectory.Goal()
+        goal = FollowJointTrajectory.Goal()  # tolerances left 0: the controller's own (the action's L6-10)
         goal.trajectory = msg
         self.controller_error = float("nan")
-        self.action.send_goal_async(goal, feedback_callback=self.on_feedback).add_done_callback(self.on_accepted)
+        self.goal_sequence += 1
+        sequence = self.goal_sequence
+        self.action.send_goal_async(goal, feedback_callback=self.on_feedback).add_done_callback(
+            lambda future: self.on_accepted(future, sequence))
 
-    def on_accepted(self, future) -> None:
+    def on_accepted(self, future, sequence: int) -> None:
         handle = future.result()
         if not handle.accepted:
-            self.node.get_logger().error("the arm controller rejected the trajectory")
+            # The controller logs why (validate_trajectory_msg, joint_trajectory_controller.cpp kilted L1410-1413).
+            self.node.get_logger().error("the arm controller rejected the trajectory (its log says why)")
+            return
+        if sequence != self.goal_sequence:  # stopped or replaced while the goal was on its way
+            handle.cancel_goal_async()
             return
         self.goal = handle
-        handle.get_result_async().add_done_callback(self.on_result)
+        handle.get_result_async().add_done_callback(lambda result: self.on_result(result, handle, sequence))
 
     def on_feedback(self, feedback) -> None:
         error = np.asarray(feedback.feedback.error.positions, dtype=np.float64)
         if error.size:
             self.controller_error = float(np.sqrt(np.mean(error**2)))
 
-    def on_result(self, future) -> None:
-        result = future.result().result
-        code = ACTION_RESULTS.get(result.error_code, str(result.error_code))
-        text = (f"arm controller: {code}{f' ({result.error_string})' if result.error_string else ''}; its tracking "
-                f"error {self.controller_error:.4f} rad RMS at the last feedback")
-        if result.error_code == 0:
-            self.node.get_logger().info(text)
-        else:
-            self.node.get_logger().error(text)
+    def on_result(self, future, handle, sequence: int) -> None:
+        response = future.result()
+        if self.goal is handle:
+            self.goal = None
+        superseded = sequence != self.goal_sequence  # a newer goal was sent, or a stop
+        failed, text = describe_result(response.status, response.result.error_code, response.result.error_string,
+                                       self.controller_error, superseded)
+        (self.node.get_logger().error if failed else self.node.get_logger().info)(text)

@@ -1,8 +1,9 @@
 """A stand-in joint_trajectory_controller that accepts, rejects and executes JointTrajectory as the real one does.
 
 Modelled line by line on ros2_controllers, branch ``kilted`` (commit 0f8eb14e1a73, the Kilted release
-these tests' wheels belong to), ``joint_trajectory_controller/src/``; humble, jazzy and rolling have
-the same rules at other line numbers:
+these tests' wheels belong to), ``joint_trajectory_controller/src/``; humble, jazzy and rolling make
+the same checks at other line numbers (humble's ``allow_nonzero_velocity_at_trajectory_end`` defaults
+to true):
 
 - ``rejection`` is ``validate_trajectory_msg`` (joint_trajectory_controller.cpp L1667-1812), check by
   check and in its order, returning the controller's own error line: every joint named unless

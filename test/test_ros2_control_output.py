@@ -20,6 +20,7 @@ from rcl_interfaces.msg import Log
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from ros_harness import Graph
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -218,6 +219,37 @@ def test_a_first_point_due_at_once_is_reached_in_time_and_stale_feedback_stops()
         held = robot.positions()
         assert np.abs(held - HOME).max() > 0.05
         assert not g.wait(lambda: np.abs(robot.positions() - held).max() > 1e-9, timeout=0.5), "the arm moved on"
+
+
+def test_a_clock_jump_sends_no_hold_point():
+    """Simulated time restarting: the time since sending means nothing, so the controllers keep their trajectory."""
+    g = Graph()
+    clock = {"s": 100.0}
+    clock_pub = g.publisher(Clock, "/clock")
+
+    def tick() -> None:
+        clock["s"] += 0.01
+        clock_pub.publish(Clock(clock=messages.seconds_to_time(clock["s"])))
+
+    g.probe.create_timer(0.01, tick)
+    commander = g.add(CommanderNode, target="ros2_control", joint_name_map=[f"{m}:{r}" for m, r in MAP.items()],
+                      use_sim_time=True)
+    robot = StandInRobot(g.context, robot_urdf())
+    for node in (robot, *robot.controllers.values()):
+        g.nodes.append(node)
+        g.executor.add_node(node)
+    trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+    with g.start():
+        g.wait_for_subscribers(trajectory)
+        assert g.wait(lambda: commander.measured is not None and commander.get_clock().now().nanoseconds > 100e9)
+        trajectory.publish(messages.joint_trajectory(NAMES, behaviour(), 0.1))
+        assert g.wait(lambda: robot.received(ARM_TOPIC) and robot.received(GRIPPER_TOPIC))
+        clock["s"] = 0.0  # the world restarts
+        assert g.wait(lambda: any("clock jumped back" in m for m in g.probe.logs("commander", Log.ERROR)))
+        assert g.wait(lambda: any("no hold point is known (the clock jumped)" in m
+                                  for m in g.probe.logs("commander", Log.WARN)))
+        assert not g.wait(lambda: len(robot.received(ARM_TOPIC)) > 1 or len(robot.received(GRIPPER_TOPIC)) > 1
+                          or robot.rejected(), timeout=0.5)
 
 
 def test_limits_come_from_the_robot_description():

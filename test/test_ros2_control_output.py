@@ -4,8 +4,8 @@ The stand-ins play what a ros2_control arm offers: a joint_state_broadcaster (``
 the robot's joint names), a robot description (``/robot_description``, transient local, the arm's URDF
 with the robot's names) and two joint_trajectory_controllers (arm and gripper) that accept, reject and
 execute trajectories by the real controller's rules (``trajectory_controller_stand_in.py``, which cites
-the lines it models): a message the real controller would reject is rejected here too, and every test
-checks that nothing was. The commander is the real node; nothing of ROS is mocked.
+the lines it models): a message the real controller would reject is rejected here too, and every test that
+sends checks that nothing was. The commander is the real node; nothing of ROS is mocked.
 """
 
 from __future__ import annotations

@@ -3,11 +3,14 @@
 The commander streams position targets to the embedded and CoppeliaSim arms; a ros2_control arm instead
 receives the whole behaviour at once and its joint_trajectory_controller interpolates between the points.
 Given positions *and* velocities it interpolates each segment with a cubic Hermite spline (piecewise
-linear otherwise), so this module supplies velocities that make that spline safe and smooth:
+linear otherwise; ros2_controllers kilted, joint_trajectory_controller/src/trajectory.cpp L279-364, with
+its default ``interpolation_method: splines``), so this module supplies velocities that make that spline
+safe and smooth:
 
 - knot velocities follow the Fritsch-Carlson rule (central difference, zero where a joint turns,
   at most three times the neighbouring slopes), so the spline never overshoots a knot: it stays within
-  the joint limits the knots were clamped to; it starts and ends at rest;
+  the joint limits the knots were clamped to; it starts and ends at rest (the controller rejects a
+  trajectory whose last point moves, unless told otherwise: joint_trajectory_controller.cpp L1712-1726);
 - a segment whose spline would move any joint faster than its velocity limit is slowed (its duration
   stretched until the spline's peak velocity, computed exactly, is within the limit): the same limits
   the streaming commander enforces by rate limiting, enforced here by timing.
@@ -96,7 +99,9 @@ class SplineTrajectory:
         return float(self.times[-1])
 
     def sample(self, t: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, velocities) of the spline at ``t`` (held at the ends), as the controller computes them."""
+        """(positions, velocities) of the spline at ``t`` (held at the ends), as the controller computes them
+        (trajectory.cpp L334-364; test/test_trajectory_controller_stand_in.py compares the two).
+        """
         t = np.clip(np.atleast_1d(np.asarray(t, dtype=np.float64)), self.times[0], self.times[-1])
         i = np.clip(np.searchsorted(self.times, t, side="right") - 1, 0, len(self.times) - 2)
         h = (self.times[i + 1] - self.times[i])[:, None]
@@ -182,7 +187,8 @@ def for_controller(spline: SplineTrajectory, joint_names: Sequence[str],
     """The part of ``spline`` for one controller: ``columns`` of it, named ``joint_names``.
 
     The start knot (t = 0, where the arm is) is left out: a joint_trajectory_controller starts from its
-    own current state and interpolates to the first point, as the spline here assumed.
+    own current state and interpolates to the first point, as the spline here assumed (its state has no
+    velocity or the arm is at rest: joint_trajectory_controller.cpp L301-317, trajectory.cpp L50-76).
     """
     columns = list(columns)
     if len(joint_names) != len(columns):

@@ -1,9 +1,11 @@
-"""The commander with ``target: ros2_control``, against a stand-in controller over real DDS.
+"""The commander with ``target: ros2_control``, against stand-in controllers over real DDS.
 
-The stand-in plays what a ros2_control arm offers: a joint_state_broadcaster (``/joint_states`` under
+The stand-ins play what a ros2_control arm offers: a joint_state_broadcaster (``/joint_states`` under
 the robot's joint names), a robot description (``/robot_description``, transient local, the arm's URDF
-with the robot's names) and two joint_trajectory_controllers (arm and gripper), which record what they
-receive. The commander is the real node; nothing of ROS is mocked.
+with the robot's names) and two joint_trajectory_controllers (arm and gripper) that accept, reject and
+execute trajectories by the real controller's rules (``trajectory_controller_stand_in.py``, which cites
+the lines it models): a message the real controller would reject is rejected here too, and every test that
+sends checks that nothing was. The commander is the real node; nothing of ROS is mocked.
 """
 
 from __future__ import annotations
@@ -13,19 +15,22 @@ import sys
 
 import numpy as np
 import pytest
+from action_msgs.msg import GoalStatus
 from rcl_interfaces.msg import Log
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from ros_harness import Graph
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
+from trajectory_controller_stand_in import ControllerRules, StandInTrajectoryController
 from trajectory_msgs.msg import JointTrajectory
 
 from latent_nodes.joint_trajectory import SplineTrajectory, knot_velocities
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.commander_node import CommanderNode
-from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory
+from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory, describe_result
 from latent_nodes.sim import arm
 from latent_nodes.sim.urdf import build_urdf
 
@@ -49,16 +54,21 @@ def robot_urdf(velocity_scale: float = 1.0, elbow_upper: float | None = None) ->
     return text
 
 
-class StandInController(Node):
-    """joint_state_broadcaster + robot description + arm and gripper trajectory controllers."""
+class StandInRobot(Node):
+    """joint_state_broadcaster + robot description over two stand-in trajectory controllers (arm, gripper).
+
+    ``joints`` are the joints the robot reports; the arm controller has the first seven, the gripper
+    controller the fingers (absent when ``joints`` stops at seven).
+    """
 
     def __init__(self, context, urdf: str | None, joints: list[str] = ROBOT) -> None:
-        super().__init__("stand_in_controller", context=context)
+        super().__init__("stand_in_robot", context=context)
         self.joints = joints
         self.on = True  # publishing /joint_states
-        self.received: dict[str, list[JointTrajectory]] = {ARM_TOPIC: [], GRIPPER_TOPIC: []}
-        for topic in self.received:
-            self.create_subscription(JointTrajectory, topic, lambda msg, t=topic: self.received[t].append(msg), 10)
+        self.controllers = {ARM_TOPIC: StandInTrajectoryController(context, "arm_controller",
+                                                                   ControllerRules(tuple(ROBOT[:7])), HOME[:7]),
+                            GRIPPER_TOPIC: StandInTrajectoryController(context, "gripper_controller",
+                                                                       ControllerRules(tuple(ROBOT[7:])), HOME[7:])}
         self.states = self.create_publisher(JointState, messages.JOINT_STATES, 10)
         self.description = self.create_publisher(
             String, messages.ROBOT_DESCRIPTION, QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -66,11 +76,21 @@ class StandInController(Node):
             self.description.publish(String(data=urdf))
         self.create_timer(0.01, self.tick)
 
+    def received(self, topic: str) -> list[JointTrajectory]:
+        return self.controllers[topic].accepted
+
+    def rejected(self) -> list[str]:
+        return [reason for c in self.controllers.values() for _, reason in c.rejected]
+
+    def positions(self) -> np.ndarray:
+        """[9] where the robot's joints are now, robot order."""
+        return np.concatenate([c.state()[0] for c in self.controllers.values()])
+
     def tick(self) -> None:
         if not self.on:
             return
-        q = [HOME[ROBOT.index(j)] for j in self.joints]
-        self.states.publish(messages.joint_state(self.joints, np.asarray(q)))
+        q = self.positions()
+        self.states.publish(messages.joint_state(self.joints, np.asarray([q[ROBOT.index(j)] for j in self.joints])))
 
 
 def behaviour(n_points: int = 20, dt: float = 0.1, amplitude: float = 0.3) -> np.ndarray:
@@ -83,32 +103,35 @@ def graph(urdf: str | None = None, joints: list[str] = ROBOT, **params):
     g = Graph()
     commander = g.add(CommanderNode, target="ros2_control",
                       joint_name_map=[f"{m}:{r}" for m, r in MAP.items()], **params)
-    controller = StandInController(g.context, urdf, joints)
-    g.nodes.append(controller)
-    g.executor.add_node(controller)
+    robot = StandInRobot(g.context, urdf, joints)
+    for node in (robot, *robot.controllers.values()):
+        g.nodes.append(node)
+        g.executor.add_node(node)
     g.trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
     g.start()
     g.wait_for_subscribers(g.trajectory)
     assert g.wait(lambda: commander.measured is not None), "the commander never took the stand-in's /joint_states"
-    return g, commander, controller
+    return g, commander, robot
 
 
-def send(g, controller, joints: np.ndarray, topics=(ARM_TOPIC, GRIPPER_TOPIC)) -> list[JointTrajectory]:
+def send(g, robot, joints: np.ndarray, topics=(ARM_TOPIC, GRIPPER_TOPIC)) -> list[JointTrajectory]:
+    before = {t: len(robot.received(t)) for t in topics}
     g.trajectory.publish(messages.joint_trajectory(NAMES, joints, 0.1))
-    assert g.wait(lambda: all(controller.received[t] for t in topics)), \
+    assert g.wait(lambda: all(len(robot.received(t)) > before[t] for t in topics) or robot.rejected()), \
         f"nothing reached the controllers; commander said: {g.probe.logs('commander')}"
-    return [controller.received[t][-1] for t in topics]
+    assert not robot.rejected(), f"a controller rejected the trajectory: {robot.rejected()}"
+    return [robot.received(t)[-1] for t in topics]
 
 
 def times_of(msg: JointTrajectory) -> np.ndarray:
     return np.array([messages.duration_to_seconds(p.time_from_start) for p in msg.points])
 
 
-def test_the_controllers_get_the_mapped_split_trajectory_with_spline_velocities():
-    g, commander, controller = graph(urdf=robot_urdf())
+def test_the_controllers_accept_and_execute_the_mapped_split_trajectory_with_spline_velocities():
+    g, commander, robot = graph(urdf=robot_urdf())
     with g:
         joints = behaviour()
-        arm_msg, gripper_msg = send(g, controller, joints)
+        arm_msg, gripper_msg = send(g, robot, joints)
         # Joint sets and names after mapping: the arm's seven to the arm controller, the fingers apart.
         assert list(arm_msg.joint_names) == [ROBOT[i] for i in range(7)]
         assert list(gripper_msg.joint_names) == ["left_finger", "finger_joint_right"]
@@ -131,49 +154,110 @@ def test_the_controllers_get_the_mapped_split_trajectory_with_spline_velocities(
         spline = SplineTrajectory(knots_t, knots_q, np.vstack([np.zeros(9), v]))
         speeds = np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1])
         assert np.all(speeds <= np.minimum(arm.MAX_VELOCITY, 2.0) * (1 + 1e-5))
-        # Nothing is streamed on the embedded arm's topic; the run is reported when it is over.
+        # The commander's reference for the tracking error is the spline the controllers follow.
+        running = commander.active
+        assert running is not None
+        for when in (0.05, 0.37, 1.23):
+            np.testing.assert_allclose(running.sample(when), spline.sample(when)[0][0], atol=1e-12)
+        # Nothing is streamed on the embedded arm's topic; the run is reported when it is over, and the
+        # controllers, interpolating as the real one does, brought the arm to the last point.
         assert g.probe.count(messages.JOINT_COMMAND) == 0
         assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=10.0)
-        assert np.isfinite(g.probe.last(messages.TRACKING_ERROR).data)
-        # Stop: an empty trajectory to each controller (it then holds where it is).
-        send(g, controller, joints)
+        np.testing.assert_allclose(robot.positions(), joints[-1], atol=1e-12)
+        assert g.probe.last(messages.TRACKING_ERROR).data < 0.01  # ideal tracking: only the feedback's delay
+
+
+def test_stop_holds_the_controllers_where_the_trajectory_has_got_to():
+    """An empty trajectory would be rejected ("Empty trajectory received."): a stop is a one-point hold."""
+    g, commander, robot = graph(urdf=robot_urdf())
+    with g:
+        joints = behaviour(amplitude=0.6)
+        send(g, robot, joints)
+        assert g.wait(lambda: np.abs(robot.positions() - HOME).max() > 0.1), "the arm never moved"
         client = g.probe.create_client(Trigger, "/commander/stop")
         assert client.wait_for_service(timeout_sec=5.0)
         future = client.call_async(Trigger.Request())
         assert g.wait(future.done) and future.result().success
-        assert g.wait(lambda: not controller.received[ARM_TOPIC][-1].points
-                      and not controller.received[GRIPPER_TOPIC][-1].points)
-        assert list(controller.received[ARM_TOPIC][-1].joint_names) == ROBOT[:7]
+        assert g.wait(lambda: all(len(robot.received(t)) == 2 for t in (ARM_TOPIC, GRIPPER_TOPIC)) or robot.rejected())
+        assert not robot.rejected(), robot.rejected()
+        for topic, columns in ((ARM_TOPIC, slice(0, 7)), (GRIPPER_TOPIC, slice(7, 9))):
+            controller = robot.controllers[topic]
+            hold = controller.accepted[-1]
+            assert list(hold.joint_names) == ROBOT[columns] and len(hold.points) == 1
+            assert hold.points[0].time_from_start.sec == 0 and hold.points[0].time_from_start.nanosec == 0
+            assert list(hold.points[0].velocities) == [0.0] * len(hold.joint_names)
+            # Where the arm was when the hold arrived, up to the few milliseconds the message took.
+            np.testing.assert_allclose(hold.points[0].positions, controller.state_at_receipt[-1], atol=0.05)
+        held = robot.positions()
+        assert np.abs(held - joints[-1]).max() > 0.1, "the stop came too late to test anything"
+        assert not g.wait(lambda: np.abs(robot.positions() - held).max() > 1e-9, timeout=0.5), "the arm moved on"
 
 
 def test_a_first_point_due_at_once_is_reached_in_time_and_stale_feedback_stops():
-    g, commander, controller = graph(urdf=robot_urdf())
+    g, commander, robot = graph(urdf=robot_urdf())
     with g:
         joints = behaviour()[:5] + 0.5  # the first point half a radian away from where the arm is
         msg = messages.joint_trajectory(NAMES, joints, 0.1)
         for k, point in enumerate(msg.points):
             point.time_from_start = messages.seconds_to_duration(0.1 * k)  # point 0 at t = 0
         g.trajectory.publish(msg)
-        assert g.wait(lambda: controller.received[ARM_TOPIC])
-        arm_msg = controller.received[ARM_TOPIC][-1]
+        assert g.wait(lambda: robot.received(ARM_TOPIC) or robot.rejected())
+        assert not robot.rejected(), robot.rejected()
+        arm_msg = robot.received(ARM_TOPIC)[-1]
         t = times_of(arm_msg)
         assert len(t) == 5 and t[0] >= 0.5 / 2.0 and np.all(np.diff(t) > 0)  # 0.5 rad at <= 2 rad/s
         q, v = (np.array([list(getattr(p, k)) for p in arm_msg.points]) for k in ("positions", "velocities"))
         spline = SplineTrajectory(np.concatenate([[0.0], t]), np.vstack([HOME[:7], q]), np.vstack([np.zeros(7), v]))
         assert np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1]).max() <= 2.0 * (1 + 1e-5)
-        # /joint_states stop: the controllers are told to hold (an empty trajectory each).
-        controller.on = False
-        assert g.wait(lambda: not controller.received[ARM_TOPIC][-1].points
-                      and not controller.received[GRIPPER_TOPIC][-1].points, timeout=5.0)
+        # /joint_states stop: the controllers are told to hold where the trajectory has got to, which needs
+        # no feedback; the arm then stays between where it started and the trajectory's end.
+        robot.on = False
+        assert g.wait(lambda: all(len(robot.received(t)) == 2 for t in (ARM_TOPIC, GRIPPER_TOPIC)), timeout=5.0)
+        assert not robot.rejected(), robot.rejected()
+        assert all(len(robot.received(t)[-1].points) == 1 for t in (ARM_TOPIC, GRIPPER_TOPIC))
         assert g.wait(lambda: any("/joint_states is stale" in m for m in g.probe.logs("commander", Log.ERROR)))
+        held = robot.positions()
+        assert np.abs(held - HOME).max() > 0.05
+        assert not g.wait(lambda: np.abs(robot.positions() - held).max() > 1e-9, timeout=0.5), "the arm moved on"
+
+
+def test_a_clock_jump_sends_no_hold_point():
+    """Simulated time restarting: the time since sending means nothing, so the controllers keep their trajectory."""
+    g = Graph()
+    clock = {"s": 100.0}
+    clock_pub = g.publisher(Clock, "/clock")
+
+    def tick() -> None:
+        clock["s"] += 0.01
+        clock_pub.publish(Clock(clock=messages.seconds_to_time(clock["s"])))
+
+    g.probe.create_timer(0.01, tick)
+    commander = g.add(CommanderNode, target="ros2_control", joint_name_map=[f"{m}:{r}" for m, r in MAP.items()],
+                      use_sim_time=True)
+    robot = StandInRobot(g.context, robot_urdf())
+    for node in (robot, *robot.controllers.values()):
+        g.nodes.append(node)
+        g.executor.add_node(node)
+    trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+    with g.start():
+        g.wait_for_subscribers(trajectory)
+        assert g.wait(lambda: commander.measured is not None and commander.get_clock().now().nanoseconds > 100e9)
+        trajectory.publish(messages.joint_trajectory(NAMES, behaviour(), 0.1))
+        assert g.wait(lambda: robot.received(ARM_TOPIC) and robot.received(GRIPPER_TOPIC))
+        clock["s"] = 0.0  # the world restarts
+        assert g.wait(lambda: any("clock jumped back" in m for m in g.probe.logs("commander", Log.ERROR)))
+        assert g.wait(lambda: any("no hold point is known (the clock jumped)" in m
+                                  for m in g.probe.logs("commander", Log.WARN)))
+        assert not g.wait(lambda: len(robot.received(ARM_TOPIC)) > 1 or len(robot.received(GRIPPER_TOPIC)) > 1
+                          or robot.rejected(), timeout=0.5)
 
 
 def test_limits_come_from_the_robot_description():
     """A slower robot gets a slower trajectory; a tighter elbow limit clamps the elbow."""
-    g, commander, controller = graph(urdf=robot_urdf(velocity_scale=0.1, elbow_upper=2.1))
+    g, commander, robot = graph(urdf=robot_urdf(velocity_scale=0.1, elbow_upper=2.1))
     with g:
         joints = behaviour(amplitude=0.6)
-        (arm_msg,) = send(g, controller, joints, topics=(ARM_TOPIC,))
+        (arm_msg,) = send(g, robot, joints, topics=(ARM_TOPIC,))
         t = times_of(arm_msg)
         assert t[-1] > 2.0 * 1.2 and np.all(np.diff(t) > 0)  # stretched beyond the behaviour's 2 s
         q = np.array([list(p.positions) for p in arm_msg.points])
@@ -189,36 +273,36 @@ def test_limits_come_from_the_robot_description():
 def test_limits_from_parameters_and_a_disabled_gripper():
     """No description needed with joint_limits_*; without a gripper controller the fingers need no feedback."""
     lower, upper = list(arm.JOINT_LOWER), list(arm.JOINT_UPPER)
-    g, commander, controller = graph(urdf=None, joints=ROBOT[:7], gripper_controller_topic="",
+    g, commander, robot = graph(urdf=None, joints=ROBOT[:7], gripper_controller_topic="",
                                      joint_limits_lower=lower, joint_limits_upper=upper,
                                      joint_limits_velocity=[0.3] * 9)
     with g:
-        (arm_msg,) = send(g, controller, behaviour(), topics=(ARM_TOPIC,))
+        (arm_msg,) = send(g, robot, behaviour(), topics=(ARM_TOPIC,))
         assert list(arm_msg.joint_names) == ROBOT[:7]
         t = times_of(arm_msg)
         assert t[-1] > 2.2  # slowed: 0.3 rad/s instead of the arm's 2.5
         q, v = (np.array([list(getattr(p, k)) for p in arm_msg.points]) for k in ("positions", "velocities"))
         spline = SplineTrajectory(np.concatenate([[0.0], t]), np.vstack([HOME[:7], q]), np.vstack([np.zeros(7), v]))
         assert np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1]).max() <= 0.3 * (1 + 1e-5)
-        assert not g.wait(lambda: controller.received[GRIPPER_TOPIC], timeout=0.5)
+        assert not g.wait(lambda: robot.received(GRIPPER_TOPIC), timeout=0.5)
         assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=15.0)
         assert np.isfinite(g.probe.last(messages.TRACKING_ERROR).data)  # over the arm joints it has feedback for
 
 
 def test_without_limits_trajectories_are_refused():
-    g, commander, controller = graph(urdf=None)
+    g, commander, robot = graph(urdf=None)
     with g:
         g.trajectory.publish(messages.joint_trajectory(NAMES, behaviour(), 0.1))
         assert g.wait(lambda: any("refusing trajectory, nothing sent: no joint limits for the robot yet (waiting "
                                   "for /robot_description)" in m for m in g.probe.logs("commander", Log.ERROR)))
         # A description lacking a mapped joint is reported, and trajectories stay refused with its reason.
-        controller.description.publish(String(data=build_urdf()))
+        robot.description.publish(String(data=build_urdf()))
         assert g.wait(lambda: any("ignoring /robot_description: robot description has no joint 'shoulder_pan'" in m
                                   for m in g.probe.logs("commander", Log.ERROR)))
         g.trajectory.publish(messages.joint_trajectory(NAMES, behaviour(), 0.1))
         assert g.wait(lambda: any("nothing sent: no joint limits for the robot yet (robot description has no joint "
                                   "'shoulder_pan'" in m for m in g.probe.logs("commander", Log.ERROR)))
-        assert not controller.received[ARM_TOPIC] and not controller.received[GRIPPER_TOPIC]
+        assert not robot.received(ARM_TOPIC) and not robot.received(GRIPPER_TOPIC)
 
 
 @pytest.mark.parametrize("params, problem", [
@@ -237,6 +321,22 @@ def test_bad_parameters_are_refused_in_one_line(params, problem):
         with pytest.raises(ValueError) as info:
             g.add(CommanderNode, target="ros2_control", **params)
     assert problem in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+def test_action_results_are_read_by_status_then_code():
+    """A cancelled goal has code 0 too, and a goal replaced by the next one is aborted with INVALID_GOAL."""
+    ok, text = describe_result(GoalStatus.STATUS_SUCCEEDED, 0, "Goal successfully reached!", 0.0123, False)
+    assert not ok and text.startswith("arm controller: SUCCESSFUL (Goal successfully reached!)") and "0.0123" in text
+    ok, text = describe_result(GoalStatus.STATUS_CANCELED, 0, "", 0.01, True)
+    assert not ok and "goal cancelled" in text and "SUCCESSFUL" not in text
+    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -1, "Current goal preempted by new incoming action.", 0.0,
+                               True)
+    assert not ok and "replaced by the newer one" in text
+    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -4, "Aborted due to path tolerance violation", 0.2, False)
+    assert ok and text.startswith("arm controller: goal aborted: PATH_TOLERANCE_VIOLATED (Aborted due to path "
+                                  "tolerance violation)")
+    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -7, "", float("nan"), False)
+    assert ok and "goal aborted: -7" in text
 
 
 @pytest.mark.skipif(FollowJointTrajectory is not None, reason="control_msgs imports here: the action is available")

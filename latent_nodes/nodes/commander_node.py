@@ -170,7 +170,7 @@ class CommanderNode(Node):
         if self.active is not None:
             self.active = None  # no hold command: the arm's position is unknown until /joint_states arrive
             if self.output is not None:
-                self.output.stop()  # a controller knows where its arm is: it holds there
+                self.output.stop(hold=False)  # the time since sending is meaningless now: no hold point
             self.health.count("stopped_clock_jump", event=True)
             self.get_logger().error("trajectory stopped: the clock jumped back or changed source "
                                     f"({jump.delta.nanoseconds * 1e-9:+.2f} s); waiting for fresh /joint_states")
@@ -211,7 +211,7 @@ class CommanderNode(Node):
         if age > self.settings.stale_feedback_s:
             self.active = None  # no hold command: with stale feedback we do not know where the arm is
             if self.output is not None:
-                self.output.stop()  # a controller knows where its arm is: it holds there
+                self.output.stop()  # it holds where the sent trajectory has got to: no feedback needed
             self.health.count("stopped_stale_feedback", event=True)
             self.get_logger().error(f"trajectory stopped: /joint_states is stale ({age:.2f} s old)")
             return

@@ -13,13 +13,22 @@ instead, and the controller's result and final tracking error are logged; that n
 
 Limits come from ``joint_limits_*`` parameters when given, else from ``/robot_description`` (transient
 local, the URDF that robot_state_publisher or the sim node publishes): until it arrives, trajectories are
-refused. Feedback is ``/joint_states`` under the robot's names (a joint_state_broadcaster). Stopping sends
-an empty trajectory, on which a joint_trajectory_controller holds the position it measures itself.
+refused. Feedback is ``/joint_states`` under the robot's names (a joint_state_broadcaster).
+
+Stopping: a joint_trajectory_controller rejects an empty trajectory ("Empty trajectory received.",
+ros2_controllers joint_trajectory_controller.cpp, kilted L1690-1695), so over the topic a stop is a
+one-point trajectory at rest, due at once, at the position the sent trajectory commands at that moment:
+the controller holds there, the analogue of the streaming targets stopping where they are, and it needs
+no feedback (stale ``/joint_states`` is one reason to stop). An action goal is cancelled instead, on
+which the controller holds the position it measures (L1419-1447).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
+from action_msgs.msg import GoalStatus
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import JointState
@@ -30,6 +39,7 @@ from latent_nodes.config import NodesConfig
 from latent_nodes.joint_trajectory import (
     ControllerTrajectory,
     JointNameMap,
+    SplineTrajectory,
     for_controller,
     spline_trajectory,
     split_joints,
@@ -51,8 +61,64 @@ ROS2_CONTROL_PARAMETERS = ("arm_controller_topic", "gripper_controller_topic", "
 # out first; the timing within the velocity limits then stretches it as far as the move needs.
 FIRST_POINT_S = 1e-3
 DESCRIPTION_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# control_msgs/action/FollowJointTrajectory.action, result codes (L33-39).
 ACTION_RESULTS = {0: "SUCCESSFUL", -1: "INVALID_GOAL", -2: "INVALID_JOINTS", -3: "OLD_HEADER_TIMESTAMP",
                   -4: "PATH_TOLERANCE_VIOLATED", -5: "GOAL_TOLERANCE_VIOLATED"}
+
+
+@dataclass
+class SentTrajectory(CheckedTrajectory):
+    """A trajectory as the controllers follow it, the reference for the commander's tracking error.
+
+    The joints sent follow the cubic spline through the sent points, as a joint_trajectory_controller
+    interpolates them (trajectory.cpp, kilted L334-364); joints never sent keep the checked points,
+    linear between them (only their feedback, if any, is compared with them).
+    """
+
+    spline: SplineTrajectory | None = None
+    columns: list[int] = field(default_factory=list)  # model joints of the spline's columns
+
+    def sample(self, t: float) -> np.ndarray:
+        q = super().sample(t)
+        q[self.columns] = self.spline.sample(t)[0][0]
+        return q
+
+
+def describe_result(status: int, error_code: int, error_string: str, tracking_error: float,
+                    superseded: bool) -> tuple[bool, str]:
+    """(is it a failure, the log line) for a FollowJointTrajectory result.
+
+    The status tells what happened, the code why: a cancelled goal carries code 0 (SUCCESSFUL) too
+    (joint_trajectory_controller.cpp, kilted L1433-1434), and a goal replaced by a newer one is aborted
+    with INVALID_GOAL, "Current goal preempted by new incoming action." (L1820-1833), which is no failure.
+    """
+    tail = f"; its tracking error {tracking_error:.4f} rad RMS at the last feedback"
+    why = ACTION_RESULTS.get(error_code, str(error_code)) + (f" ({error_string})" if error_string else "")
+    if status == GoalStatus.STATUS_SUCCEEDED:
+        return False, f"arm controller: {why}{tail}"
+    if status == GoalStatus.STATUS_CANCELED:
+        return False, f"arm controller: goal cancelled, it holds where it is{tail}"
+    if superseded:
+        return False, "arm controller: the previous goal was replaced by the newer one"
+    kind = {GoalStatus.STATUS_ABORTED: "aborted"}.get(status, f"ended with status {status}")
+    return True, f"arm controller: goal {kind}: {why}{tail}"
+
+
+def hold_message(joint_names: list[str], positions: np.ndarray) -> JointTrajectory:
+    """One point at ``positions``, at rest and due at once: the controller commands it and holds it.
+
+    The controller's own hold is the same message (set_hold_position, joint_trajectory_controller.cpp,
+    kilted L1836-1845 and L2058-2081: one point due at once, zero velocities); an empty trajectory would be
+    rejected (L1690-1695). A first point at time 0 is accepted (times are compared from the second
+    point on, L1750-1760) and commanded from the controller's next cycle on (trajectory.cpp L143-148,
+    L208-253).
+    """
+    msg = JointTrajectory()
+    msg.joint_names = list(joint_names)
+    msg.points.append(JointTrajectoryPoint(positions=[float(x) for x in positions],
+                                           velocities=[0.0] * len(joint_names),
+                                           time_from_start=messages.seconds_to_duration(0.0)))
+    return msg
 
 
 def controller_message(part: ControllerTrajectory) -> JointTrajectory:
@@ -86,8 +152,10 @@ class Ros2ControlOutput:
         self.gripper_pub = (node.create_publisher(JointTrajectory, settings.gripper_controller_topic, 10)
                             if self.gripper_columns else None)
         self.action = None
-        self.goal = None
+        self.goal = None  # the accepted goal that runs now
+        self.goal_sequence = 0  # counts goals sent and stops: an answer for an older one is stale
         self.controller_error = float("nan")
+        self.running: tuple[SplineTrajectory, object] | None = None  # the spline sent, and when (node clock)
         if settings.trajectory_interface == "action":
             if FollowJointTrajectory is None:
                 raise ValueError("trajectory_interface action needs control_msgs (FollowJointTrajectory), which "
@@ -182,21 +250,40 @@ class Ros2ControlOutput:
             gripper = for_controller(spline, [self.robot_names[i] for i in self.gripper_columns],
                                      [column[i] for i in self.gripper_columns])
             self.gripper_pub.publish(controller_message(gripper))
+        self.running = (spline, self.node.get_clock().now())
         if spline.duration > times[-1] * (1 + 1e-9):
             self.node.get_logger().warning(f"trajectory slowed to stay within the velocity limits: "
                                            f"{times[-1]:.2f} s -> {spline.duration:.2f} s")
-        return CheckedTrajectory(spline.times, q, trajectory.clamped)
+        return SentTrajectory(spline.times, q, trajectory.clamped, spline, list(self.sent))
 
-    def stop(self) -> None:
-        """Cancel: an empty trajectory (the controller holds where it is), and the action goal if any."""
-        for pub, columns in ((self.arm_pub, self.arm_columns), (self.gripper_pub, self.gripper_columns)):
-            if pub is not None:
-                msg = JointTrajectory()
-                msg.joint_names = [self.robot_names[i] for i in columns]
-                pub.publish(msg)
+    def stop(self, hold: bool = True) -> None:
+        """Stop the controllers: each holds where the sent trajectory has got to (``hold_message``), and
+        an action goal is cancelled (the controller then holds where it measures its arm).
+
+        ``hold=False`` (the clock jumped: the time since sending means nothing) sends no hold point; the
+        topic controllers then finish the trajectory they have, which was checked and timed within the
+        limits, and the commander says so.
+        """
+        running, self.running = self.running, None
+        self.goal_sequence += 1  # a goal not yet accepted is cancelled when it is (on_accepted)
         if self.goal is not None:
             self.goal.cancel_goal_async()
             self.goal = None
+        topics = [(self.gripper_pub, self.gripper_columns)]
+        if self.action is None:
+            topics.insert(0, (self.arm_pub, self.arm_columns))
+        if not hold or running is None:
+            if any(pub is not None for pub, _ in topics) and running is not None:
+                self.node.get_logger().warning("no hold point is known (the clock jumped): the controllers "
+                                               "finish the trajectory they were sent")
+            return
+        spline, sent_at = running
+        elapsed = (self.node.get_clock().now() - sent_at).nanoseconds * 1e-9
+        now = spline.sample(elapsed)[0][0]  # columns of self.sent
+        column = {model: k for k, model in enumerate(self.sent)}
+        for pub, columns in topics:
+            if pub is not None:
+                pub.publish(hold_message([self.robot_names[i] for i in columns], now[[column[i] for i in columns]]))
 
     # --- FollowJointTrajectory (where control_msgs imports) -------------------------------------------
 
@@ -205,30 +292,36 @@ class Ros2ControlOutput:
             self.node.get_logger().error(f"no FollowJointTrajectory server on {self.action_name}; "
                                          "the arm's trajectory was not sent")
             return
-        goal = FollowJointTrajectory.Goal()
+        goal = FollowJointTrajectory.Goal()  # tolerances left 0: the controller's own (the action's L6-10)
         goal.trajectory = msg
         self.controller_error = float("nan")
-        self.action.send_goal_async(goal, feedback_callback=self.on_feedback).add_done_callback(self.on_accepted)
+        self.goal_sequence += 1
+        sequence = self.goal_sequence
+        self.action.send_goal_async(goal, feedback_callback=self.on_feedback).add_done_callback(
+            lambda future: self.on_accepted(future, sequence))
 
-    def on_accepted(self, future) -> None:
+    def on_accepted(self, future, sequence: int) -> None:
         handle = future.result()
         if not handle.accepted:
-            self.node.get_logger().error("the arm controller rejected the trajectory")
+            # The controller logs why (validate_trajectory_msg, joint_trajectory_controller.cpp kilted L1410-1413).
+            self.node.get_logger().error("the arm controller rejected the trajectory (its log says why)")
+            return
+        if sequence != self.goal_sequence:  # stopped or replaced while the goal was on its way
+            handle.cancel_goal_async()
             return
         self.goal = handle
-        handle.get_result_async().add_done_callback(self.on_result)
+        handle.get_result_async().add_done_callback(lambda result: self.on_result(result, handle, sequence))
 
     def on_feedback(self, feedback) -> None:
         error = np.asarray(feedback.feedback.error.positions, dtype=np.float64)
         if error.size:
             self.controller_error = float(np.sqrt(np.mean(error**2)))
 
-    def on_result(self, future) -> None:
-        result = future.result().result
-        code = ACTION_RESULTS.get(result.error_code, str(result.error_code))
-        text = (f"arm controller: {code}{f' ({result.error_string})' if result.error_string else ''}; its tracking "
-                f"error {self.controller_error:.4f} rad RMS at the last feedback")
-        if result.error_code == 0:
-            self.node.get_logger().info(text)
-        else:
-            self.node.get_logger().error(text)
+    def on_result(self, future, handle, sequence: int) -> None:
+        response = future.result()
+        if self.goal is handle:
+            self.goal = None
+        superseded = sequence != self.goal_sequence  # a newer goal was sent, or a stop
+        failed, text = describe_result(response.status, response.result.error_code, response.result.error_string,
+                                       self.controller_error, superseded)
+        (self.node.get_logger().error if failed else self.node.get_logger().info)(text)

@@ -16,7 +16,6 @@ from sensor_msgs.msg import JointState
 
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.inference_node import InferenceNode
-from latent_nodes.recognition import RecognitionMargin
 from latent_nodes.sim import arm
 
 NAMES = list(arm.JOINT_NAMES)
@@ -169,32 +168,3 @@ def test_a_block_that_leaves_the_table_mid_behaviour_is_refused_and_nothing_is_s
     # Still serving: the next behaviour starts and publishes.
     steps, sent = run_behaviour(g, [0.45, 0.0])
     assert steps[0]["published"] and sent
-
-
-def test_auto_recognizes_or_abstains_and_publishes_only_a_decision(tiny_model):
-    with Graph() as g:
-        node = g.add(InferenceNode, model_path=str(tiny_model), mode="online", behaviour="auto")
-        g.node = node
-        g.arm = FakeArm(g)
-        g.pose = g.publisher(PoseStamped, messages.BLOCK_POSE)
-        g.start()
-        g.wait_for_subscribers(g.pose)
-        assert g.wait(lambda: node.joints is not None)
-        steps, sent = run_behaviour(g, [0.45, 0.05])
-        margin = RecognitionMargin()
-        for r in steps:  # every step: both behaviours ranked, and the decision is the margin's on those errors
-            assert r["errors"].keys() == {"reach", "reach_circle"}
-            names = tuple(r["errors"])
-            assert r["decision"] == margin.decide(names, np.array([r["errors"][n] for n in names])).decision
-        assert len(sent) == sum(r["published"] for r in steps)
-        assert not any(r["published"] for r in steps if r["decision"] == "undecided"), "abstaining publishes nothing"
-        # The arm never moves here, so neither behaviour explains the observation for long: it abstains.
-        assert any(r["decision"] == "undecided" for r in steps)
-
-
-def test_auto_needs_online_mode(tiny_model):
-    from latent_nodes.nodes.runner import StartupError
-
-    with Graph() as g:
-        with pytest.raises(StartupError, match="behaviour auto needs mode online"):
-            g.add(InferenceNode, model_path=str(tiny_model), behaviour="auto")

@@ -59,7 +59,7 @@ from latent_nodes.nodes import messages
 from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.runner import StartupError, run_node
-from latent_nodes.recognition import UNDECIDED
+from latent_nodes.recognition import UNDECIDED, RecognitionMargin
 
 AUTO = "auto"  # the behaviour parameter's value that asks for recognition (online mode)
 
@@ -87,7 +87,7 @@ class InferenceNode(Node):
         self.settings = declare_section(
             self, NodesConfig, only=["model_path", "behaviour", "frame_id", "torch_threads", "out_of_domain",
                                      "domain_margin", "mode", "online_tolerance", "online_window",
-                                     "stale_feedback_s"],
+                                     "stale_feedback_s", "recognition_max_error"],
             dynamic=["behaviour"], validators={"behaviour": self.check_behaviour})
         torch.set_num_threads(max(1, self.settings.torch_threads))
         s = self.settings
@@ -290,7 +290,9 @@ class InferenceNode(Node):
         clock = self.get_clock()
         start = clock.now()  # the behaviour's start: every trajectory of this behaviour is stamped with it
         behaviour = None if job.behaviour == AUTO else job.behaviour
-        estimator = OnlineEstimator(self.completer, behaviour, window=self.settings.online_window or None)
+        margin = RecognitionMargin(max_error=self.settings.recognition_max_error)
+        estimator = OnlineEstimator(self.completer, behaviour, window=self.settings.online_window or None,
+                                    margin=margin)
         published: np.ndarray | None = None  # the last trajectory sent, [T, J]
         moved, stale_said, last_block = False, False, job.xy
         for step in range(estimator.seq_len):

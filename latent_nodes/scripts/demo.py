@@ -71,12 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="behaviours to complete at every position")
     p.add_argument("--positions", nargs="+", type=float, metavar="X Y",
                    help="block positions (x y pairs, metres, table frame); default: the model's unseen test positions")
-    p.add_argument("--scenario", choices=["glimpse", "moved"], default="glimpse",
+    p.add_argument("--scenario", choices=["glimpse", "moved", "recognize"], default="glimpse",
                    help="glimpse: one pose, one completed behaviour per trial (and --outside); moved: the block is "
                         "moved to a second unseen position during the approach, today's restart against the "
-                        "online mode (docs/online.md)")
+                        "online mode; recognize: the arm is driven through a demonstration while the node "
+                        "recognizes it, accuracy and completion error against the steps shown (docs/online.md)")
     p.add_argument("--trials", type=int, default=0, help="run only the first N trials (0: all)")
     p.add_argument("--seed", type=int, default=0, help="moved: seed of the second positions and move steps")
+    p.add_argument("--recognition-max-error", type=float, default=None,
+                   help="recognize: the inference node's recognition_max_error (default: its parameter file's)")
     p.add_argument("--outside", nargs="*", type=float, default=[0.01, 0.03, 0.08], metavar="M",
                    help="then place the block this many metres beyond the trained region's far edge, per "
                         "behaviour (none: skip)")
@@ -426,6 +429,10 @@ def main(argv: list[str] | None = None) -> int:
             from latent_nodes.scripts.demo_moved import run_moved
 
             return run_moved(args, config_dir)
+        if args.scenario == "recognize":
+            from latent_nodes.scripts.demo_recognize import run_recognize
+
+            return run_recognize(args, config_dir)
         with running_graph(args, config_dir) as (inference, driver):
             return run_glimpse(args, inference, driver)
     except GraphError as exc:
@@ -499,10 +506,11 @@ class GraphError(RuntimeError):
 
 
 @contextmanager
-def running_graph(args: argparse.Namespace, config_dir: Path, **overrides: str):
+def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str, ...] = (), **overrides: str):
     """The four nodes and the demo's driver, spun on a background thread: yields (inference node, driver).
 
-    ``overrides`` are extra node parameters (``{"inference:mode": "online"}`` as ``inference__mode``).
+    ``overrides`` are extra node parameters (``{"inference:mode": "online"}`` as ``inference__mode``),
+    ``remaps`` topic remappings (``"inference:/completed_behaviour:=/elsewhere"``).
     """
     import rclpy
     from rclpy.exceptions import ParameterException
@@ -518,6 +526,8 @@ def running_graph(args: argparse.Namespace, config_dir: Path, **overrides: str):
     ros_args = ros_arguments(args, config_dir)
     for key, value in overrides.items():
         ros_args += ["-p", f"{key.replace('__', ':')}:={value}"]
+    for remap in remaps:
+        ros_args += ["-r", remap]
     context = rclpy.Context()
     rclpy.init(args=ros_args, context=context)
     nodes, executor, spinner = [], None, None

@@ -54,6 +54,7 @@ def test_an_update_stamped_with_the_behaviours_start_is_spliced_in_without_a_res
         trajectory.publish(messages.joint_trajectory(NAMES, updated, DT, stamp=start.to_msg()))
         assert g.wait(lambda: commander.started_at == start and g.probe.count(messages.TRACKING_ERROR) > 0,
                       timeout=10.0), "the update runs on the first behaviour's clock and finishes"
+        assert g.wait(lambda: any(m.startswith("splicing") for m in g.probe.logs("commander")))  # via /rosout
         spliced_at = [m for m in g.probe.logs("commander") if m.startswith("splicing")]
         assert len(spliced_at) == 1 and "from the running one" in spliced_at[0]
         assert not any("replacing" in m for m in g.probe.logs("commander"))
@@ -94,7 +95,8 @@ def test_a_stamped_trajectory_with_nothing_running_starts_from_the_arm_at_the_cu
         start = Time(nanoseconds=now.nanoseconds - int(0.8e9), clock_type=now.clock_type)  # 8 steps ago
         trajectory.publish(messages.joint_trajectory(NAMES, plan(0.0), DT, stamp=start.to_msg()))
         assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) > 0, timeout=10.0)
-        assert any(m.startswith("splicing") and "from the arm" in m for m in g.probe.logs("commander"))
+        assert g.wait(lambda: any(m.startswith("splicing") and "from the arm" in m
+                                  for m in g.probe.logs("commander")))  # /rosout may lag the commands
         t, q = commands(g)
         assert np.allclose(q[0], HOME, atol=VMAX * 0.05), "the first command is next to where the arm is"
         s0 = start.nanoseconds * 1e-9

@@ -13,6 +13,10 @@ default): within the inference node's ``domain_margin`` the behaviour is complet
 others; beyond it the node refuses the pose, and the demo shows its refusal line. ``--out-of-domain
 allow`` completes those too, to see the error grow with the distance (docs/results.md has the full sweep).
 
+That is the default scenario, ``--scenario glimpse``. ``--scenario moved`` (``demo_moved.py``) moves the
+block during the approach and compares today's restart with online inference; ``--scenario recognize``
+(``demo_recognize.py``) shows the arm a demonstration and measures how soon the node recognizes it.
+
 It prints a row per trial (block x, y; xi*; inference latency; final and mean end-effector distance to
 the demonstration; tracking error), writes the rows as JSON and a picture of executed versus
 demonstrated paths. Everything talks over DDS exactly as the launched graph does; only the periodic
@@ -513,6 +517,7 @@ def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str,
     ``remaps`` topic remappings (``"inference:/completed_behaviour:=/elsewhere"``).
     """
     import rclpy
+    import rclpy.logging
     from rclpy.exceptions import ParameterException
     from rclpy.executors import SingleThreadedExecutor
 
@@ -528,6 +533,9 @@ def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str,
         ros_args += ["-p", f"{key.replace('__', ':')}:={value}"]
     for remap in remaps:
         ros_args += ["-r", remap]
+    # ``--log-level`` sets the process-wide default level; put it back afterwards, so that a demo run inside
+    # a longer process (the tests, a second graph) does not silence that process's later nodes.
+    default_level = rclpy.logging.get_logger_effective_level("")
     context = rclpy.Context()
     rclpy.init(args=ros_args, context=context)
     nodes, executor, spinner = [], None, None
@@ -560,6 +568,7 @@ def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str,
                 close()
             node.destroy_node()
         rclpy.try_shutdown(context=context)
+        rclpy.logging.set_logger_level("", default_level)
         if spinner is not None:
             spinner.join(timeout=2.0)
 

@@ -166,13 +166,24 @@ class NodesConfig:
     """Runtime settings of the ROS 2 graph."""
 
     model_path: str = _f("", "checkpoint to load; empty means the shipped model in models/")
-    behaviour: str = _f(BEHAVIOURS[0], "behaviour to complete: reach | reach_circle", choices=BEHAVIOURS)
+    behaviour: str = _f(BEHAVIOURS[0], "behaviour to complete: reach | reach_circle | auto (online mode: "
+                                       "recognized from the observed prefix)", choices=(*BEHAVIOURS, "auto"))
+    mode: str = _f("glimpse", "inference from the first block pose only (glimpse) or re-inferred at every step "
+                              "from /block_pose and /joint_states while the behaviour runs (online)",
+                   choices=("glimpse", "online"))
+    online_tolerance: float = _f(0.01, "online mode: publish an updated trajectory when its remaining points "
+                                       "move by more than this, rad (any joint)", gt=0.0)
+    online_window: int = _f(0, "online mode: infer from the last this many observed steps (0: all so far)", ge=0)
+    recognition_max_error: float = _f(5e-3, "behaviour auto: the best behaviour's window error (normalized) must "
+                                            "be at most this to be named (recognition.py; 5e-3 fits clean "
+                                            "demonstrations, an executed arm needs more: docs/online.md)", gt=0.0)
     frame_id: str = _f("table", "frame of block poses: the table plane the model was trained in", min_length=1)
     target: str = _f("embedded", "where the commander sends joints: embedded | coppeliasim (JointState targets "
                                  "on /joint_command) | ros2_control (JointTrajectory to the controllers below)",
                      choices=("embedded", "coppeliasim", "ros2_control"))
     max_joint_velocity: float = _f(2.0, "commander's velocity limit, rad/s, per joint", gt=0.0)
-    stale_feedback_s: float = _f(0.5, "commander stops if /joint_states is older than this", gt=0.0)
+    stale_feedback_s: float = _f(0.5, "commander stops, and online inference stops observing the joints, if "
+                                      "/joint_states is older than this, s", gt=0.0)
     command_rate: float = _f(50.0, "commander's rate of joint targets on /joint_command, Hz", gt=0.0)
     settle_s: float = _f(0.5, "commander holds the last point this long, then reports the tracking error", ge=0.0)
     arm_controller_topic: str = _f("/arm_controller/joint_trajectory", "ros2_control target: the arm's "

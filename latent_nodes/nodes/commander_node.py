@@ -8,6 +8,10 @@ increasing times; positions are clamped to the joint limits and every streamed t
 the velocity limits. A newer trajectory replaces the running one (it starts from the last target sent).
 With ``target: ros2_control`` the checked trajectory goes whole to the robot's controllers instead, timed
 within the velocity limits, under the robot's joint names and limits (``ros2_control_output.py``).
+A trajectory with a zero header stamp starts on receipt. One with a stamp is timed from that stamp, the
+behaviour's start (the online inference node's updates): it is spliced in at the current time
+(``latent_nodes.splice``), continuing from the step the arm is at and blending from the last target sent
+within the velocity limit, with no restart from home and no jump.
 
 Execution stops on ``~/stop`` (std_srvs/Trigger), when ``/joint_states`` goes stale, and when the clock
 jumps back (a restarted world on simulated time): the feedback then belongs to another world, so it is
@@ -43,6 +47,7 @@ from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.ros2_control_output import ROS2_CONTROL_PARAMETERS, Ros2ControlOutput
 from latent_nodes.nodes.runner import run_node
 from latent_nodes.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
+from latent_nodes.splice import splice
 
 
 def arm_limits() -> JointLimits:
@@ -144,15 +149,29 @@ class CommanderNode(Node):
         if trajectory.clamped:
             self.get_logger().warning("trajectory exceeds the joint limits; clamped to them")
         start = self.last_command if self.active is not None and self.output is None else self.measured
-        if trajectory.times[0] > 0:  # reach the first point from where the arm is, in the first interval
-            trajectory = CheckedTrajectory(np.concatenate([[0.0], trajectory.times]),
-                                           np.vstack([start, trajectory.positions]), trajectory.clamped)
-        if self.output is not None:  # the controller interpolates it; keep what was sent, to measure tracking
+        now = self.get_clock().now()
+        behaviour_start = messages.trajectory_start(msg, self.get_clock().clock_type)
+        if behaviour_start is not None:  # timed from the behaviour's start: continue it at the current phase
+            elapsed = (now - behaviour_start).nanoseconds * 1e-9
+            trajectory = splice(trajectory, elapsed, start, self.limits().max_velocity)
+            self.get_logger().info(f"splicing the trajectory in {elapsed:.2f} s into its behaviour "
+                                   f"({'from the running one' if self.active is not None else 'from the arm'})")
+            started_at = behaviour_start
+        else:
+            if trajectory.times[0] > 0:  # reach the first point from where the arm is, in the first interval
+                trajectory = CheckedTrajectory(np.concatenate([[0.0], trajectory.times]),
+                                               np.vstack([start, trajectory.positions]), trajectory.clamped)
+            if self.active is not None:
+                self.get_logger().info("replacing the running trajectory")
+            started_at = now
+        if self.output is not None:  # the controller interpolates it from the send; keep what was sent
+            if behaviour_start is not None:
+                trajectory = CheckedTrajectory(trajectory.times - trajectory.times[0], trajectory.positions,
+                                               trajectory.clamped)
+                started_at = now
             trajectory = self.output.send(trajectory, self.measured, self.limits())
-        if self.active is not None:
-            self.get_logger().info("replacing the running trajectory")
-        self.active, self.started_at = trajectory, self.get_clock().now()
-        self.last_command, self.last_tick = start.copy(), self.started_at
+        self.active, self.started_at = trajectory, started_at
+        self.last_command, self.last_tick = start.copy(), now
         self.squared_errors = []
         self.get_logger().info(f"executing {len(times)} points over {trajectory.duration:.2f} s")
 

@@ -17,6 +17,19 @@ Once a second the node reports its health on ``/diagnostics``: model file, domai
 poses completed, dropped, refused (out of domain, invalid) and failed; WARN after a recent refusal or
 for a model without a domain record, ERROR after a recent failed inference.
 
+With ``mode: online`` the first pose starts a behaviour and the node keeps inferring while it runs
+(docs/online.md): it also subscribes ``/joint_states``, samples the latest block pose and joint state
+at every step of the model's dt, updates an ``OnlineEstimator`` and publishes an updated trajectory
+whenever the remaining points move by more than ``online_tolerance`` (rad). Every trajectory is stamped
+with the behaviour's start, so the commander splices it in at the current phase instead of restarting.
+``behaviour: auto`` recognizes the behaviour from the observed prefix and publishes nothing while the
+recognition abstains. Each step's estimate (step, window error, per-behaviour errors, decision, whether
+a trajectory was published) goes to ``/inference/result``. Joint states that are not finite or lack
+joints are ignored with one log line, extra joints are ignored (said once); stale joint states (older
+than ``stale_feedback_s``) leave the joints unobserved; a block pose refused mid-behaviour leaves the
+block unobserved until a valid one arrives; after the block moved (``OnlineEstimator.move_threshold``)
+only the block is observed for the rest of the behaviour, because the arm is still leaving the old plan.
+
 The search itself (``inference.steps``, ``inference.n_starts``, ...) starts from the settings stored with
 the model and can be overridden per deployment. The behaviour comes from the ``behaviour`` parameter,
 changeable at run time, and from ``/behaviour`` (std_msgs/String), which sets that parameter.
@@ -27,13 +40,17 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
@@ -42,6 +59,9 @@ from latent_nodes.nodes import messages
 from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.runner import StartupError, run_node
+from latent_nodes.recognition import UNDECIDED, RecognitionMargin
+
+AUTO = "auto"  # the behaviour parameter's value that asks for recognition (online mode)
 
 
 @dataclass
@@ -66,7 +86,8 @@ class InferenceNode(Node):
 
         self.settings = declare_section(
             self, NodesConfig, only=["model_path", "behaviour", "frame_id", "torch_threads", "out_of_domain",
-                                     "domain_margin"],
+                                     "domain_margin", "mode", "online_tolerance", "online_window",
+                                     "stale_feedback_s", "recognition_max_error"],
             dynamic=["behaviour"], validators={"behaviour": self.check_behaviour})
         torch.set_num_threads(max(1, self.settings.torch_threads))
         s = self.settings
@@ -96,8 +117,15 @@ class InferenceNode(Node):
         self.create_subscription(PoseStamped, messages.BLOCK_POSE, self.on_pose,  # best effort: any publisher matches
                                  QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.create_subscription(String, messages.BEHAVIOUR, self.on_behaviour, 10)
+        self.online = s.mode == "online"
+        self.joints: tuple[np.ndarray, Time] | None = None  # latest valid /joint_states and when it came
+        self.block: np.ndarray | None = None  # latest accepted block pose (online), None after a refusal
+        self.extra_joints: frozenset[str] = frozenset()  # extra names already reported
+        if self.online:
+            self.create_subscription(JointState, messages.JOINT_STATES, self.on_joint_states, 10)
 
         self.mailbox: Job | None = None
+        self.running = False  # an online behaviour is being observed (it consumes the poses meanwhile)
         self.health = Health(self, self.health_status)
         self.wake = threading.Condition()
         self.stopping = False
@@ -106,11 +134,18 @@ class InferenceNode(Node):
         self.get_logger().info(
             f"model {self.settings.model_path or 'shipped default'}: behaviours {list(self.completer.behaviours)}, "
             f"{len(self.joint_names)} joints, {self.completer.config.model.seq_len} steps of {self.dt:g} s; "
-            f"completing {self.settings.behaviour!r}; trained region {self.completer.describe_domain(s.behaviour)}, "
+            f"completing {self.settings.behaviour!r} ({s.mode}); trained region "
+            f"{self.completer.describe_domain(self.domain_behaviour(s.behaviour))}, "
             f"out_of_domain {s.out_of_domain} beyond {s.domain_margin:g} m")
+
+    def domain_behaviour(self, name: str) -> str:
+        """The behaviour whose trained region judges poses (under ``auto``, the first: they share positions)."""
+        return self.completer.behaviours[0] if name == AUTO else name
 
     def check_behaviour(self, name: str) -> str | None:
         """Why ``name`` cannot be completed, or None (a parameter validator: returns, never raises)."""
+        if name == AUTO:
+            return None if self.settings.mode == "online" else "behaviour auto needs mode online"
         try:
             self.completer.behaviour_index(name)
         except ValueError as exc:  # InvalidObservation
@@ -121,7 +156,7 @@ class InferenceNode(Node):
         """One inference at start-up, so the first real pose does not pay for lazy initialisation."""
         sim = self.completer.config.sim
         centre = [float(np.mean(sim.workspace_x)), float(np.mean(sim.workspace_y))]
-        self.completer.complete(centre, self.settings.behaviour)
+        self.completer.complete(centre, self.domain_behaviour(self.settings.behaviour))
 
     # --- executor thread: validate and hand over ----------------------------------------------------------
 
@@ -135,10 +170,19 @@ class InferenceNode(Node):
         xy = messages.block_xy(msg)
         behaviour = self.settings.behaviour
         try:
-            self.completer.assess(xy, behaviour)
+            self.completer.assess(xy, self.domain_behaviour(behaviour))
         except ValueError as exc:  # InvalidObservation: non-finite, off the table, or out of the domain
+            if self.online:
+                with self.wake:
+                    self.block = None  # the block is not where it was: observe none until a valid pose
             self.refuse(exc)
             return
+        if self.online:
+            with self.wake:
+                self.block = xy
+                if self.running:  # the running behaviour samples it; a moved block at once (see sleep_until)
+                    self.wake.notify()
+                    return
         job = Job(xy=xy, behaviour=behaviour, stamp=messages.time_to_seconds(msg.header.stamp), received=received)
         with self.wake:
             if self.mailbox is not None:
@@ -155,6 +199,23 @@ class InferenceNode(Node):
         if name != self.settings.behaviour:
             self.set_parameters([Parameter("behaviour", value=name)])
 
+    def on_joint_states(self, msg: JointState) -> None:
+        """Keep the latest valid joint state (online mode); a bad one is ignored with one line."""
+        try:
+            q = messages.joint_positions(msg, self.joint_names)
+        except ValueError as exc:  # missing joints, non-finite positions, names and positions disagree
+            self.health.count("ignored_joint_states", event=True)
+            self.get_logger().warning(f"ignoring /joint_states: {exc}", throttle_duration_sec=1.0)
+            with self.wake:
+                self.joints = None  # the arm's position is unknown now, not where the last good state had it
+            return
+        extra = frozenset(msg.name) - set(self.joint_names)
+        if extra and extra != self.extra_joints:
+            self.get_logger().warning(f"/joint_states names joints the model does not know, ignored: {sorted(extra)}")
+        self.extra_joints = extra
+        with self.wake:
+            self.joints = (q, self.get_clock().now())
+
     def refuse(self, exc: ValueError) -> None:
         """One warning line for a refused pose, counted for /diagnostics by kind."""
         from latent_nodes.completion import OutOfDomain
@@ -165,7 +226,7 @@ class InferenceNode(Node):
     def health_status(self) -> tuple[int, str, dict]:
         """Level, message and values for /diagnostics."""
         values = {"model_file": self.settings.model_path or "shipped default", "behaviour": self.settings.behaviour,
-                  "domain": self.completer.describe_domain(self.settings.behaviour),
+                  "domain": self.completer.describe_domain(self.domain_behaviour(self.settings.behaviour)),
                   "out_of_domain": f"{self.settings.out_of_domain} beyond {self.settings.domain_margin:g} m"}
         if self.health.recent("failed"):
             return ERROR, "inference failed recently (see the log)", values
@@ -185,6 +246,14 @@ class InferenceNode(Node):
                 if self.stopping:
                     return
                 job, self.mailbox = self.mailbox, None
+                self.running = self.online
+            if self.online:
+                try:
+                    self.run_online(job)
+                finally:
+                    with self.wake:
+                        self.running, self.mailbox = False, None
+                continue
             try:
                 completion = self.completer.complete(job.xy, job.behaviour)
             except ValueError as exc:  # InvalidObservation (checked already, but the model is the judge)
@@ -210,6 +279,111 @@ class InferenceNode(Node):
             self.get_logger().info(
                 f"{completion.behaviour} for block ({job.xy[0]:.3f}, {job.xy[1]:.3f}): xi* {xi}, "
                 f"error {completion.error:.2e}, {1e3 * completion.latency_s:.1f} ms")
+
+    # --- worker thread, online mode: one behaviour, step by step -------------------------------------------
+
+    def run_online(self, job: Job) -> None:
+        """Observe, re-infer and publish at every step of one behaviour that starts now."""
+        from latent_nodes.completion import InvalidObservation
+        from latent_nodes.online import OnlineEstimator
+
+        clock = self.get_clock()
+        start = clock.now()  # the behaviour's start: every trajectory of this behaviour is stamped with it
+        behaviour = None if job.behaviour == AUTO else job.behaviour
+        margin = RecognitionMargin(max_error=self.settings.recognition_max_error)
+        estimator = OnlineEstimator(self.completer, behaviour, window=self.settings.online_window or None,
+                                    margin=margin)
+        published: np.ndarray | None = None  # the last trajectory sent, [T, J]
+        moved, stale_said, last_block = False, False, job.xy
+        for step in range(estimator.seq_len):
+            # Step k is due (k + 1) * dt after the start (the trajectory's timing); step 0 at once: the arm
+            # is still at home, the first point.
+            if step > 0:
+                due = start.nanoseconds + int(round((step + 1) * self.dt * 1e9))
+                moved_from = partial(self.moved_from, last_block, estimator.move_threshold)
+                if not self.sleep_until(due, moved_from):
+                    return
+                behind = int((clock.now().nanoseconds - start.nanoseconds) * 1e-9 / self.dt + 1e-9) - 1
+                # Slower than real time: observe the current step, skip the missed ones (never the last).
+                if min(behind, estimator.seq_len - 1) > step:
+                    continue
+            with self.wake:
+                block, joints = self.block, self.joints
+            if block is not None and np.linalg.norm(block - last_block) > estimator.move_threshold:
+                moved = True  # from now on the arm is leaving the old plan: its joints would mislead
+            last_block = block if block is not None else last_block
+            q = None
+            if joints is not None and not moved:
+                age = (clock.now() - joints[1]).nanoseconds * 1e-9
+                if age <= self.settings.stale_feedback_s:
+                    q, stale_said = joints[0], False
+                elif not stale_said:
+                    stale_said = True
+                    self.get_logger().warning(f"/joint_states is stale ({age:.2f} s old): step {step} observes "
+                                              f"the block only")
+            if block is None and q is None:
+                continue  # nothing to observe; why (refused pose, stale joints) was logged already
+            try:
+                estimate = estimator.observe(block, q, step=step)
+            except InvalidObservation as exc:
+                self.get_logger().warning(f"step {step} not observed: {exc}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - a failed inference must not end the node
+                self.health.count("failed", event=True)
+                self.get_logger().error(f"online inference failed at step {step}: {exc}")
+                continue
+            published = self.publish_online(estimate, start, published, job)
+        self.get_logger().info(f"online behaviour done ({estimator.seq_len} steps)")
+
+    def moved_from(self, seen: np.ndarray, threshold: float) -> bool:
+        """Whether the latest block pose lies more than ``threshold`` metres from ``seen`` (lock held)."""
+        return self.block is not None and float(np.linalg.norm(self.block - seen)) > threshold
+
+    def sleep_until(self, due_ns: int, urgent: Callable[[], bool]) -> bool:
+        """Wait for the node clock to reach ``due_ns``, or until ``urgent()`` (called with the lock held):
+        a moved block is observed at once as the next step, every step of delay is one the arm follows the
+        old plan. False when the node is stopping.
+        """
+        clock = self.get_clock()
+        with self.wake:
+            while not self.stopping:
+                left = (due_ns - clock.now().nanoseconds) * 1e-9
+                if left <= 0 or urgent():
+                    return True
+                self.wake.wait(timeout=min(left, 0.05))
+        return False
+
+    def publish_online(self, estimate, start: Time, published: np.ndarray | None,
+                       job: Job) -> np.ndarray | None:
+        """Publish the trajectory if decided and changed beyond the tolerance; the step's result always."""
+        completion, recognition, step = estimate.completion, estimate.recognition, estimate.step
+        decision = completion.behaviour if recognition is None else recognition.decision
+        joints = completion.joints
+        change = float("inf") if published is None else float(np.max(np.abs(joints[step:] - published[step:])))
+        send = decision != UNDECIDED and change > self.settings.online_tolerance
+        if send:
+            if completion.warning:
+                self.health.count("completed_out_of_domain")
+                self.get_logger().warning(f"completing anyway (out_of_domain: warn): {completion.warning}")
+            self.trajectory_pub.publish(messages.joint_trajectory(self.joint_names, joints, self.dt,
+                                                                  stamp=start.to_msg()))
+            published = joints
+            self.health.count("completed")
+        total = time.perf_counter() - job.received if step == 0 else completion.latency_s
+        self.health.latency(completion.latency_s)
+        errors = {completion.behaviour: estimate.window_error} if recognition is None else recognition.errors
+        self.result_pub.publish(messages.json_string({
+            "mode": "online", "step": estimate.step, "behaviour": completion.behaviour, "decision": decision,
+            "published": send, "change_rad": change, "window_error": estimate.window_error,
+            "joint_rms": estimate.joint_rms, "errors": errors, "window": list(estimate.window),
+            "behaviour_start": start.nanoseconds * 1e-9, "block_xy": completion.block_xy, "xi": completion.xi,
+            "z": completion.z, "error": completion.error, "latency_s": completion.latency_s,
+            "pose_to_trajectory_s": total, "pose_stamp": job.stamp, "dropped": self.health.counter("dropped"),
+            **completion.domain.to_dict()}))
+        if decision == UNDECIDED:
+            self.get_logger().info(f"step {step}: behaviour undecided (errors {errors}); nothing published",
+                                   throttle_duration_sec=1.0)
+        return published
 
     def close(self) -> None:
         """Stop the worker thread (called before the node is destroyed)."""

@@ -14,6 +14,7 @@ import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
+from rclpy.time import Time as RclpyTime
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -89,6 +90,17 @@ def joint_trajectory(names: Sequence[str], joints: np.ndarray, dt: float, stamp:
         point.time_from_start = seconds_to_duration((k + 1) * dt)
         msg.points.append(point)
     return msg
+
+
+def trajectory_start(msg: JointTrajectory, clock_type) -> RclpyTime | None:
+    """When the trajectory's behaviour started (its header stamp), or None for a zero stamp: start on receipt.
+
+    ``clock_type`` is the receiving node's (system or ROS time), so the stamp can be compared with its clock.
+    """
+    stamp = msg.header.stamp
+    if stamp.sec == 0 and stamp.nanosec == 0:
+        return None
+    return RclpyTime.from_msg(stamp, clock_type=clock_type)
 
 
 def trajectory_arrays(msg: JointTrajectory) -> tuple[list[str], list[float], list[list[float]]]:

@@ -13,6 +13,10 @@ default): within the inference node's ``domain_margin`` the behaviour is complet
 others; beyond it the node refuses the pose, and the demo shows its refusal line. ``--out-of-domain
 allow`` completes those too, to see the error grow with the distance (docs/results.md has the full sweep).
 
+That is the default scenario, ``--scenario glimpse``. ``--scenario moved`` (``demo_moved.py``) moves the
+block during the approach and compares today's restart with online inference; ``--scenario recognize``
+(``demo_recognize.py``) shows the arm a demonstration and measures how soon the node recognizes it.
+
 It prints a row per trial (block x, y; xi*; inference latency; final and mean end-effector distance to
 the demonstration; tracking error), writes the rows as JSON and a picture of executed versus
 demonstrated paths. Everything talks over DDS exactly as the launched graph does; only the periodic
@@ -28,6 +32,7 @@ import os
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -70,13 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="behaviours to complete at every position")
     p.add_argument("--positions", nargs="+", type=float, metavar="X Y",
                    help="block positions (x y pairs, metres, table frame); default: the model's unseen test positions")
+    p.add_argument("--scenario", choices=["glimpse", "moved", "recognize"], default="glimpse",
+                   help="glimpse: one pose, one completed behaviour per trial (and --outside); moved: the block is "
+                        "moved to a second unseen position during the approach, today's restart against the "
+                        "online mode; recognize: the arm is driven through a demonstration while the node "
+                        "recognizes it, accuracy and completion error against the steps shown (docs/online.md)")
     p.add_argument("--trials", type=int, default=0, help="run only the first N trials (0: all)")
+    p.add_argument("--seed", type=int, default=0, help="moved: seed of the second positions and move steps")
+    p.add_argument("--recognition-max-error", type=float, default=None,
+                   help="recognize: the inference node's recognition_max_error (default: its parameter file's)")
     p.add_argument("--outside", nargs="*", type=float, default=[0.01, 0.03, 0.08], metavar="M",
                    help="then place the block this many metres beyond the trained region's far edge, per "
                         "behaviour (none: skip)")
     p.add_argument("--out-of-domain", choices=["refuse", "warn", "allow"], default=None,
                    help="the inference node's out_of_domain policy (default: its parameter file's)")
-    p.add_argument("--out", default="runs/demo", help="directory for demo_results.json and demo_paths.png")
+    p.add_argument("--out", default="runs/demo", help="directory for the results (<scenario>_results.json, and "
+                                                      "demo_results.json for glimpse) and pictures")
     p.add_argument("--config-dir", default="",
                    help="directory of the nodes' YAML files; default: the package's config/")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds a trial may take before it is abandoned")
@@ -150,6 +164,8 @@ class Driver:
         with self.lock:
             self.results: list[dict] = []
             self.trajectory_at: float | None = None
+            self.trajectory_times: list[float] = []  # every arrival since clear(), monotonic seconds
+            self.behaviour_start: float | None = None  # a stamped trajectory's start, monotonic seconds
             self.tracking_error: float | None = None
             self.samples: list[tuple[float, np.ndarray]] = []
             self.block: np.ndarray | None = None
@@ -177,8 +193,12 @@ class Driver:
             self.results.append(json.loads(msg.data))
 
     def on_trajectory(self, msg) -> None:
+        stamp = self.messages.time_to_seconds(msg.header.stamp)
         with self.lock:
             self.trajectory_at = time.monotonic()
+            self.trajectory_times.append(self.trajectory_at)
+            if stamp > 0:  # timed from the behaviour's start (the nodes' clock is the system clock here)
+                self.behaviour_start = self.trajectory_at - (time.time() - stamp)
 
     def on_log(self, msg) -> None:
         if msg.name == "inference" and "refusing block pose" in msg.msg:
@@ -397,11 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     # A demo in one process has nobody to talk to on the network; keep discovery on this machine unless
     # the user asked for more.
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    import rclpy
-    from rclpy.exceptions import ParameterException
-    from rclpy.executors import SingleThreadedExecutor
-
-    from latent_nodes.nodes.parameters import check_parameters_file, refuse_undeclared
+    from latent_nodes.nodes.parameters import check_parameters_file
 
     # The parameter files against the schema, before any node starts: a typo or a bad value is one line
     # here, not a traceback (or a silently ignored setting) once the graph runs.
@@ -412,17 +428,116 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latent-nodes demo: {exc}", file=sys.stderr)
         return 2
 
+    try:
+        if args.scenario == "moved":
+            from latent_nodes.scripts.demo_moved import run_moved
+
+            return run_moved(args, config_dir)
+        if args.scenario == "recognize":
+            from latent_nodes.scripts.demo_recognize import run_recognize
+
+            return run_recognize(args, config_dir)
+        with running_graph(args, config_dir) as (inference, driver):
+            return run_glimpse(args, inference, driver)
+    except GraphError as exc:
+        print(f"latent-nodes demo: cannot start the graph: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nlatent-nodes demo: interrupted", file=sys.stderr)
+        return 130
+
+
+def run_glimpse(args: argparse.Namespace, inference, driver: Driver) -> int:
+    """Today's demo: one pose, one completed behaviour per trial, then the trials beyond the trained region."""
+    from latent_nodes.sim import kinematics
+    from latent_nodes.sim.demonstrations import train_test_positions
+
+    cfg = inference.completer.config
+    if args.positions is not None:
+        positions = np.asarray(args.positions, dtype=np.float64).reshape(-1, 2)
+    else:
+        positions = np.asarray(train_test_positions(cfg.data, cfg.sim)[1], dtype=np.float64)
+    trials = [Trial(behaviour=b, block_xy=xy.tolist()) for b in args.behaviours for xy in positions]
+    if args.trials > 0:
+        trials = trials[: args.trials]
+    trials += outside_trials(inference, args.behaviours, args.outside)
+    demonstrate = demonstrator(cfg, len(driver.joint_names))
+    print(f"latent-nodes demo: {len(trials)} trials ({', '.join(args.behaviours)}) at {len(positions)} "
+          f"unseen positions; model {args.model or 'shipped default'}\n")
+    run_trials(driver, trials, demonstrate, kinematics.forward_kinematics, inference.dt,
+               cfg.model.seq_len, args.timeout)
+    summarize(trials)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [asdict(t) for t in trials]
+    write_text_atomic(out / "demo_results.json", json.dumps(rows, indent=1))
+    write_text_atomic(out / "glimpse_results.json",
+                      json.dumps({"summary": glimpse_summary(trials), "trials": rows}, indent=1))
+    plot([t for t in trials if t.outside_m == 0], out / "demo_paths.png")
+    print(f"wrote {out / 'demo_results.json'}, {out / 'glimpse_results.json'} and {out / 'demo_paths.png'}")
+    return 0 if all(t.ok for t in trials) else 1
+
+
+def glimpse_summary(trials: list[Trial]) -> dict:
+    """Per behaviour, the means over the completed trials inside the trained region (what summarize prints)."""
+    summary: dict = {"trials": len(trials), "completed": sum(t.ok for t in trials)}
+    for behaviour in sorted({t.behaviour for t in trials if t.ok and t.outside_m == 0}):
+        rows = [t for t in trials if t.ok and t.outside_m == 0 and t.behaviour == behaviour]
+        summary[behaviour] = {key: float(np.mean([getattr(t, key) for t in rows]))
+                              for key in ("latency_ms", "final_distance", "mean_distance", "tracking_error")}
+    return summary
+
+
+def demonstrator(cfg, n_joints: int):
+    """``demonstrate(behaviour, xy)``: the scripted demonstration's joints at that position, the reference.
+
+    Without the training set's perturbation, recorded in a simulator of its own.
+    """
+    from latent_nodes.sim.demonstrations import generate_demonstration
+    from latent_nodes.sim.simulator import ArmSimulator
+
+    reference_world = ArmSimulator(cfg.sim)
+
+    def demonstrate(behaviour: str, xy: np.ndarray) -> np.ndarray:
+        sequence = generate_demonstration(behaviour, xy, None, cfg.sim, cfg.data, simulator=reference_world)
+        return np.asarray(sequence)[:, :n_joints]
+
+    return demonstrate
+
+
+class GraphError(RuntimeError):
+    """The graph could not start (a bad parameter, a missing model): one line for the user."""
+
+
+@contextmanager
+def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str, ...] = (), **overrides: str):
+    """The four nodes and the demo's driver, spun on a background thread: yields (inference node, driver).
+
+    ``overrides`` are extra node parameters (``{"inference:mode": "online"}`` as ``inference__mode``),
+    ``remaps`` topic remappings (``"inference:/completed_behaviour:=/elsewhere"``).
+    """
+    import rclpy
+    import rclpy.logging
+    from rclpy.exceptions import ParameterException
+    from rclpy.executors import SingleThreadedExecutor
+
     from latent_nodes.nodes.commander_node import CommanderNode
     from latent_nodes.nodes.inference_node import InferenceNode
+    from latent_nodes.nodes.parameters import refuse_undeclared
     from latent_nodes.nodes.perception_node import PerceptionNode
     from latent_nodes.nodes.runner import StartupError
     from latent_nodes.nodes.sim_node import SimNode
-    from latent_nodes.sim import kinematics
-    from latent_nodes.sim.demonstrations import generate_demonstration, train_test_positions
-    from latent_nodes.sim.simulator import ArmSimulator
 
+    ros_args = ros_arguments(args, config_dir)
+    for key, value in overrides.items():
+        ros_args += ["-p", f"{key.replace('__', ':')}:={value}"]
+    for remap in remaps:
+        ros_args += ["-r", remap]
+    # ``--log-level`` sets the process-wide default level; put it back afterwards, so that a demo run inside
+    # a longer process (the tests, a second graph) does not silence that process's later nodes.
+    default_level = rclpy.logging.get_logger_effective_level("")
     context = rclpy.Context()
-    rclpy.init(args=ros_arguments(args, config_dir), context=context)
+    rclpy.init(args=ros_args, context=context)
     nodes, executor, spinner = [], None, None
     try:
         try:
@@ -432,8 +547,7 @@ def main(argv: list[str] | None = None) -> int:
             for node in nodes:
                 refuse_undeclared(node)
         except (StartupError, ValueError, ParameterException) as exc:
-            print(f"latent-nodes demo: cannot start the graph: {exc}", file=sys.stderr)
-            return 1
+            raise GraphError(str(exc)) from None
         driver = Driver(context)
         driver.joint_names = list(nodes[-1].names)
         nodes.append(driver.node)
@@ -442,50 +556,21 @@ def main(argv: list[str] | None = None) -> int:
             executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
-
-        cfg = inference.completer.config
-        if args.positions is not None:
-            positions = np.asarray(args.positions, dtype=np.float64).reshape(-1, 2)
-        else:
-            positions = np.asarray(train_test_positions(cfg.data, cfg.sim)[1], dtype=np.float64)
-        trials = [Trial(behaviour=b, block_xy=xy.tolist()) for b in args.behaviours for xy in positions]
-        if args.trials > 0:
-            trials = trials[: args.trials]
-        trials += outside_trials(inference, args.behaviours, args.outside)
-        # The reference: the scripted demonstration at that position, without the training set's
-        # perturbation, recorded in a simulator of its own.
-        reference_world = ArmSimulator(cfg.sim)
-
-        def demonstrate(behaviour: str, xy: np.ndarray) -> np.ndarray:
-            sequence = generate_demonstration(behaviour, xy, None, cfg.sim, cfg.data, simulator=reference_world)
-            return np.asarray(sequence)[:, : len(driver.joint_names)]
-
-        print(f"latent-nodes demo: {len(trials)} trials ({', '.join(args.behaviours)}) at {len(positions)} "
-              f"unseen positions; model {args.model or 'shipped default'}\n")
-        run_trials(driver, trials, demonstrate, kinematics.forward_kinematics, inference.dt,
-                   cfg.model.seq_len, args.timeout)
-        summarize(trials)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out / "demo_results.json", json.dumps([asdict(t) for t in trials], indent=1))
-        plot([t for t in trials if t.outside_m == 0], out / "demo_paths.png")
-        print(f"wrote {out / 'demo_results.json'} and {out / 'demo_paths.png'}")
-        return 0 if all(t.ok for t in trials) else 1
-    except KeyboardInterrupt:
-        print("\nlatent-nodes demo: interrupted", file=sys.stderr)
-        return 130
+        yield inference, driver
     finally:
         if executor is not None:
             executor.shutdown(timeout_sec=2.0)
+        if spinner is not None:  # let a callback still running finish before its node is destroyed under it
+            spinner.join(timeout=5.0)
         for node in reversed(nodes):
             close = getattr(node, "close", None)
             if close is not None:
                 close()
             node.destroy_node()
         rclpy.try_shutdown(context=context)
+        rclpy.logging.set_logger_level("", default_level)
         if spinner is not None:
             spinner.join(timeout=2.0)
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""The inference node in online mode, over real DDS: step-by-step estimates, stamped updates, recognition.
+
+A fake arm in the probe publishes ``/joint_states`` (at HOME unless a test changes what it sends), so each
+test controls the proprioception exactly; the inference node is the real node with the tiny model.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import Log
+from ros_harness import Graph
+from sensor_msgs.msg import JointState
+
+from latent_nodes.nodes import messages
+from latent_nodes.nodes.inference_node import InferenceNode
+from latent_nodes.sim import arm
+
+NAMES = list(arm.JOINT_NAMES)
+HOME = np.asarray(arm.HOME, dtype=np.float64)
+STEPS = 20
+
+
+class FakeArm:
+    """Publishes ``self.message()`` on /joint_states at 100 Hz while ``on``; by default the arm at HOME."""
+
+    def __init__(self, g: Graph) -> None:
+        self.on = True
+        self.message = lambda: messages.joint_state(NAMES, HOME)
+        self.pub = g.publisher(JointState, messages.JOINT_STATES)
+        g.probe.create_timer(0.01, self.tick)
+
+    def tick(self) -> None:
+        if self.on:
+            self.pub.publish(self.message())
+
+
+def results(g: Graph) -> list[dict]:
+    with g.probe.lock:
+        return [json.loads(m.data) for m in g.probe.got[messages.INFERENCE_RESULT]]
+
+
+def trajectories(g: Graph) -> list:
+    with g.probe.lock:
+        return list(g.probe.got[messages.COMPLETED_BEHAVIOUR])
+
+
+def behaviour_done(g: Graph, count_before: int) -> bool:
+    """The behaviour that started after ``count_before`` results has reported its last step."""
+    return any(r["step"] == STEPS - 1 for r in results(g)[count_before:])
+
+
+@pytest.fixture(scope="module")
+def online_graph(tiny_model):
+    """One online inference node and a fake arm for the module."""
+    with Graph() as g:
+        g.node = g.add(InferenceNode, model_path=str(tiny_model), mode="online")
+        g.arm = FakeArm(g)
+        g.pose = g.publisher(PoseStamped, messages.BLOCK_POSE)
+        g.start()
+        g.wait_for_subscribers(g.pose)
+        assert g.wait(lambda: g.node.joints is not None)
+        yield g
+
+
+def run_behaviour(g: Graph, xy, during=None, at_step: int = 3) -> tuple[list[dict], list]:
+    """Start a behaviour with a pose at ``xy``; call ``during()`` once step ``at_step`` is reported."""
+    n_results, n_trajectories = len(results(g)), len(trajectories(g))
+    g.pose.publish(messages.block_pose(xy, "table"))
+    if during is not None:
+        assert g.wait(lambda: any(r["step"] >= at_step for r in results(g)[n_results:]), timeout=10.0)
+        during()
+    assert g.wait(lambda: behaviour_done(g, n_results), timeout=20.0), "the behaviour runs to its last step"
+    assert g.wait(lambda: not g.node.running, timeout=5.0)
+    return results(g)[n_results:], trajectories(g)[n_trajectories:]
+
+
+def test_online_mode_reports_every_step_and_stamps_updates_with_the_behaviours_start(online_graph):
+    g = online_graph
+    steps, sent = run_behaviour(g, [0.45, 0.05])
+    assert [r["step"] for r in steps] == sorted({r["step"] for r in steps}) and steps[0]["step"] == 0
+    assert len(steps) >= STEPS // 2, "steps are observed one by one (some skipped on a busy machine)"
+    first = steps[0]
+    for key in ("mode", "step", "window_error", "errors", "decision", "published", "behaviour_start", "window",
+                "joint_rms", "change_rad", "pose_distance_m"):
+        assert key in first, key
+    assert first["mode"] == "online" and first["decision"] == "reach" and first["published"]
+    assert first["errors"].keys() == {"reach"} and first["window"] == [0]
+    # What was published is what the results say was published, all stamped with the behaviour's start.
+    assert len(sent) == sum(r["published"] for r in steps) >= 1
+    start = first["behaviour_start"]
+    assert all(r["behaviour_start"] == start for r in steps)
+    for msg in sent:
+        assert messages.time_to_seconds(msg.header.stamp) == pytest.approx(start, abs=1e-6)
+        assert len(msg.points) == STEPS and all(np.isfinite(p.positions).all() for p in msg.points)
+    # An update goes out only for a change beyond the tolerance; the rest of the steps are quiet.
+    for r in steps[1:]:
+        assert r["published"] == (r["change_rad"] > 0.01), r
+    assert steps[-1]["window"][-1] == STEPS - 1 and len(steps[-1]["window"]) > 1, "joints observed as it ran"
+
+
+def test_a_moved_block_is_followed_on_the_same_clock(online_graph):
+    g = online_graph
+    steps, sent = run_behaviour(g, [0.40, -0.10],
+                                during=lambda: g.pose.publish(messages.block_pose([0.55, 0.12], "table")))
+    moved = [r for r in steps if abs(r["block_xy"][0] - 0.55) < 1e-6]
+    assert moved and moved[0]["published"], "the move changes the plan: an update goes out at once"
+    assert moved[0]["window"] == [moved[0]["step"]], "the window restarts at the move"
+    assert moved[0]["step"] >= 3 and len(sent) >= 2
+    assert len({messages.time_to_seconds(m.header.stamp) for m in sent}) == 1, "one behaviour, one start"
+    # After the move only the block is observed (the arm is still leaving the old plan).
+    assert all(r["joint_rms"] is None for r in moved)
+    assert all(r["joint_rms"] is not None for r in steps[1:] if r not in moved), "joints counted before it"
+
+
+def test_bad_joint_states_get_one_line_each_and_the_node_keeps_serving(online_graph):
+    g = online_graph
+    bad = {
+        "joint state has non-finite positions": lambda: messages.joint_state(NAMES, np.full(len(NAMES), math.nan)),
+        "joint state lacks joints": lambda: messages.joint_state(NAMES[:-2], HOME[:-2]),
+    }
+    for expected, message in bad.items():
+        before = len(g.probe.logs("inference", Log.WARN))
+        g.arm.message = message
+        assert g.wait(lambda n=before: len(g.probe.logs("inference", Log.WARN)) > n)
+        steps, sent = run_behaviour(g, [0.47, 0.0])
+        new = g.probe.logs("inference", Log.WARN)[before:]
+        assert all(expected in m for m in new) and len(new) <= 6, new  # throttled: one a second
+        assert all(r["joint_rms"] is None for r in steps), "no bad joint state was observed"
+        assert sent and all(np.isfinite(p.positions).all() for m in sent for p in m.points)
+    # Extra names (another robot's joints on the same topic): one line, and the arm's joints still count.
+    before = len(g.probe.logs("inference", Log.WARN))
+    g.arm.message = lambda: messages.joint_state([*NAMES, "conveyor"], np.append(HOME, 0.3))
+    steps, sent = run_behaviour(g, [0.47, 0.0])
+    new = g.probe.logs("inference", Log.WARN)[before:]
+    assert len(new) == 1 and "does not know, ignored: ['conveyor']" in new[0], new
+    assert steps[-1]["joint_rms"] is not None
+    g.arm.message = lambda: messages.joint_state(NAMES, HOME)
+
+
+def test_stale_joint_states_leave_the_joints_unobserved_with_one_line(online_graph):
+    g = online_graph
+    g.arm.on = False
+    assert g.wait(lambda: g.node.joints is not None)
+    g.wait(lambda: False, timeout=0.6)  # older than stale_feedback_s (0.5 s)
+    before = len(g.probe.logs("inference", Log.WARN))
+    steps, sent = run_behaviour(g, [0.5, -0.05])
+    new = g.probe.logs("inference", Log.WARN)[before:]
+    assert len(new) == 1 and "/joint_states is stale" in new[0] and "observes the block only" in new[0], new
+    assert all(r["joint_rms"] is None for r in steps) and sent
+    g.arm.on = True
+    assert g.wait(lambda: g.node.joints is not None and len(results(g)) > 0)
+
+
+def test_a_block_that_leaves_the_table_mid_behaviour_is_refused_and_nothing_is_sent_for_it(online_graph):
+    g = online_graph
+    before = len(g.probe.logs("inference", Log.WARN))
+    n_sent = len(trajectories(g))
+    steps, sent = run_behaviour(g, [0.45, 0.0],
+                                during=lambda: g.pose.publish(messages.block_pose([2.0, 0.0], "table")))
+    new = g.probe.logs("inference", Log.WARN)[before:]
+    assert len(new) == 1 and "refusing block pose" in new[0] and "table" in new[0], new
+    assert all(r["block_xy"][0] < 1.0 for r in steps), "the off-table pose was never observed"
+    assert all(np.isfinite(p.positions).all() for m in sent for p in m.points)
+    assert len(trajectories(g)) - n_sent == len(sent)
+    # Still serving: the next behaviour starts and publishes.
+    steps, sent = run_behaviour(g, [0.45, 0.0])
+    assert steps[0]["published"] and sent

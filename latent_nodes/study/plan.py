@@ -1,9 +1,10 @@
 """The plan of a study: every (dataset variant, arm, seed) run, its identity and its file.
 
 A run's identity is a hash of what decides its result (the model, train and data sections of its
-config with the seed, the dataset's key, the inference methods), so its file name changes when the spec changes what the run would compute,
-and a resumed study never takes a stale result for a current one. Per-run metric hooks are not part
-of it: they are computed later from the stored model when a spec adds one.
+config with the seed, the dataset's key, the inference methods), so its file name changes when the
+spec changes what the run would compute, and a resumed study never takes a stale result for a current
+one. Per-run metric hooks are not part of it: they are computed later from the stored model when a spec
+adds one.
 """
 
 from __future__ import annotations

@@ -94,8 +94,12 @@ def generate_launch_description() -> LaunchDescription:
                                           "running coppeliasim/latent_nodes_bridge.lua (docs/coppeliasim.md)"),
         DeclareLaunchArgument("model", default_value="",
                               description="model file; empty means the shipped models/latent_nodes_default.pt"),
-        DeclareLaunchArgument("behaviour", default_value="reach", choices=["reach", "reach_circle"],
-                              description="behaviour to complete (changeable later on /behaviour)"),
+        DeclareLaunchArgument("behaviour", default_value="reach", choices=["reach", "reach_circle", "auto"],
+                              description="behaviour to complete (changeable later on /behaviour); auto: "
+                                          "recognized from the observed motion, with mode:=online"),
+        DeclareLaunchArgument("mode", default_value="glimpse", choices=["glimpse", "online"],
+                              description="inference from one glimpse of the block, or online: re-inferred at "
+                                          "every step from /block_pose and /joint_states (docs/online.md)"),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="run the nodes on the world's /clock (the embedded sim then publishes it)"),
         DeclareLaunchArgument("log_level", default_value="info",
@@ -109,7 +113,8 @@ def generate_launch_description() -> LaunchDescription:
         node("perception", [{"use_sim_time": use_sim_time()}]),
         node("inference", [{"use_sim_time": use_sim_time(),
                             "model_path": ParameterValue(LaunchConfiguration("model"), value_type=str),
-                            "behaviour": ParameterValue(LaunchConfiguration("behaviour"), value_type=str)}]),
+                            "behaviour": ParameterValue(LaunchConfiguration("behaviour"), value_type=str),
+                            "mode": ParameterValue(LaunchConfiguration("mode"), value_type=str)}]),
         node("commander", [{"use_sim_time": use_sim_time(), "target": ParameterValue(sim, value_type=str)}]),
         OpaqueFunction(function=optional_nodes),
     ])

@@ -15,8 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = ROOT / "launch" / "demo.launch.py"
 NODES = ["sim", "perception", "inference", "commander"]
-ARGUMENTS = {"sim": "embedded", "model": "", "behaviour": "reach", "use_sim_time": "false", "log_level": "info",
-             "rviz": "false"}
+ARGUMENTS = {"sim": "embedded", "model": "", "behaviour": "reach", "mode": "glimpse", "use_sim_time": "false",
+             "log_level": "info", "rviz": "false"}
 OPTIONAL_NODES = ["markers"]  # started by the launch file's node() helper only with rviz:=true
 
 
@@ -76,6 +76,13 @@ def test_launch_description():
     for name, default in ARGUMENTS.items():
         assert "".join(s.perform(None) for s in arguments[name].default_value) == default
     assert set(arguments["sim"].choices) == {"embedded", "coppeliasim"}
+    import dataclasses
+
+    from latent_nodes.config import NodesConfig
+
+    schema = {f.name: f.metadata for f in dataclasses.fields(NodesConfig)}
+    for name in ("behaviour", "mode"):  # the launch file offers what the inference node accepts
+        assert set(arguments[name].choices) == set(schema[name]["choices"]), name
 
     nodes = [a for a in description.entities if isinstance(a, Node)]
     assert [n.node_executable for n in nodes] == NODES

@@ -36,8 +36,10 @@ import numpy as np
 import torch
 
 from latent_nodes.completion import BehaviourCompleter, Completion, InvalidObservation
-from latent_nodes.inference import InferenceResult, infer_latent, select_starts
+from latent_nodes.inference import InferenceArrays, infer_latent, infer_latent_numpy, select_starts, select_starts_numpy
+from latent_nodes.numpy_generator import NumpyGenerator
 from latent_nodes.recognition import Recognition, RecognitionMargin
+from latent_nodes.warm_start import WarmStart
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,11 @@ class OnlineEstimator:
             raise ValueError(f"move_threshold must be positive (metres), got {move_threshold}")
         self.completer = completer
         self.names = completer.behaviours if behaviour is None else (behaviour,)
-        self.patterns = torch.as_tensor([completer.behaviour_index(n) for n in self.names], device=completer.device)
+        self.patterns_np = np.array([completer.behaviour_index(n) for n in self.names], dtype=np.int64)
+        self.patterns = torch.as_tensor(self.patterns_np, device=completer.device)
+        cfg = completer.inference_cfg
+        # The NumPy path (float64, InferenceConfig.backend) unless the model is on a GPU or the search is adam.
+        self.numpy = cfg.backend == "numpy" and cfg.method == "gauss-newton" and str(completer.device) == "cpu"
         self.recognizing = behaviour is None
         self.window, self.steps, self.n_starts = window, int(steps), int(n_starts)
         self.move_threshold = float(move_threshold)
@@ -105,7 +111,7 @@ class OnlineEstimator:
         self._observed = np.zeros((self.seq_len, self.output_dim), dtype=bool)
         self._steps: list[int] = []  # observed steps since the window last restarted
         self._block: np.ndarray | None = None  # last observed block position, metres
-        self._coords: torch.Tensor | None = None  # [P, D] current estimate per behaviour
+        self._coords: np.ndarray | None = None  # [P, D] current estimate per behaviour
         self.estimate: OnlineEstimate | None = None
         self.last_step = -1
 
@@ -178,34 +184,52 @@ class OnlineEstimator:
         self.last_step, self.estimate = t, estimate
         return estimate
 
-    def _infer(self, values: np.ndarray, mask: np.ndarray, previous: torch.Tensor | None,
-               xy: np.ndarray | None) -> InferenceResult:
+    def _infer(self, values: np.ndarray, mask: np.ndarray, previous: np.ndarray | None,
+               xy: np.ndarray | None) -> InferenceArrays:
         """All behaviours of this estimator in one batch: from the previous estimate, or from fresh starts."""
-        model, cfg = self.completer.model, self.completer.inference_cfg
-        device, p = self.completer.device, self.patterns.shape[0]
+        cfg, p = self.completer.inference_cfg, self.patterns.shape[0]
+        if previous is not None:
+            cfg, starts = dataclasses.replace(cfg, steps=self.steps), previous[:, None]
+        else:
+            starts = None
+        warm = self.completer.warm_start if xy is not None else None
+        if self.numpy:
+            gen = NumpyGenerator.of(self.completer.model)
+            obs, msk = np.broadcast_to(values, (p, *values.shape)), np.broadcast_to(mask, (p, *mask.shape))
+            if starts is None:
+                horizon = int(np.nonzero(mask.any(axis=1))[0].max()) + 1
+                starts = select_starts_numpy(gen, self.patterns_np, obs, msk, horizon, self.n_starts)
+                if warm is not None:
+                    starts = np.concatenate([self._warm_guess(warm, xy, p)[:, None], starts], axis=1)
+            return infer_latent_numpy(gen, self.patterns_np, obs, msk, cfg, starts)
+        # The reference path: the same search on the float32 torch model.
+        model, device = self.completer.model, self.completer.device
         obs = torch.as_tensor(values, dtype=torch.float32, device=device).expand(p, -1, -1)
         msk = torch.as_tensor(mask, device=device).expand(p, -1, -1)
-        if previous is not None:
-            return infer_latent(model, self.patterns, obs, msk, dataclasses.replace(cfg, steps=self.steps),
-                                starts=previous.unsqueeze(1))
-        horizon = int(np.nonzero(mask.any(axis=1))[0].max()) + 1
-        starts = select_starts(model, self.patterns, obs, msk.to(obs.dtype), horizon, self.n_starts)
-        warm = self.completer.warm_start
-        if xy is not None and warm is not None:
-            xy_norm = self.completer.ckpt.normalizer.normalize(xy, self.perception_dims)
-            guess = warm.predict(np.broadcast_to(xy_norm, (p, 2)), self.patterns.cpu().numpy())
-            starts = torch.cat([torch.as_tensor(guess, dtype=starts.dtype, device=device).unsqueeze(1), starts], 1)
-        return infer_latent(model, self.patterns, obs, msk, cfg, starts=starts)
+        if starts is None:
+            horizon = int(np.nonzero(mask.any(axis=1))[0].max()) + 1
+            starts = select_starts(model, self.patterns, obs, msk.to(obs.dtype), horizon, self.n_starts)
+            if warm is not None:
+                guess = torch.as_tensor(self._warm_guess(warm, xy, p), dtype=starts.dtype, device=device)
+                starts = torch.cat([guess.unsqueeze(1), starts], 1)
+        result = infer_latent(model, self.patterns, obs, msk, cfg, starts=starts)
+        return InferenceArrays(*(t.cpu().double().numpy() for t in (result.coords, result.z, result.sequence,
+                                                                    result.error)))
 
-    def _estimate(self, t: int, result: InferenceResult, values: np.ndarray, mask: np.ndarray,
+    def _warm_guess(self, warm: WarmStart, xy: np.ndarray, p: int) -> np.ndarray:
+        """[P, D] the block-position map's coordinates for every behaviour of the batch."""
+        xy_norm = self.completer.ckpt.normalizer.normalize(xy, self.perception_dims)
+        return warm.predict(np.broadcast_to(xy_norm, (p, 2)), self.patterns_np)
+
+    def _estimate(self, t: int, result: InferenceArrays, values: np.ndarray, mask: np.ndarray,
                   window: list[int], block: np.ndarray | None, started: float,
                   warning: str | None = None) -> OnlineEstimate:
         """Pick the behaviour (given or best), convert to raw units, measure the window error."""
-        errors = result.error.cpu().numpy().astype(np.float64)
+        errors = result.error
         recognition = self.margin.decide(self.names, errors) if self.recognizing else None
         k = self.names.index(recognition.best) if recognition is not None else 0
         norm = self.completer.ckpt.normalizer
-        sequence = norm.denormalize(result.sequence[k].cpu().numpy())
+        sequence = norm.denormalize(result.sequence[k])
         if not math.isfinite(errors[k]) or not np.all(np.isfinite(sequence)):
             raise FloatingPointError(f"online inference produced non-finite values at step {t}")
         joint_mask = mask[:, self.joint_dims]
@@ -217,11 +241,11 @@ class OnlineEstimator:
         if block is None:  # no block seen yet: report where the completion puts it
             block = sequence[t, self.perception_dims]
         uses_embedding = self.completer.model.uses_embedding
-        coords, pattern = result.coords[k].cpu().numpy(), int(self.patterns[k])
+        coords, pattern = result.coords[k], int(self.patterns_np[k])
         block = np.asarray(block, dtype=np.float64)
         completion = Completion(
             behaviour=self.names[k], block_xy=block, xi=coords if uses_embedding else None,
-            z=result.z[k].cpu().numpy(), sequence=sequence, error=float(errors[k]),
+            z=result.z[k], sequence=sequence, error=float(errors[k]),
             latency_s=time.perf_counter() - started, dt=self.completer.dt,
             # The window error is the third signal of trust (docs/online.md); these are the other two. A
             # block never observed has no pose distance (NaN), only the chart's.

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from latent_nodes.completion import BehaviourCompleter, Completion, InvalidObservation
+from latent_nodes.completion import Assessment, BehaviourCompleter, Completion, InvalidObservation
+from latent_nodes.domain import DomainReport
 from latent_nodes.inference import InferenceArrays, infer_latent, infer_latent_numpy, select_starts, select_starts_numpy
 from latent_nodes.numpy_generator import NumpyGenerator
 from latent_nodes.recognition import Recognition, RecognitionMargin
@@ -97,6 +98,8 @@ class OnlineEstimator:
         self.window, self.steps, self.n_starts = window, int(steps), int(n_starts)
         self.move_threshold = float(move_threshold)
         self.margin = margin or RecognitionMargin()
+        self._assessed: tuple[np.ndarray, Assessment] | None = None  # the last block judged, and the judgement
+        self._pose_distance: tuple[tuple, float] | None = None  # (behaviour, block) -> metres outside the domain
         mc = completer.config.model
         self.seq_len, self.output_dim = int(mc.seq_len), int(mc.output_dim)
         self.perception_dims = list(mc.perception_dims)
@@ -136,6 +139,32 @@ class OnlineEstimator:
             raise InvalidObservation(f"joint angles are not finite: {', '.join(bad)}")
         return q
 
+    # --- the domain, judged once per block position -------------------------------------------------------
+
+    def _assess(self, block_xy: Sequence[float]) -> Assessment:
+        """``completer.assess`` of the block, reused while the block keeps exactly the same position.
+
+        A block that does not move is reported with the same coordinates step after step (perception
+        publishes on change), and judging it means a hull distance (a small least-squares solve) each time.
+        """
+        raw = np.array(block_xy, dtype=np.float64)  # a copy: the caller may reuse its buffer
+        last = self._assessed
+        if last is not None and raw.shape == last[0].shape and np.array_equal(raw, last[0]):
+            return last[1]
+        assessment = self.completer.assess(raw, self.names[0])  # raises for a bad block: nothing is kept
+        self._assessed = (raw, assessment)
+        return assessment
+
+    def _domain_report(self, block: np.ndarray | None, coords: np.ndarray, pattern: int) -> DomainReport:
+        """``completer.domain_report`` with the block's pose distance computed once per position and behaviour."""
+        report = self.completer.domain_report(None, coords, pattern)  # the chart distance changes every step
+        if block is None:
+            return report
+        key = (pattern, block.tobytes())
+        if self._pose_distance is None or self._pose_distance[0] != key:
+            self._pose_distance = (key, self.completer.pose_distance(block, pattern))
+        return dataclasses.replace(report, pose_distance=self._pose_distance[1])
+
     # --- one step -------------------------------------------------------------------------------------
 
     def observe(self, block_xy: Sequence[float] | None = None, joints: Sequence[float] | None = None,
@@ -149,7 +178,7 @@ class OnlineEstimator:
         t = self._check_step(step)
         # The block is judged as a glimpse's would be, the domain policy included (when recognizing, against
         # the first behaviour's region: both share the training positions in the default data).
-        assessment = None if block_xy is None else self.completer.assess(block_xy, self.names[0])
+        assessment = None if block_xy is None else self._assess(block_xy)
         xy = None if assessment is None else assessment.xy
         q = None if joints is None else self._check_joints(joints)
         if xy is None and q is None:
@@ -249,6 +278,6 @@ class OnlineEstimator:
             latency_s=time.perf_counter() - started, dt=self.completer.dt,
             # The window error is the third signal of trust (docs/online.md); these are the other two. A
             # block never observed has no pose distance (NaN), only the chart's.
-            domain=self.completer.domain_report(seen_block, coords, pattern), warning=warning)
+            domain=self._domain_report(seen_block, coords, pattern), warning=warning)
         return OnlineEstimate(step=t, completion=completion, window_error=float(errors[k]), joint_rms=joint_rms,
                               window=tuple(window), recognition=recognition)

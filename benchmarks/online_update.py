@@ -8,7 +8,9 @@ demonstration by demonstration so that both see the same load. Every update is t
 to 20 steps. Printed per Gauss-Newton budget (``--gn-steps``), mode and backend: p50/p99 over all
 updates, p99 without each demonstration's first update (the full search from fresh starts, which the
 later ones skip), p50/p99 over the updates with a window of 16-20 steps (the costliest warm-started
-ones: the rollout runs up to the last observed step), and the accuracy at the last step: the window
+ones: the rollout runs up to the last observed step), the CPU time of the updates after the first
+(p50/p99 of the thread's own time: what an update costs on a core it does not share, which on a busy
+machine the wall-clock figures overstate) and of the first updates (p50), and the accuracy at the last step: the window
 error, the RMS joint error over the window (rad) and the largest joint error of the whole completion
 against the demonstration (rad). Last, the largest difference between the two backends' completions
 over every update (rad), and their time ratio.
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(pick)} {args.split} demonstrations x 20 steps, window {args.window or 'all'}, torch threads 1, "
           f"search settings of the model ({base.inference_cfg.steps} steps for a fresh estimate)")
     print(f"{'mode':10s} {'backend':7s} {'GN':>3s} {'p50 ms':>7s} {'p99 ms':>7s} {'p99 later':>9s} {'p50 w16+':>8s} "
-          f"{'p99 w16+':>8s} {'window err':>10s} {'joint rms':>9s} {'max |dq|':>8s}")
+          f"{'p99 w16+':>8s} {'window err':>10s} {'joint rms':>9s} {'max |dq|':>8s} {'cpu p50':>7s} {'cpu p99':>7s} "
+          f"{'cpu 1st':>7s}")
     for steps in args.gn_steps:
         for mode in ("behaviour", "recognize"):
             times = {b: [] for b in completers}  # (seconds, step, window length) per update
@@ -82,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                                           window=args.window or None)
                     joints[b] = []
                     for t in range(seq.shape[0]):
-                        t0 = time.perf_counter()
+                        t0, c0 = time.perf_counter(), time.thread_time()
                         e = est.observe(seq[t, n_joints:], seq[t, :n_joints])
-                        times[b].append((time.perf_counter() - t0, t, len(e.window)))
+                        times[b].append((time.perf_counter() - t0, t, len(e.window), time.thread_time() - c0))
                         joints[b].append(e.completion.joints)
                     errs, rms, dq = accuracy[b]
                     errs.append(e.window_error)
@@ -96,11 +99,13 @@ def main(argv: list[str] | None = None) -> int:
             for b in completers:
                 rows = np.asarray(times[b])
                 ms, later, late = 1e3 * rows[:, 0], 1e3 * rows[rows[:, 1] > 0, 0], 1e3 * rows[rows[:, 2] >= 16, 0]
+                cpu, cpu_first = 1e3 * rows[rows[:, 1] > 0, 3], 1e3 * rows[rows[:, 1] == 0, 3]
                 p50[b] = (np.percentile(ms, 50), np.percentile(ms, 99))
                 errs, rms, dq = accuracy[b]
                 print(f"{mode:10s} {b:7s} {steps:3d} {p50[b][0]:7.2f} {p50[b][1]:7.2f} {np.percentile(later, 99):9.2f} "
                       f"{np.percentile(late, 50):8.2f} {np.percentile(late, 99):8.2f} {np.mean(errs):10.2e} "
-                      f"{np.mean(rms):9.4f} {np.max(dq):8.4f}")
+                      f"{np.mean(rms):9.4f} {np.max(dq):8.4f} {np.percentile(cpu, 50):7.2f} "
+                      f"{np.percentile(cpu, 99):7.2f} {np.percentile(cpu_first, 50):7.2f}")
             if len(completers) == 2:
                 (t50, t99), (n50, n99) = p50["torch"], p50["numpy"]
                 print(f"{'':10s} torch / numpy: p50 {t50 / n50:.1f}x, p99 {t99 / n99:.1f}x; largest joint difference "

@@ -137,3 +137,27 @@ def test_unknown_backend_is_refused(shipped):
     mask[0, 9:] = True
     with pytest.raises(ValueError, match="unknown inference backend 'jax'"):
         infer_latent(shipped.model, 0, obs, mask, InferenceConfig(backend="jax"))
+
+
+def test_a_rejected_last_trial_keeps_the_start_and_its_completion(shipped):
+    """One undamped step from far-off starts: some trials are rejected, and both paths keep those starts."""
+    from latent_nodes.inference import _gauss_newton_numpy
+
+    model = shipped.model
+    with torch.no_grad():
+        truth = model(torch.tensor([12]))
+    mask = torch.zeros_like(truth, dtype=torch.bool)
+    mask[0, :3] = True
+    starts = torch.as_tensor(np.random.default_rng(0).uniform(-2.0, 2.0, (16, 2)), dtype=torch.float32)
+    gen = NumpyGenerator.of(model)
+    obs = np.repeat(truth[:, :3].double().numpy(), 16, axis=0)
+    _, _, _, accepted = _gauss_newton_numpy(gen, starts.double().numpy(), np.zeros(16, dtype=np.int64), obs,
+                                            np.repeat(mask[:, :3].double().numpy(), 16, axis=0), 3, 1, 0.0)
+    assert 0 < accepted.sum() < 16  # the case under test happens
+    for one in np.nonzero(~accepted)[0][:3]:  # a single rejected start: its completion is generated afresh
+        results = {name: infer_latent(model, 0, truth, mask, InferenceConfig(steps=1, damping=0.0, backend=name),
+                                      starts=starts[one:one + 1]) for name in ("numpy", "torch")}
+        a, b = results["numpy"], results["torch"]
+        assert torch.equal(a.coords, starts[one:one + 1])
+        assert (a.sequence - b.sequence).abs().max() < 1e-5
+        assert torch.allclose(a.error, b.error, rtol=1e-6, atol=ERROR_TOL)  # a large error: float32's relative rounding

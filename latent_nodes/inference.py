@@ -89,6 +89,8 @@ def infer_latent(model: LatentModel, pattern: int | torch.Tensor, observation: t
 
     ``observation`` and ``mask`` are [B, T, O] (or [T, O] for one query), normalized units; ``pattern`` is
     an int or [B] behaviour indices; ``starts`` optionally gives [B, S, D] or [S, D] starting points.
+    Gauss-Newton on a CPU model runs on the NumPy generator unless ``cfg.backend`` is ``torch`` (the
+    reference); either way the result holds float32 tensors.
     """
     cfg = cfg or InferenceConfig()
     if cfg.backend not in ("numpy", "torch"):

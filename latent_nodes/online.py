@@ -21,7 +21,9 @@ With ``behaviour=None`` every behaviour is inferred in the same batch and ranked
 (``recognition.py``); the completion is the best one's, and ``recognition.decision`` says whether it
 is clearly ahead. Everything runs in normalized units, converted at the edge with the checkpoint's
 ``Normalizer`` exactly as ``BehaviourCompleter.complete`` does; the completion comes back in radians and
-metres. A refused observation (``InvalidObservation``) leaves the estimator as it was.
+metres. A refused observation (``InvalidObservation``) leaves the estimator as it was. With the default
+``InferenceConfig.backend`` the whole update stays in NumPy (``infer_latent_numpy``), which is what makes
+it cheap (docs/online.md, "Cost of one online update"); ``torch`` runs the reference path.
 """
 
 from __future__ import annotations

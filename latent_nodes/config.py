@@ -126,6 +126,9 @@ class InferenceConfig:
     warm_start: bool = _f(True, "one-glimpse completions start from a map of block position to xi fitted on the "
                                 "training samples, with a few steps; the multi-start search only if that does not "
                                 "converge (same answers within 1e-6 rad, docs/online.md)")
+    backend: str = _f("numpy", "gauss-newton on the float64 NumPy generator (fast at inference's small batches) or "
+                               "on the float32 torch model (the reference path; docs/online.md)",
+                      choices=("numpy", "torch"))
 
 
 @dataclass

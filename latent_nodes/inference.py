@@ -17,16 +17,27 @@ Two facts keep it fast:
 Several starting points run as one batch; each query keeps the start that ends with the lowest error.
 Starting points are the learned coordinates of the behaviour's training samples whose reconstructions
 best fit the observation (one batched rollout of all of them): a fair, mask-agnostic initialization.
+
+Two implementations of the Gauss-Newton search give the same answers (``InferenceConfig.backend``):
+``numpy`` (the default on the CPU) runs it on ``NumpyGenerator``, the generator in float64 NumPy, where
+a rollout of one to a few dozen sequences costs a fraction of torch's per-operation overhead; ``torch``
+runs it on the float32 model and is the reference the other is tested against. The NumPy path also
+skips work whose result is never used: the last trial of the search is rolled out plainly over all T
+steps (it is the completion when accepted), not with its Jacobian over the observed steps only, and the
+best start's error is the search's own rather than a fresh rollout's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from latent_nodes.config import InferenceConfig
 from latent_nodes.latent_model import LatentModel
+from latent_nodes.numpy_generator import NumpyGenerator
 
 
 @dataclass
@@ -78,8 +89,12 @@ def infer_latent(model: LatentModel, pattern: int | torch.Tensor, observation: t
 
     ``observation`` and ``mask`` are [B, T, O] (or [T, O] for one query), normalized units; ``pattern`` is
     an int or [B] behaviour indices; ``starts`` optionally gives [B, S, D] or [S, D] starting points.
+    Gauss-Newton on a CPU model runs on the NumPy generator unless ``cfg.backend`` is ``torch`` (the
+    reference); either way the result holds float32 tensors.
     """
     cfg = cfg or InferenceConfig()
+    if cfg.backend not in ("numpy", "torch"):
+        raise ValueError(f"unknown inference backend {cfg.backend!r}")
     mc = model.cfg
     device = model.coords.device
     pattern = torch.as_tensor(pattern, dtype=torch.long, device=device).reshape(-1)
@@ -100,6 +115,11 @@ def infer_latent(model: LatentModel, pattern: int | torch.Tensor, observation: t
     horizon = int(observed_steps.max()) + 1  # the generator is causal: later steps cannot matter
     obs = torch.nan_to_num(obs) * msk  # unobserved entries may hold anything, NaN included
 
+    if cfg.method == "gauss-newton" and cfg.backend == "numpy" and device.type == "cpu":
+        if isinstance(starts, torch.Tensor):
+            starts = starts.detach().cpu().numpy()
+        return infer_latent_numpy(NumpyGenerator.of(model), pattern.cpu().numpy(), obs.cpu().double().numpy(),
+                                  msk.cpu().double().numpy(), cfg, starts).as_result()
     if starts is None:
         starts = select_starts(model, pattern, obs, msk, horizon, int(cfg.n_starts))
     starts = torch.as_tensor(starts, dtype=torch.float32, device=device)
@@ -179,3 +199,125 @@ def _adam(model: LatentModel, q: torch.Tensor, pat: torch.Tensor, obs: torch.Ten
             (q.grad,) = torch.autograd.grad(loss, q)
             opt.step()
     return q.detach()
+
+
+# --- the same search on the float64 NumPy generator ---------------------------------------------------------
+
+
+def _masked_error_np(pred: np.ndarray, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``masked_error`` in NumPy: squared masked residuals per sample, over the number of observed steps."""
+    steps = np.maximum(mask.any(axis=-1).sum(axis=-1), 1)
+    return (((pred - obs) * mask) ** 2).sum(axis=(1, 2)) / steps
+
+
+def select_starts_numpy(gen: NumpyGenerator, pattern: np.ndarray, obs: np.ndarray, mask: np.ndarray,
+                        horizon: int, n_starts: int) -> np.ndarray:
+    """``select_starts`` on the NumPy generator: [B, S, D], every query's candidates in one rollout."""
+    cands = [gen.pattern_coords(int(p)) for p in pattern]
+    for p, c in zip(pattern, cands):
+        if c.shape[0] == 0:
+            raise ValueError(f"the model has no training samples of behaviour index {int(p)}")
+    owner = np.repeat(np.arange(len(cands)), [c.shape[0] for c in cands])
+    x = gen.generate(np.concatenate(cands), pattern[owner], horizon)
+    err = _masked_error_np(x, obs[owner, :horizon], mask[owner, :horizon])
+    s = min(min(n_starts, c.shape[0]) for c in cands)
+    picks, first = [], 0
+    for c in cands:
+        best = np.argsort(err[first:first + c.shape[0]], kind="stable")[:s]
+        picks.append(c[best])
+        first += c.shape[0]
+    return np.stack(picks)
+
+
+class InferenceArrays(NamedTuple):
+    """``InferenceResult`` as float64 NumPy arrays, what the NumPy path computes."""
+
+    coords: np.ndarray  # [B, D]
+    z: np.ndarray  # [B, L]
+    sequence: np.ndarray  # [B, T, O]
+    error: np.ndarray  # [B]
+
+    def as_result(self) -> InferenceResult:
+        """The same as float32 tensors, the type ``infer_latent`` returns on either path."""
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+        return InferenceResult(*(tensor(a) for a in self))
+
+
+def infer_latent_numpy(gen: NumpyGenerator, pattern: np.ndarray, obs: np.ndarray, mask: np.ndarray,
+                       cfg: InferenceConfig, starts: np.ndarray | None = None) -> InferenceArrays:
+    """Gauss-Newton on the NumPy generator, for inputs that ``infer_latent`` has checked or that are valid by
+    construction (the online estimator's).
+
+    ``pattern`` [B] behaviour indices; ``obs`` [B, T, O] finite (unobserved entries are ignored); ``mask``
+    [B, T, O] of 0/1 or booleans, observing something; ``starts`` [B, S, D], [S, D] or None (selected).
+    """
+    pattern = np.asarray(pattern, dtype=np.int64).reshape(-1)
+    observed = np.nonzero(mask.any(axis=(0, 2)))[0]
+    horizon = int(observed[-1]) + 1  # the generator is causal: later steps cannot matter
+    b = pattern.shape[0]
+    if starts is None:
+        q0 = select_starts_numpy(gen, pattern, obs, mask, horizon, int(cfg.n_starts))
+    else:
+        q0 = np.asarray(starts, dtype=np.float64)
+    if q0.ndim == 2:
+        q0 = np.broadcast_to(q0, (b, *q0.shape))
+    s, d = q0.shape[1], q0.shape[2]
+    if d != gen.coord_dim:
+        raise ValueError(f"starting points have {d} dims, the model searches {gen.coord_dim}")
+    q, err, full, accepted = _gauss_newton_numpy(
+        gen, q0.reshape(b * s, d), np.repeat(pattern, s), np.repeat(obs[:, :horizon], s, axis=0),
+        np.repeat(mask[:, :horizon], s, axis=0), horizon, int(cfg.steps), float(cfg.damping))
+    best = np.arange(b) * s + err.reshape(b, s).argmin(axis=1)
+    coords = q[best]
+    sequence = full[best] if full is not None else np.empty((b, gen.seq_len, obs.shape[2]))
+    missing = ~accepted[best]
+    if missing.any():  # the last trial was rejected (or there was none): generate from the kept coordinates
+        sequence[missing] = gen.generate(coords[missing], pattern[missing])
+    return InferenceArrays(coords, gen.to_latent(coords, pattern), sequence, _masked_error_np(sequence, obs, mask))
+
+
+def _gauss_newton_numpy(gen: NumpyGenerator, q: np.ndarray, pat: np.ndarray, obs: np.ndarray, msk: np.ndarray,
+                        horizon: int, steps: int, damping: float
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """``_gauss_newton`` on the NumPy generator.
+
+    Returns the coordinates, their errors, the last trial's whole sequences [n, T, O] (None without steps)
+    and where that trial was accepted (there they are the returned coordinates' sequences).
+    """
+    n, d = q.shape
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        return ((x - obs) * msk).reshape(n, -1)
+
+    x, jac = gen.generate(q, pat, horizon, jacobian=True)
+    r, jac = residual(x), (jac * msk[..., None]).reshape(n, -1, d)
+    err = (r * r).sum(axis=1)
+    lam = np.full(n, damping)
+    full, accepted = None, np.zeros(n, dtype=bool)
+    for i in range(steps):
+        jt = jac.transpose(0, 2, 1)
+        jtj, jtr = jt @ jac, (jt @ r[:, :, None])[:, :, 0]
+        # Marquardt scaling by diag(J^T J), plus a floor so directions the data cannot see stay put.
+        diag = np.diagonal(jtj, axis1=1, axis2=2)
+        a = jtj + (lam[:, None] * diag + 1e-9 + 1e-6 * diag.mean(axis=1, keepdims=True))[:, :, None] * np.eye(d)
+        trial = q - np.linalg.solve(a, jtr[..., None])[..., 0]
+        last = i == steps - 1
+        if last:  # its Jacobian would never be used: roll it out plainly, over all steps
+            sequence = gen.generate(trial, pat)
+            r_new = residual(sequence[:, :horizon])
+        else:
+            x_new, jac_new = gen.generate(trial, pat, horizon, jacobian=True)
+            r_new = residual(x_new)
+        err_new = (r_new * r_new).sum(axis=1)
+        ok = err_new < err
+        q = np.where(ok[:, None], trial, q)
+        err = np.where(ok, err_new, err)
+        if last:
+            full, accepted = sequence, ok
+        else:
+            r = np.where(ok[:, None], r_new, r)
+            jac = np.where(ok[:, None, None], (jac_new * msk[..., None]).reshape(n, -1, d), jac)
+            lam = np.clip(np.where(ok, lam / 3.0, lam * 10.0), 1e-9, 1e9)
+    return q, err, full, accepted

@@ -21,7 +21,9 @@ With ``behaviour=None`` every behaviour is inferred in the same batch and ranked
 (``recognition.py``); the completion is the best one's, and ``recognition.decision`` says whether it
 is clearly ahead. Everything runs in normalized units, converted at the edge with the checkpoint's
 ``Normalizer`` exactly as ``BehaviourCompleter.complete`` does; the completion comes back in radians and
-metres. A refused observation (``InvalidObservation``) leaves the estimator as it was.
+metres. A refused observation (``InvalidObservation``) leaves the estimator as it was. With the default
+``InferenceConfig.backend`` the whole update stays in NumPy (``infer_latent_numpy``), which is what makes
+it cheap (docs/online.md, "Cost of one online update"); ``torch`` runs the reference path.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from latent_nodes.completion import BehaviourCompleter, Completion, InvalidObservation
-from latent_nodes.inference import InferenceResult, infer_latent, select_starts
+from latent_nodes.completion import Assessment, BehaviourCompleter, Completion, InvalidObservation
+from latent_nodes.domain import DomainReport
+from latent_nodes.inference import InferenceArrays, infer_latent, infer_latent_numpy, select_starts, select_starts_numpy
+from latent_nodes.numpy_generator import NumpyGenerator
 from latent_nodes.recognition import Recognition, RecognitionMargin
+from latent_nodes.warm_start import WarmStart
 
 
 @dataclass(frozen=True)
@@ -86,11 +91,17 @@ class OnlineEstimator:
             raise ValueError(f"move_threshold must be positive (metres), got {move_threshold}")
         self.completer = completer
         self.names = completer.behaviours if behaviour is None else (behaviour,)
-        self.patterns = torch.as_tensor([completer.behaviour_index(n) for n in self.names], device=completer.device)
+        self.patterns_np = np.array([completer.behaviour_index(n) for n in self.names], dtype=np.int64)
+        self.patterns = torch.as_tensor(self.patterns_np, device=completer.device)
+        cfg = completer.inference_cfg
+        # The NumPy path (float64, InferenceConfig.backend) unless the model is on a GPU or the search is adam.
+        self.numpy = cfg.backend == "numpy" and cfg.method == "gauss-newton" and str(completer.device) == "cpu"
         self.recognizing = behaviour is None
         self.window, self.steps, self.n_starts = window, int(steps), int(n_starts)
         self.move_threshold = float(move_threshold)
         self.margin = margin or RecognitionMargin()
+        self._assessed: tuple[np.ndarray, Assessment] | None = None  # the last block judged, and the judgement
+        self._pose_distance: tuple[tuple, float] | None = None  # (behaviour, block) -> metres outside the domain
         mc = completer.config.model
         self.seq_len, self.output_dim = int(mc.seq_len), int(mc.output_dim)
         self.perception_dims = list(mc.perception_dims)
@@ -105,7 +116,7 @@ class OnlineEstimator:
         self._observed = np.zeros((self.seq_len, self.output_dim), dtype=bool)
         self._steps: list[int] = []  # observed steps since the window last restarted
         self._block: np.ndarray | None = None  # last observed block position, metres
-        self._coords: torch.Tensor | None = None  # [P, D] current estimate per behaviour
+        self._coords: np.ndarray | None = None  # [P, D] current estimate per behaviour
         self.estimate: OnlineEstimate | None = None
         self.last_step = -1
 
@@ -130,6 +141,32 @@ class OnlineEstimator:
             raise InvalidObservation(f"joint angles are not finite: {', '.join(bad)}")
         return q
 
+    # --- the domain, judged once per block position -------------------------------------------------------
+
+    def _assess(self, block_xy: Sequence[float]) -> Assessment:
+        """``completer.assess`` of the block, reused while the block keeps exactly the same position.
+
+        A block that does not move is reported with the same coordinates step after step (perception
+        publishes on change), and judging it means a hull distance (a small least-squares solve) each time.
+        """
+        raw = np.array(block_xy, dtype=np.float64)  # a copy: the caller may reuse its buffer
+        last = self._assessed
+        if last is not None and raw.shape == last[0].shape and np.array_equal(raw, last[0]):
+            return last[1]
+        assessment = self.completer.assess(raw, self.names[0])  # raises for a bad block: nothing is kept
+        self._assessed = (raw, assessment)
+        return assessment
+
+    def _domain_report(self, block: np.ndarray | None, coords: np.ndarray, pattern: int) -> DomainReport:
+        """``completer.domain_report`` with the block's pose distance computed once per position and behaviour."""
+        report = self.completer.domain_report(None, coords, pattern)  # the chart distance changes every step
+        if block is None:
+            return report
+        key = (pattern, block.tobytes())
+        if self._pose_distance is None or self._pose_distance[0] != key:
+            self._pose_distance = (key, self.completer.pose_distance(block, pattern))
+        return dataclasses.replace(report, pose_distance=self._pose_distance[1])
+
     # --- one step -------------------------------------------------------------------------------------
 
     def observe(self, block_xy: Sequence[float] | None = None, joints: Sequence[float] | None = None,
@@ -143,7 +180,7 @@ class OnlineEstimator:
         t = self._check_step(step)
         # The block is judged as a glimpse's would be, the domain policy included (when recognizing, against
         # the first behaviour's region: both share the training positions in the default data).
-        assessment = None if block_xy is None else self.completer.assess(block_xy, self.names[0])
+        assessment = None if block_xy is None else self._assess(block_xy)
         xy = None if assessment is None else assessment.xy
         q = None if joints is None else self._check_joints(joints)
         if xy is None and q is None:
@@ -178,34 +215,52 @@ class OnlineEstimator:
         self.last_step, self.estimate = t, estimate
         return estimate
 
-    def _infer(self, values: np.ndarray, mask: np.ndarray, previous: torch.Tensor | None,
-               xy: np.ndarray | None) -> InferenceResult:
+    def _infer(self, values: np.ndarray, mask: np.ndarray, previous: np.ndarray | None,
+               xy: np.ndarray | None) -> InferenceArrays:
         """All behaviours of this estimator in one batch: from the previous estimate, or from fresh starts."""
-        model, cfg = self.completer.model, self.completer.inference_cfg
-        device, p = self.completer.device, self.patterns.shape[0]
+        cfg, p = self.completer.inference_cfg, self.patterns.shape[0]
+        if previous is not None:
+            cfg, starts = dataclasses.replace(cfg, steps=self.steps), previous[:, None]
+        else:
+            starts = None
+        warm = self.completer.warm_start if xy is not None else None
+        if self.numpy:
+            gen = NumpyGenerator.of(self.completer.model)
+            obs, msk = np.broadcast_to(values, (p, *values.shape)), np.broadcast_to(mask, (p, *mask.shape))
+            if starts is None:
+                horizon = int(np.nonzero(mask.any(axis=1))[0].max()) + 1
+                starts = select_starts_numpy(gen, self.patterns_np, obs, msk, horizon, self.n_starts)
+                if warm is not None:
+                    starts = np.concatenate([self._warm_guess(warm, xy, p)[:, None], starts], axis=1)
+            return infer_latent_numpy(gen, self.patterns_np, obs, msk, cfg, starts)
+        # The reference path: the same search on the float32 torch model.
+        model, device = self.completer.model, self.completer.device
         obs = torch.as_tensor(values, dtype=torch.float32, device=device).expand(p, -1, -1)
         msk = torch.as_tensor(mask, device=device).expand(p, -1, -1)
-        if previous is not None:
-            return infer_latent(model, self.patterns, obs, msk, dataclasses.replace(cfg, steps=self.steps),
-                                starts=previous.unsqueeze(1))
-        horizon = int(np.nonzero(mask.any(axis=1))[0].max()) + 1
-        starts = select_starts(model, self.patterns, obs, msk.to(obs.dtype), horizon, self.n_starts)
-        warm = self.completer.warm_start
-        if xy is not None and warm is not None:
-            xy_norm = self.completer.ckpt.normalizer.normalize(xy, self.perception_dims)
-            guess = warm.predict(np.broadcast_to(xy_norm, (p, 2)), self.patterns.cpu().numpy())
-            starts = torch.cat([torch.as_tensor(guess, dtype=starts.dtype, device=device).unsqueeze(1), starts], 1)
-        return infer_latent(model, self.patterns, obs, msk, cfg, starts=starts)
+        if starts is None:
+            horizon = int(np.nonzero(mask.any(axis=1))[0].max()) + 1
+            starts = select_starts(model, self.patterns, obs, msk.to(obs.dtype), horizon, self.n_starts)
+            if warm is not None:
+                guess = torch.as_tensor(self._warm_guess(warm, xy, p), dtype=starts.dtype, device=device)
+                starts = torch.cat([guess.unsqueeze(1), starts], 1)
+        result = infer_latent(model, self.patterns, obs, msk, cfg, starts=starts)
+        return InferenceArrays(*(t.cpu().double().numpy() for t in (result.coords, result.z, result.sequence,
+                                                                    result.error)))
 
-    def _estimate(self, t: int, result: InferenceResult, values: np.ndarray, mask: np.ndarray,
+    def _warm_guess(self, warm: WarmStart, xy: np.ndarray, p: int) -> np.ndarray:
+        """[P, D] the block-position map's coordinates for every behaviour of the batch."""
+        xy_norm = self.completer.ckpt.normalizer.normalize(xy, self.perception_dims)
+        return warm.predict(np.broadcast_to(xy_norm, (p, 2)), self.patterns_np)
+
+    def _estimate(self, t: int, result: InferenceArrays, values: np.ndarray, mask: np.ndarray,
                   window: list[int], block: np.ndarray | None, started: float,
                   warning: str | None = None) -> OnlineEstimate:
         """Pick the behaviour (given or best), convert to raw units, measure the window error."""
-        errors = result.error.cpu().numpy().astype(np.float64)
+        errors = result.error
         recognition = self.margin.decide(self.names, errors) if self.recognizing else None
         k = self.names.index(recognition.best) if recognition is not None else 0
         norm = self.completer.ckpt.normalizer
-        sequence = norm.denormalize(result.sequence[k].cpu().numpy())
+        sequence = norm.denormalize(result.sequence[k])
         if not math.isfinite(errors[k]) or not np.all(np.isfinite(sequence)):
             raise FloatingPointError(f"online inference produced non-finite values at step {t}")
         joint_mask = mask[:, self.joint_dims]
@@ -217,14 +272,14 @@ class OnlineEstimator:
         if block is None:  # no block seen yet: report where the completion puts it
             block = sequence[t, self.perception_dims]
         uses_embedding = self.completer.model.uses_embedding
-        coords, pattern = result.coords[k].cpu().numpy(), int(self.patterns[k])
+        coords, pattern = result.coords[k], int(self.patterns_np[k])
         block = np.asarray(block, dtype=np.float64)
         completion = Completion(
             behaviour=self.names[k], block_xy=block, xi=coords if uses_embedding else None,
-            z=result.z[k].cpu().numpy(), sequence=sequence, error=float(errors[k]),
+            z=result.z[k], sequence=sequence, error=float(errors[k]),
             latency_s=time.perf_counter() - started, dt=self.completer.dt,
             # The window error is the third signal of trust (docs/online.md); these are the other two. A
             # block never observed has no pose distance (NaN), only the chart's.
-            domain=self.completer.domain_report(seen_block, coords, pattern), warning=warning)
+            domain=self._domain_report(seen_block, coords, pattern), warning=warning)
         return OnlineEstimate(step=t, completion=completion, window_error=float(errors[k]), joint_rms=joint_rms,
                               window=tuple(window), recognition=recognition)

@@ -157,3 +157,21 @@ def test_constructor_checks(completer):
         OnlineEstimator(completer, "reach", window=0)
     with pytest.raises(ValueError, match="steps"):
         OnlineEstimator(completer, "reach", steps=0)
+
+
+def test_a_block_is_judged_again_whenever_its_position_changes(completer):
+    """The estimator reuses the domain judgement of an unchanged block; any change is judged afresh."""
+    est = OnlineEstimator(completer, "reach")
+    buffer = np.array([0.47, 0.05])  # a caller that reuses its buffer
+    est.observe(buffer, None)
+    e = est.observe(buffer, None)
+    assert e.completion.domain.pose_distance == 0.0
+    buffer[:] = [0.66, 0.0]  # 6 cm beyond the trained region
+    with pytest.raises(OutOfDomain, match="0.060 m outside"):
+        est.observe(buffer, None)
+    with pytest.raises(InvalidObservation, match="not finite"):
+        est.observe([np.nan, 0.0], None)
+    warn = OnlineEstimator(completer.with_settings(out_of_domain="warn"), "reach")
+    assert warn.observe([0.47, 0.05], None).completion.domain.pose_distance == 0.0
+    e = warn.observe([0.64, 0.0], None)  # moved: a new window, judged and reported at the new position
+    assert e.completion.domain.pose_distance == pytest.approx(0.04) and "0.040 m outside" in e.completion.warning

@@ -8,13 +8,15 @@ re-encoded) or as plain values through the helpers for the topics demonstrations
 
 The bag never exists half-written under its name: it is written into a hidden directory beside the
 target (``.NAME.<pid>@<host>.<random>.recording``) and renamed into place by ``close()``, which also
-ends an open episode. Closing in a ``finally`` (the record node does, on Ctrl-C and SIGTERM) therefore
-leaves a complete bag; a writer killed outright leaves only the hidden directory, whose MCAP file lacks
-its index but still holds the messages written so far (``mcap recover`` restores it).
+ends an open episode. Closing in a ``finally`` (the record node does, on Ctrl-C and SIGTERM), or at the
+latest when the interpreter exits, therefore leaves a complete bag; a writer killed outright leaves only
+the hidden directory, whose MCAP file lacks its index but still holds the messages written so far
+(``mcap recover`` restores it).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import shutil
@@ -93,6 +95,9 @@ class BagWriter:
         self.episodes = 0  # episodes started
         self.messages = 0
         self.closed = False
+        # A Ctrl-C can land between any two statements of the code that owns this writer (e.g. while a
+        # node is still being built, before anyone could close it); the interpreter's exit closes it then.
+        atexit.register(self.close)
 
     # --- any topic ---------------------------------------------------------------------------------------
 
@@ -187,6 +192,7 @@ class BagWriter:
             self.stop_episode(self._last_ns)
         with self._lock:
             self.closed = True
+            atexit.unregister(self.close)
             self._writer.close()
             if self.overwrite and self.path.exists():
                 shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()

@@ -14,6 +14,7 @@ pytest.importorskip("rosbags")
 
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from ros_harness import Graph  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -21,7 +22,6 @@ from std_srvs.srv import Trigger  # noqa: E402
 from latent_nodes.bags import read_episodes  # noqa: E402
 from latent_nodes.nodes import messages  # noqa: E402
 from latent_nodes.nodes.record_node import RecordNode  # noqa: E402
-from ros_harness import Graph  # noqa: E402
 
 NAMES = ["a", "b", "c"]
 
@@ -73,12 +73,13 @@ def test_episodes_marked_by_the_services_become_labelled_episodes(tmp_path):
     assert [e.behaviour for e in episodes] == ["reach", "reach_circle"]
     np.testing.assert_allclose(episodes[0].block_xy, (0.4, 0.1))
     np.testing.assert_allclose(episodes[1].block_xy, (0.55, -0.1))
-    # Joint a ramps at 1 rad/s from 10 (resp. 20) inside each episode: resampled at dt, steps 0.1 rad apart
-    # (receive times: delivery delays on a busy machine shift single samples by a few tens of ms).
+    # Joint a ramps at 1 rad/s from 10 (resp. 20) inside each episode, resampled at dt: 0.1 rad per step.
+    # Times are receive times, so on a busy machine a late delivery bends single steps; the whole
+    # episode still spans 1.9 s of the ramp, and never goes back.
     for e, offset in zip(episodes, (10.0, 20.0)):
-        assert np.all(np.abs(e.sequence[:, 0] - offset) < 2.5)
-        np.testing.assert_allclose(np.diff(e.sequence[:, 0]), 0.1, atol=0.05)
-        assert abs(np.mean(np.diff(e.sequence[:, 0])) - 0.1) < 0.01
+        a = e.sequence[:, 0]
+        assert np.all((a > offset) & (a < offset + 2.5))
+        assert np.all(np.diff(a) >= 0) and abs(a[-1] - a[0] - 1.9) < 0.15, a
 
 
 def test_the_command_leaves_a_complete_bag_on_ctrl_c(tmp_path):
@@ -102,6 +103,7 @@ def test_the_command_leaves_a_complete_bag_on_ctrl_c(tmp_path):
             proc.kill()
     assert proc.returncode == 0, out
     assert "Traceback" not in out, out
+    assert bag.is_dir(), out
     assert sorted(p.suffix for p in bag.iterdir()) == [".mcap", ".yaml"]
     assert [p.name for p in tmp_path.iterdir()] == ["cut"]  # no staging directory left behind
     with pytest.raises(ValueError, match="no /joint_states"):  # a readable bag, just empty

@@ -3,6 +3,8 @@
 Records ``/joint_states`` and ``/block_pose`` (with their receive times on this node's clock) into the
 bag named by the ``bag`` parameter. An episode is one execution of a behaviour: ``~/start_episode``
 (std_srvs/Trigger) opens one labelled with the ``behaviour`` parameter, ``~/stop_episode`` closes it.
+The start's reply names the mark's time on the node's clock (``... started at t=12.345000 s``), where
+step 0 of the episode is resampled from.
 Both publish the mark on ``/episode`` (std_msgs/String: the label at the start, an empty string at the
 end) and write it into the bag, which is what ``latent-nodes bag2dataset`` splits the bag by; it then
 resamples each episode at the model's dt. The label travels as a parameter because the PyPI wheels carry
@@ -78,15 +80,17 @@ class RecordNode(Node):
         return SetParametersResult(successful=True)
 
     def on_start(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        writer, label = self.recorder.writer, self.behaviour
+        writer, label, now = self.recorder.writer, self.behaviour, self.recorder.now_ns()
         try:
-            writer.start_episode(self.recorder.now_ns(), label)
+            writer.start_episode(now, label)
         except RecordingError as exc:
             response.success, response.message = False, str(exc)
             self.get_logger().warning(f"not starting an episode: {exc}")
             return response
         self.episode_pub.publish(String(data=label))
-        response.success, response.message = True, f"episode {writer.episodes} ({label}) started"
+        # The mark's time in the reply: a teacher can start moving exactly there (episode step 0).
+        response.success = True
+        response.message = f"episode {writer.episodes} ({label}) started at t={now * 1e-9:.6f} s"
         self.get_logger().info(response.message)
         return response
 

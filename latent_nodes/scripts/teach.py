@@ -1,12 +1,15 @@
 """Teach the embedded arm its behaviours through ROS, recording bags: ``latent-nodes teach``.
 
-What a person does on a real robot, over a grid of block positions: place the block (``/sim/set_block``),
-start an episode on the recorder (its ``behaviour`` parameter, then ``/record/start_episode``), drive the
-arm through the behaviour by streaming the scripted demonstrator's joint targets on ``/joint_command`` at
-its control rate, stop the episode (``/record/stop_episode``). The simulator, perception and the
-recorder are the package's own nodes, in this process; the teacher only talks to them over topics and
-services. The training positions go into the bag ``OUT/train``, the unseen test positions into
-``OUT/test``; convert them with::
+What a person does on a real robot, over a grid of block positions: place the block
+(``/sim/set_block``), hold the arm at home, start an episode on the recorder (its ``behaviour``
+parameter, then ``/record/start_episode``), drive the arm through the behaviour by streaming the scripted
+demonstrator's joint targets on ``/joint_command`` at its control rate, stop the episode
+(``/record/stop_episode``). The simulator, perception and the recorder are the package's own nodes, in
+this process; the teacher only talks to them over topics and services. The world publishes ``/clock``
+and the recorder and the teacher run on it (``use_sim_time``), so a stalled teacher does not stretch a
+demonstration; a stalled world still steps the time it missed in one go with the target it last had,
+which a busy CPU shows as jitter in the recorded paths (docs/your_arm.md). The training positions go into
+the bag ``OUT/train``, the unseen test positions into ``OUT/test``; convert them with::
 
     latent-nodes bag2dataset --bag OUT/train --bag OUT/test::test --out dataset.npz
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 import time
@@ -26,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 # The arm rests this long at home before an episode starts (as the generator's arm starts at rest), and the
-# recording continues this long after the last target, so that an episode covers all its steps.
+# recording continues this long after the last target, so that an episode covers all its steps; seconds of
+# simulated time.
 SETTLE_S = 0.3
 TAIL_S = 0.15
 
@@ -63,14 +68,15 @@ class Teacher:
         from latent_nodes.nodes import messages
 
         self.messages, self.names, self.Trigger = messages, joint_names, Trigger
-        self.node = Node("teacher", context=context)
+        from rclpy.parameter import Parameter
+
+        self.node = Node("teacher", context=context, parameter_overrides=[Parameter("use_sim_time", value=True)])
         self.lock = threading.Lock()
         self.block: np.ndarray | None = None
         self.command_pub = self.node.create_publisher(JointState, messages.JOINT_COMMAND, 10)
         self.block_pub = self.node.create_publisher(PoseStamped, messages.SIM_SET_BLOCK, 10)
         self.node.create_subscription(PoseStamped, messages.BLOCK_POSE, self.on_block,
                                       QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
-        self.reset = self.node.create_client(Trigger, "/sim/reset")
         self.perceive = self.node.create_client(Trigger, "/perception/perceive")
         self.start = self.node.create_client(Trigger, "/record/start_episode")
         self.stop = self.node.create_client(Trigger, "/record/stop_episode")
@@ -125,14 +131,39 @@ class Teacher:
                 raise RuntimeError(f"perception did not report the block at {np.round(xy, 3).tolist()}")
             self.call(self.perceive)  # perception publishes at once only on a move it noticed
 
-    def stream(self, targets: np.ndarray, rate: float) -> None:
-        """Publish the targets at ``rate`` Hz on the wall clock (the embedded world runs in real time)."""
-        t0 = time.perf_counter()
+    def sim_now(self) -> float:
+        """Simulated seconds (the world's /clock): the teacher keeps time with the arm, not the CPU."""
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def hold(self, q: np.ndarray, seconds: float) -> None:
+        """Command ``q`` for ``seconds`` of simulated time."""
+        self.stream(np.repeat(np.asarray(q)[None, :], max(1, int(round(seconds * 100))), axis=0), 100.0)
+
+    def stream(self, targets: np.ndarray, rate: float, start: float | None = None) -> None:
+        """Publish target k when the world's clock reaches ``start`` + k / ``rate`` s (``start``: now).
+
+        Paced on simulated time, a stalled teacher process does not stretch the demonstration: the world's
+        clock only advances as its physics does.
+        """
+        t0 = self.sim_now() if start is None else start
         for k, q in enumerate(targets):
-            delay = t0 + k / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+            due = t0 + k / rate
+            while self.sim_now() < due:
+                time.sleep(0.002)  # coarse enough to leave the world's thread the interpreter
             self.command_pub.publish(self.messages.joint_state(self.names, q))
+
+
+def mark_time(reply: str) -> float:
+    """The episode mark's time from the recorder's start reply (``... started at t=12.345000 s``).
+
+    The arm starts moving at the mark, as the generator's step 0 is the arm at rest as the first target
+    goes out; starting after the reply instead lags the motion by the service's round trip (measured
+    20-30 ms, two or three control ticks).
+    """
+    match = re.search(r"started at t=([0-9.]+) s", reply)
+    if match is None:
+        raise RuntimeError(f"the recorder's reply names no mark time: {reply!r}")
+    return float(match.group(1))
 
 
 def teach_split(lessons, bag: Path, args, data_cfg, sim_cfg, log=print) -> int:
@@ -151,9 +182,13 @@ def teach_split(lessons, bag: Path, args, data_cfg, sim_cfg, log=print) -> int:
     rclpy.init(args=[], context=context)
     nodes, executor, spinner = [], None, None
     try:
-        nodes = [SimNode(context=context), PerceptionNode(context=context),
+        # The world publishes /clock; the recorder and the teacher run on it, so receive times, episode marks
+        # and the pace of the targets follow the physics even when the CPU is busy.
+        nodes = [SimNode(context=context, parameter_overrides=[Parameter("publish_clock", value=True)]),
+                 PerceptionNode(context=context),
                  RecordNode(context=context, parameter_overrides=[
-                     Parameter("bag", value=str(bag)), Parameter("overwrite", value=bool(args.overwrite))])]
+                     Parameter("bag", value=str(bag)), Parameter("overwrite", value=bool(args.overwrite)),
+                     Parameter("use_sim_time", value=True)])]
         teacher = Teacher(context, list(arm.JOINT_NAMES))
         nodes.append(teacher.node)
         # Two threads: the world's 100 Hz tick and the recorder's callbacks keep running while a service
@@ -163,15 +198,17 @@ def teach_split(lessons, bag: Path, args, data_cfg, sim_cfg, log=print) -> int:
             executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
+        if not teacher.wait(lambda: teacher.sim_now() > 0, 10.0):
+            raise RuntimeError("no /clock from the simulator")
         for n, lesson in enumerate(lessons):
             targets = lesson.targets(data_cfg, sim_cfg)
-            teacher.call(teacher.reset)
+            # Every behaviour ends at home; holding home lets the arm come to rest there before the next.
             teacher.place(np.asarray(lesson.block_xy))
-            time.sleep(SETTLE_S)
+            teacher.hold(arm.HOME, SETTLE_S)
             teacher.label(lesson.behaviour)
-            teacher.call(teacher.start)
-            teacher.stream(targets, CONTROL_RATE)
-            time.sleep(TAIL_S)
+            started = teacher.call(teacher.start)
+            teacher.stream(targets, CONTROL_RATE, start=mark_time(started))
+            teacher.hold(targets[-1], TAIL_S)
             teacher.call(teacher.stop)
             log(f"  {lesson.split} {n + 1}/{len(lessons)}: {lesson.behaviour} at "
                 f"({lesson.block_xy[0]:.3f}, {lesson.block_xy[1]:.3f})")

@@ -16,7 +16,8 @@ T = 20
 def six_joint_dataset() -> Dataset:
     """A synthetic 6-joint arm: each behaviour's joint paths are smooth functions of the block position."""
     t = np.linspace(0.0, 1.0, T)
-    xs, ys = np.linspace(0.35, 0.6, 4), np.linspace(-0.2, 0.2, 4)
+    # Its own workspace, on the table but beside the embedded arm's (x 0.35-0.60, y -0.20-0.20 m).
+    xs, ys = np.linspace(0.22, 0.40, 4), np.linspace(-0.42, -0.18, 4)
     train = [(x, y) for x in xs for y in ys]
     test = [((a + b) / 2, (c + d) / 2) for a, b in zip(xs[:-1], xs[1:]) for c, d in zip(ys[:-1], ys[1:])]
     seqs, labels, xys, split = [], [], [], []
@@ -24,7 +25,7 @@ def six_joint_dataset() -> Dataset:
         for name, positions in (("train", train), ("test", test)):
             for x, y in positions:
                 bump = np.sin(np.pi * t) if b == 0 else np.sin(2 * np.pi * t) * np.sin(np.pi * t)
-                q = np.stack([np.arctan2(y, x) * bump, (x - 0.3) * 2 * bump, -(x - 0.3) * 3 * bump,
+                q = np.stack([np.arctan2(y, x) * bump, (x - 0.2) * 2 * bump, -(x - 0.2) * 3 * bump,
                               0.5 * y * bump, 0.2 * bump, (0.3 * b + y) * bump], axis=1)
                 seqs.append(np.concatenate([q, np.tile([x, y], (T, 1))], axis=1))
                 labels.append(b)
@@ -82,6 +83,7 @@ def test_a_six_joint_arm_trains_and_completes_with_its_own_joints(six_joint_mode
 
 
 def test_the_inference_node_publishes_the_six_joints(six_joint_model):
+    """The node starts (its warm-up pose lies in this arm's workspace) and speaks the model's joints."""
     pytest.importorskip("rclpy")
     from geometry_msgs.msg import PoseStamped
     from ros_harness import Graph
@@ -95,7 +97,7 @@ def test_the_inference_node_publishes_the_six_joints(six_joint_model):
         pub = graph.publisher(PoseStamped, messages.BLOCK_POSE)
         graph.start()
         graph.wait_for_subscribers(pub)
-        assert graph.wait(lambda: (pub.publish(messages.block_pose((0.45, 0.05), "table")) or
+        assert graph.wait(lambda: (pub.publish(messages.block_pose((0.3, -0.3), "table")) or
                                    graph.probe.count(messages.COMPLETED_BEHAVIOUR) > 0), timeout=20.0)
         trajectory = graph.probe.last(messages.COMPLETED_BEHAVIOUR)
     assert list(trajectory.joint_names) == list(NAMES)

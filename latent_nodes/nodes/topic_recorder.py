@@ -25,6 +25,8 @@ from rclpy.serialization import serialize_message
 from latent_nodes.nodes import messages
 from latent_nodes.recording import BagWriter
 
+MARKERS = "/latent_nodes/markers"  # the markers node's MarkerArray (block, fingertip path), transient local
+
 
 def msgtype(msg_class: type) -> str:
     """``sensor_msgs/msg/JointState`` for the rclpy class (the name bags and typestores use)."""
@@ -34,7 +36,7 @@ def msgtype(msg_class: type) -> str:
 
 def standard_topics() -> list[tuple[str, type, bool]]:
     """(topic, message class, latched) of a run worth replaying: state, block, behaviour, description,
-    and the markers where the graph publishes them (``visualization_msgs`` is optional).
+    and the markers (where ``visualization_msgs`` is installed).
     """
     from geometry_msgs.msg import PoseStamped
     from sensor_msgs.msg import JointState
@@ -45,10 +47,10 @@ def standard_topics() -> list[tuple[str, type, bool]]:
               (messages.COMPLETED_BEHAVIOUR, JointTrajectory, False), (messages.INFERENCE_RESULT, String, False),
               (messages.ROBOT_DESCRIPTION, String, True)]
     try:
-        from visualization_msgs.msg import Marker, MarkerArray
+        from visualization_msgs.msg import MarkerArray
     except ImportError:  # the wheels without visualization_msgs: nothing publishes markers either
         return topics
-    return topics + [("/visualization_marker", Marker, False), ("/visualization_marker_array", MarkerArray, False)]
+    return topics + [(MARKERS, MarkerArray, True)]
 
 
 class TopicRecorder:

@@ -111,3 +111,33 @@ def test_the_command_leaves_a_complete_bag_on_ctrl_c(tmp_path):
     again = subprocess.run([sys.executable, "-m", "latent_nodes.cli", "record", "--bag", str(bag)],
                            capture_output=True, text=True, timeout=60, env=env)
     assert again.returncode == 1 and "exists already" in again.stdout + again.stderr
+
+
+def test_the_demo_recorder_keeps_a_description_published_before_it_and_the_behaviours(tmp_path):
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from rosbags.highlevel import AnyReader
+    from trajectory_msgs.msg import JointTrajectory
+
+    from latent_nodes.nodes.topic_recorder import TopicRecorder
+
+    bag = tmp_path / "demo_bag"
+    with Graph() as graph:
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        description = graph.probe.create_publisher(String, messages.ROBOT_DESCRIPTION, latched)
+        description.publish(String(data="<robot name='arm'/>"))
+        trajectories = graph.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+        graph.start()
+        recorder = TopicRecorder(graph.probe, bag)
+        recorder.record_standard()
+        graph.wait_for_subscribers(trajectories)
+        trajectories.publish(messages.joint_trajectory(NAMES, np.zeros((20, 3)), 0.1))
+        assert graph.wait(lambda: recorder.writer.messages >= 2, 5.0)
+        recorder.close()
+    with AnyReader([bag]) as reader:
+        got = {c.topic: [reader.deserialize(raw, c.msgtype) for _, _, raw in reader.messages([c])]
+               for c in reader.connections}
+        latched_topics = {c.topic for c in reader.connections
+                          if any(q.durability.name == "TRANSIENT_LOCAL" for q in c.ext.offered_qos_profiles)}
+    assert [m.data for m in got[messages.ROBOT_DESCRIPTION]] == ["<robot name='arm'/>"]
+    assert len(got[messages.COMPLETED_BEHAVIOUR][0].points) == 20
+    assert messages.ROBOT_DESCRIPTION in latched_topics and messages.COMPLETED_BEHAVIOUR not in latched_topics

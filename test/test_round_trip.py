@@ -13,10 +13,10 @@ pytest.importorskip("rosbags")
 
 # Joint paths of the taught episodes against the generator's, radians. The generator steps the physics
 # in lock step with its targets; the teaching run streams them in real time to a world ticking on its own
-# 100 Hz timer, so steps are up to a tick (10 ms) out of phase and a loaded CPU adds jitter: measured
-# RMS 0.010 rad, largest single difference 0.11 rad (fast joints, a late tick).
-RMS_TOLERANCE = 0.03
-MAX_TOLERANCE = 0.3
+# 100 Hz timer, so the motion trails the episode mark by 10-30 ms, by an amount that grows with the load
+# on the CPU: measured RMS 0.010-0.024 rad on the development machine, 0.037 while it also trained a model
+# and ran another test suite (load average 13).
+RMS_TOLERANCE = 0.06
 
 
 def matched(taught, generated):
@@ -52,7 +52,10 @@ def test_taught_bags_become_the_generated_dataset_and_train(tmp_path):
     diff = taught.sequences[:, :, :9] - generated.sequences[:, :, :9]
     print(f"taught vs generated joints: RMS {np.sqrt(np.mean(diff**2)):.4f} rad, max {np.abs(diff).max():.4f} rad")
     assert np.sqrt(np.mean(diff**2)) < RMS_TOLERANCE
-    assert np.abs(diff).max() < MAX_TOLERANCE
+    # Each taught episode is its own generated sample's, not another's (another behaviour or position).
+    for k, seq in enumerate(taught.sequences):
+        others = [np.sqrt(np.mean((seq[:, :9] - g[:, :9]) ** 2)) for g in generated.sequences]
+        assert int(np.argmin(others)) == k, (k, np.round(others, 3))
 
     # A few epochs on each (same seed and settings): the taught data trains like the generated data.
     threads = torch.get_num_threads()

@@ -15,6 +15,7 @@ NODE_SCRIPTS = [
     f"markers = {PACKAGE}.nodes.markers_node:main",
     f"train = {PACKAGE}.scripts.train:main",
     f"demo = {PACKAGE}.scripts.demo:main",
+    f"record = {PACKAGE}.nodes.record_node:main",
 ]
 # One command for people who installed with pip and have no `ros2` CLI.
 CLI_SCRIPTS = [f"latent-nodes = {PACKAGE}.cli:main"]

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 JOINT_TOPIC, POSE_TOPIC, EPISODE_TOPIC = "/joint_states", "/block_pose", "/episode"
+EPISODE_END = "end"  # an /episode mark with this text (or an empty one) ends the open episode
 
 
 class BagError(ValueError):
@@ -86,7 +87,7 @@ def _segments(bag: Path, marks: list[tuple[int, str]], joints: list, behaviour: 
         if open_label is not None:
             segments.append((open_label, open_t, t))
             open_label = None
-        if text and text.lower() != "end":
+        if text and text.lower() != EPISODE_END:
             open_label, open_t = text, t
     if open_label is not None:
         segments.append((open_label, open_t, joints[-1][0]))

@@ -16,6 +16,8 @@ COMMANDS = {
     "table1": ("latent_nodes.scripts.table1", "reproduce the paper's Table I with reference rows"),
     "dataset": ("latent_nodes.scripts.dataset", "generate the demonstration dataset in the simulator"),
     "render": ("latent_nodes.scripts.render", "render a behaviour as a filmstrip and plot block positions"),
+    "record": ("latent_nodes.scripts.record", "record demonstrations (joint states, block, episodes) into a bag"),
+    "teach": ("latent_nodes.scripts.teach", "teach the embedded arm through ROS, recording a bag per split"),
     "bag2dataset": ("latent_nodes.scripts.bag2dataset", "convert rosbag2 recordings into a dataset file"),
     "domain": ("latent_nodes.scripts.domain", "measure completion error against distance outside the trained region"),
     "urdf": ("latent_nodes.scripts.urdf", "print the arm's URDF (robot description), or write it with -o"),

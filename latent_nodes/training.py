@@ -176,6 +176,10 @@ def trainer_for_dataset(cfg: Config, dataset) -> tuple[Trainer, Normalizer]:
     names = list(dataset.behaviour_names)
     if len(names) != cfg.model.n_patterns:
         cfg.model.n_patterns = len(names)
+    # The robot's joint count comes from the data (joints, then block x, y), not from the embedded arm.
+    n_joints = len(dataset.joint_names)
+    cfg.model.output_dim = n_joints + 2
+    cfg.model.perception_dims = [n_joints, n_joints + 1]
     normalizer = Normalizer.fit(train.sequences)
     sequences = normalizer.normalize(train.sequences).astype(np.float32)
     return Trainer(cfg, sequences, np.asarray(train.labels)), normalizer

@@ -153,9 +153,16 @@ class InferenceNode(Node):
         return None
 
     def warm_up(self) -> None:
-        """One inference at start-up, so the first real pose does not pay for lazy initialisation."""
+        """One inference at start-up, so the first real pose does not pay for lazy initialisation.
+
+        At the middle of the block positions the model was trained on (another robot's may lie outside the
+        embedded arm's workspace, where the pose would be refused); the workspace centre for a model
+        without them.
+        """
+        trained = self.completer.ckpt.sample_block_xy
         sim = self.completer.config.sim
-        centre = [float(np.mean(sim.workspace_x)), float(np.mean(sim.workspace_y))]
+        centre = ([float(np.mean(sim.workspace_x)), float(np.mean(sim.workspace_y))] if trained is None
+                  else np.asarray(trained, dtype=np.float64)[:, :2].mean(axis=0).tolist())
         self.completer.complete(centre, self.domain_behaviour(self.settings.behaviour))
 
     # --- executor thread: validate and hand over ----------------------------------------------------------

@@ -1,0 +1,124 @@
+"""Recorder: demonstrations into one rosbag2 MCAP bag, many labelled episodes per bag.
+
+Records ``/joint_states`` and ``/block_pose`` (with their receive times on this node's clock) into the
+bag named by the ``bag`` parameter. An episode is one execution of a behaviour: ``~/start_episode``
+(std_srvs/Trigger) opens one labelled with the ``behaviour`` parameter, ``~/stop_episode`` closes it.
+The start's reply names the mark's time on the node's clock (``... started at t=12.345000 s``), where
+step 0 of the episode is resampled from.
+Both publish the mark on ``/episode`` (std_msgs/String: the label at the start, an empty string at the
+end) and write it into the bag, which is what ``latent-nodes bag2dataset`` splits the bag by; it then
+resamples each episode at the model's dt. The label travels as a parameter because the PyPI wheels carry
+no service type with a string request::
+
+    ros2 param set /record behaviour reach_circle
+    ros2 service call /record/start_episode std_srvs/srv/Trigger
+    ...   # drive the arm through the behaviour
+    ros2 service call /record/stop_episode std_srvs/srv/Trigger
+
+The bag appears under its name when the node stops (Ctrl-C, SIGTERM, ``ros2 launch`` ending): it is
+written beside it and moved into place complete (``latent_nodes.recording``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from latent_nodes.bags import EPISODE_TOPIC
+from latent_nodes.config import BEHAVIOURS
+from latent_nodes.nodes import messages
+from latent_nodes.nodes.runner import StartupError, run_node
+from latent_nodes.nodes.topic_recorder import TopicRecorder
+from latent_nodes.recording import RecordingError, valid_label
+
+
+class RecordNode(Node):
+    """Records the demonstration topics and marks episodes on request."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("record", **kwargs)
+        self.declare_parameter("bag", "demonstrations", ParameterDescriptor(
+            description="rosbag2 directory to write (MCAP); must not exist unless overwrite is true", read_only=True))
+        self.declare_parameter("overwrite", False, ParameterDescriptor(
+            description="replace an existing bag of that name when this one is complete", read_only=True))
+        self.declare_parameter("behaviour", BEHAVIOURS[0], ParameterDescriptor(
+            description="label of the next episode ~/start_episode opens: a behaviour name the dataset will use"))
+        reason = valid_label(self.behaviour)
+        if reason:
+            raise StartupError(f"parameter behaviour: {reason}")
+        self.add_on_set_parameters_callback(self.on_set_parameters)
+        path = Path(self.get_parameter("bag").value)
+        try:
+            self.recorder = TopicRecorder(self, path, overwrite=self.get_parameter("overwrite").value)
+        except RecordingError as exc:
+            raise StartupError(str(exc)) from None
+        self.recorder.record(messages.JOINT_STATES, JointState)
+        self.recorder.record(messages.BLOCK_POSE, PoseStamped)
+        self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, 10)
+        self.create_service(Trigger, "~/start_episode", self.on_start)
+        self.create_service(Trigger, "~/stop_episode", self.on_stop)
+        self.get_logger().info(f"recording {messages.JOINT_STATES} and {messages.BLOCK_POSE} into {path} (MCAP); "
+                               f"next episode: {self.behaviour!r}")
+
+    @property
+    def behaviour(self) -> str:
+        return str(self.get_parameter("behaviour").value)
+
+    def on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        for p in params:
+            if p.name == "behaviour":
+                reason = valid_label(str(p.value)) if p.type_ == Parameter.Type.STRING else "must be a string"
+                if reason:
+                    return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
+
+    def on_start(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        writer, label, now = self.recorder.writer, self.behaviour, self.recorder.now_ns()
+        try:
+            writer.start_episode(now, label)
+        except RecordingError as exc:
+            response.success, response.message = False, str(exc)
+            self.get_logger().warning(f"not starting an episode: {exc}")
+            return response
+        self.episode_pub.publish(String(data=label))
+        # The mark's time in the reply: a teacher can start moving exactly there (episode step 0).
+        response.success = True
+        response.message = f"episode {writer.episodes} ({label}) started at t={now * 1e-9:.6f} s"
+        self.get_logger().info(response.message)
+        return response
+
+    def on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        writer = self.recorder.writer
+        try:
+            label = writer.stop_episode(self.recorder.now_ns())
+        except RecordingError as exc:
+            response.success, response.message = False, str(exc)
+            self.get_logger().warning(f"not stopping an episode: {exc}")
+            return response
+        self.episode_pub.publish(String(data=""))
+        response.success, response.message = True, f"episode {writer.episodes} ({label}) stopped"
+        self.get_logger().info(response.message)
+        return response
+
+    def close(self) -> None:
+        """Finish the bag (ends an open episode); the runner calls this on every way out."""
+        recorder = getattr(self, "recorder", None)
+        if recorder is not None and not recorder.writer.closed:
+            path = recorder.close()
+            self.get_logger().info(f"wrote {path}: {recorder.writer.episodes} episodes, "
+                                   f"{recorder.writer.messages} messages")
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(RecordNode, "record", args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,267 @@
+"""Teach the embedded arm its behaviours through ROS, recording bags: ``latent-nodes teach``.
+
+What a person does on a real robot, over a grid of block positions: place the block
+(``/sim/set_block``), hold the arm at home, start an episode on the recorder (its ``behaviour``
+parameter, then ``/record/start_episode``), drive the arm through the behaviour by streaming the scripted
+demonstrator's joint targets on ``/joint_command`` at its control rate, stop the episode
+(``/record/stop_episode``). The simulator, perception and the recorder are the package's own nodes, in
+this process; the teacher only talks to them over topics and services. The world publishes ``/clock``
+and the recorder and the teacher run on it (``use_sim_time``), so a stalled teacher does not stretch a
+demonstration; a stalled world still steps the time it missed in one go with the target it last had,
+which a busy CPU shows as jitter in the recorded paths (docs/your_arm.md). The training positions go into
+the bag ``OUT/train``, the unseen test positions into ``OUT/test``; convert them with::
+
+    latent-nodes bag2dataset --bag OUT/train --bag OUT/test::test --out dataset.npz
+
+The lessons, their order and their perturbation are ``generate_dataset``'s (``latent_nodes.teaching``),
+so the converted dataset can be compared sample by sample with ``latent-nodes dataset``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+# The arm rests this long at home before an episode starts (as the generator's arm starts at rest), and the
+# recording continues this long after the last target, so that an episode covers all its steps; seconds of
+# simulated time.
+SETTLE_S = 0.3
+TAIL_S = 0.15
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from latent_nodes.cli import ArgumentParser
+    from latent_nodes.config import BEHAVIOURS, DataConfig
+
+    d = DataConfig()
+    p = ArgumentParser(prog="latent-nodes teach", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("runs/teach"), help="directory for the bags train/ and test/")
+    p.add_argument("--behaviours", nargs="+", default=list(BEHAVIOURS), choices=BEHAVIOURS, metavar="BEHAVIOUR",
+                   help=f"behaviours to teach (default: {' '.join(BEHAVIOURS)})")
+    p.add_argument("--train-grid", type=int, nargs=2, default=list(d.train_grid), metavar=("NX", "NY"),
+                   help="training positions, a grid over the workspace")
+    p.add_argument("--test-grid", type=int, nargs=2, default=list(d.test_grid), metavar=("NX", "NY"),
+                   help="unseen test positions between them (0 0: none)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the demonstrations' perturbation")
+    p.add_argument("--overwrite", action="store_true", help="replace existing bags in --out")
+    return p
+
+
+class Teacher:
+    """The teaching run's own node: places the block, marks episodes, streams joint targets."""
+
+    def __init__(self, context, joint_names: list[str]) -> None:
+        from geometry_msgs.msg import PoseStamped
+        from rclpy.node import Node
+        from rclpy.parameter_client import AsyncParameterClient
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import JointState
+        from std_srvs.srv import Trigger
+
+        from latent_nodes.nodes import messages
+
+        self.messages, self.names, self.Trigger = messages, joint_names, Trigger
+        from rclpy.parameter import Parameter
+
+        self.node = Node("teacher", context=context, parameter_overrides=[Parameter("use_sim_time", value=True)])
+        self.lock = threading.Lock()
+        self.block: np.ndarray | None = None
+        self.command_pub = self.node.create_publisher(JointState, messages.JOINT_COMMAND, 10)
+        self.block_pub = self.node.create_publisher(PoseStamped, messages.SIM_SET_BLOCK, 10)
+        self.node.create_subscription(PoseStamped, messages.BLOCK_POSE, self.on_block,
+                                      QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+        self.perceive = self.node.create_client(Trigger, "/perception/perceive")
+        self.start = self.node.create_client(Trigger, "/record/start_episode")
+        self.stop = self.node.create_client(Trigger, "/record/stop_episode")
+        self.recorder_params = AsyncParameterClient(self.node, "record")
+
+    def on_block(self, msg) -> None:
+        with self.lock:
+            self.block = self.messages.block_xy(msg)
+
+    def wait(self, predicate, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if predicate():
+                return True
+            time.sleep(0.005)
+        return bool(predicate())
+
+    def call(self, client, timeout: float = 5.0) -> str:
+        """Call a Trigger service; its message, or RuntimeError with the reason it failed."""
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise RuntimeError(f"service {client.srv_name} is not available")
+        future = client.call_async(self.Trigger.Request())
+        if not self.wait(future.done, timeout):
+            raise RuntimeError(f"service {client.srv_name} did not answer")
+        result = future.result()
+        if not result.success:
+            raise RuntimeError(f"{client.srv_name}: {result.message}")
+        return result.message
+
+    def label(self, behaviour: str) -> None:
+        from rclpy.parameter import Parameter
+
+        if not self.recorder_params.wait_for_services(timeout_sec=5.0):
+            raise RuntimeError("the recorder's parameter services are not available")
+        future = self.recorder_params.set_parameters([Parameter("behaviour", value=behaviour)])
+        if not self.wait(future.done, 5.0) or not future.result().results[0].successful:
+            raise RuntimeError(f"the recorder refused the behaviour label {behaviour!r}")
+
+    def place(self, xy: np.ndarray, timeout: float = 5.0) -> None:
+        """Put the block at ``xy`` and wait until perception reports it there."""
+        with self.lock:
+            self.block = None
+        self.block_pub.publish(self.messages.block_pose(xy, "table"))
+
+        def seen() -> bool:
+            with self.lock:
+                return self.block is not None and bool(np.linalg.norm(self.block - xy) < 1e-3)
+
+        end = time.monotonic() + timeout
+        while not self.wait(seen, 0.5):
+            if time.monotonic() > end:
+                raise RuntimeError(f"perception did not report the block at {np.round(xy, 3).tolist()}")
+            self.call(self.perceive)  # perception publishes at once only on a move it noticed
+
+    def sim_now(self) -> float:
+        """Simulated seconds (the world's /clock): the teacher keeps time with the arm, not the CPU."""
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def hold(self, q: np.ndarray, seconds: float) -> None:
+        """Command ``q`` for ``seconds`` of simulated time."""
+        self.stream(np.repeat(np.asarray(q)[None, :], max(1, int(round(seconds * 100))), axis=0), 100.0)
+
+    def stream(self, targets: np.ndarray, rate: float, start: float | None = None) -> None:
+        """Publish target k when the world's clock reaches ``start`` + k / ``rate`` s (``start``: now).
+
+        Paced on simulated time, a stalled teacher process does not stretch the demonstration: the world's
+        clock only advances as its physics does.
+        """
+        t0 = self.sim_now() if start is None else start
+        for k, q in enumerate(targets):
+            due = t0 + k / rate
+            while self.sim_now() < due:
+                time.sleep(0.002)  # coarse enough to leave the world's thread the interpreter
+            self.command_pub.publish(self.messages.joint_state(self.names, q))
+
+
+def mark_time(reply: str) -> float:
+    """The episode mark's time from the recorder's start reply (``... started at t=12.345000 s``).
+
+    The arm starts moving at the mark, as the generator's step 0 is the arm at rest as the first target
+    goes out; starting after the reply instead lags the motion by the service's round trip (measured
+    20-30 ms, two or three control ticks).
+    """
+    match = re.search(r"started at t=([0-9.]+) s", reply)
+    if match is None:
+        raise RuntimeError(f"the recorder's reply names no mark time: {reply!r}")
+    return float(match.group(1))
+
+
+def teach_split(lessons, bag: Path, args, data_cfg, sim_cfg, log=print) -> int:
+    """Run one graph (sim, perception, recorder, teacher) and teach ``lessons`` into ``bag``."""
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.parameter import Parameter
+
+    from latent_nodes.nodes.perception_node import PerceptionNode
+    from latent_nodes.nodes.record_node import RecordNode
+    from latent_nodes.nodes.sim_node import SimNode
+    from latent_nodes.sim import arm
+    from latent_nodes.sim.demonstrations import CONTROL_RATE
+
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context)
+    nodes, executor, spinner = [], None, None
+    try:
+        # The world publishes /clock; the recorder and the teacher run on it, so receive times, episode marks
+        # and the pace of the targets follow the physics even when the CPU is busy.
+        nodes = [SimNode(context=context, parameter_overrides=[Parameter("publish_clock", value=True)]),
+                 PerceptionNode(context=context),
+                 RecordNode(context=context, parameter_overrides=[
+                     Parameter("bag", value=str(bag)), Parameter("overwrite", value=bool(args.overwrite)),
+                     Parameter("use_sim_time", value=True)])]
+        teacher = Teacher(context, list(arm.JOINT_NAMES))
+        nodes.append(teacher.node)
+        # Two threads: the world's 100 Hz tick and the recorder's callbacks keep running while a service
+        # call waits on its answer.
+        executor = MultiThreadedExecutor(num_threads=2, context=context)
+        for node in nodes:
+            executor.add_node(node)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        if not teacher.wait(lambda: teacher.sim_now() > 0, 10.0):
+            raise RuntimeError("no /clock from the simulator")
+        for n, lesson in enumerate(lessons):
+            targets = lesson.targets(data_cfg, sim_cfg)
+            # Every behaviour ends at home; holding home lets the arm come to rest there before the next.
+            teacher.place(np.asarray(lesson.block_xy))
+            teacher.hold(arm.HOME, SETTLE_S)
+            teacher.label(lesson.behaviour)
+            started = teacher.call(teacher.start)
+            teacher.stream(targets, CONTROL_RATE, start=mark_time(started))
+            teacher.hold(targets[-1], TAIL_S)
+            teacher.call(teacher.stop)
+            log(f"  {lesson.split} {n + 1}/{len(lessons)}: {lesson.behaviour} at "
+                f"({lesson.block_xy[0]:.3f}, {lesson.block_xy[1]:.3f})")
+        return len(lessons)
+    finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=2.0)
+        if spinner is not None:
+            spinner.join(timeout=5.0)
+        for node in reversed(nodes):
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()  # the recorder finishes its bag here, also on Ctrl-C or an error
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # --help, or one line about a bad option
+        return int(exc.code or 0)
+    from latent_nodes.config import DataConfig, SimConfig
+    from latent_nodes.teaching import lessons
+
+    data_cfg = DataConfig(train_grid=list(args.train_grid), test_grid=list(args.test_grid), seed=args.seed)
+    sim_cfg = SimConfig()
+    try:
+        plan = lessons(data_cfg, sim_cfg, args.behaviours)
+        for split in ("train", "test"):
+            if (args.out / split).exists() and not args.overwrite:
+                raise ValueError(f"{args.out / split} exists already (add --overwrite to replace it)")
+    except ValueError as exc:
+        print(f"latent-nodes teach: {exc}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    start = time.monotonic()
+    try:
+        for split in ("train", "test"):
+            part = [lesson for lesson in plan if lesson.split == split]
+            if part:
+                print(f"latent-nodes teach: {len(part)} {split} episodes into {args.out / split}")
+                teach_split(part, args.out / split, args, data_cfg, sim_cfg)
+    except KeyboardInterrupt:
+        print("\nlatent-nodes teach: interrupted (the bag holds the episodes taught so far)", file=sys.stderr)
+        return 130
+    except (RuntimeError, ValueError) as exc:
+        print(f"latent-nodes teach: {exc}", file=sys.stderr)
+        return 1
+    print(f"latent-nodes teach: {len(plan)} episodes in {time.monotonic() - start:.0f} s; convert with\n"
+          f"  latent-nodes bag2dataset --bag {args.out / 'train'} --bag {args.out / 'test'}::test --out DATASET.npz")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

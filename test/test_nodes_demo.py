@@ -21,6 +21,14 @@ def test_demo_session_runs_trials_and_writes_results(tiny_model, tmp_path, capsy
         assert t["latency_ms"] > 0 and t["tracking_error"] >= 0 and t["final_distance"] >= 0
     assert (out / "demo_paths.png").stat().st_size > 10_000
     assert "2 of 2 trials completed" in printed and "reach_circle" in printed
+    # The run is recorded as an MCAP bag that rosbags (and so ros2 bag / Foxglove) can read back.
+    from rosbags.highlevel import AnyReader
+
+    with AnyReader([out / "glimpse_bag"]) as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    assert counts["/joint_states"] > 100 and counts["/block_pose"] >= 2 and counts["/robot_description"] == 1
+    assert counts["/completed_behaviour"] >= 2 and counts["/inference/result"] >= 2
+    assert counts["/latent_nodes/markers"] >= 2  # the block and each fingertip path, for RViz or Foxglove
 
 
 def test_demo_shows_the_domain_margin_at_work(tiny_model, tmp_path, capsys):

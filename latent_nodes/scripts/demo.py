@@ -1,7 +1,9 @@
 """`latent-nodes demo`: the launch file's graph in one process, driven through trials at unseen positions.
 
 Starts the same four nodes as ``launch/demo.launch.py`` with the same ``config/*.yaml`` (so no ``ros2``
-CLI or ``launch`` package is needed), then for every unseen test position and behaviour:
+CLI or ``launch`` package is needed), plus the ``markers`` node that ``rviz:=true`` adds, records the run
+as an MCAP bag (``<out>/<scenario>_bag``, unless ``--no-bag``), then for every unseen test position and
+behaviour:
 
 1. puts the arm home (``/sim/reset``) and selects the behaviour (the inference node's parameter),
 2. places the block (``/sim/set_block``) and lets perception report it on ``/block_pose``,
@@ -41,7 +43,7 @@ import numpy as np
 
 from latent_nodes.atomic import atomic_path, write_text_atomic
 
-NODES = ("sim", "perception", "inference", "commander")
+NODES = ("sim", "perception", "inference", "commander", "markers")
 
 
 @dataclass
@@ -91,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the inference node's out_of_domain policy (default: its parameter file's)")
     p.add_argument("--out", default="runs/demo", help="directory for the results (<scenario>_results.json, and "
                                                       "demo_results.json for glimpse) and pictures")
+    p.add_argument("--no-bag", action="store_true",
+                   help="do not record the run as an MCAP bag (<out>/<scenario>_bag: joint states, block poses, "
+                        "completed behaviours, results, robot description, markers)")
     p.add_argument("--config-dir", default="",
                    help="directory of the nodes' YAML files; default: the package's config/")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds a trial may take before it is abandoned")
@@ -100,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def ros_arguments(args: argparse.Namespace, config_dir: Path) -> list[str]:
-    """The command line a launch of the four nodes would give them, plus the demo's overrides."""
+    """The command line a launch of the nodes would give them, plus the demo's overrides."""
     out = ["--ros-args", "--log-level", args.log_level]
     for name in NODES:
         out += ["--params-file", str(config_dir / f"{name}.yaml")]
@@ -437,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
             from latent_nodes.scripts.demo_recognize import run_recognize
 
             return run_recognize(args, config_dir)
-        with running_graph(args, config_dir) as (inference, driver):
+        with running_graph(args, config_dir, bag="glimpse_bag") as (inference, driver):
             return run_glimpse(args, inference, driver)
     except GraphError as exc:
         print(f"latent-nodes demo: cannot start the graph: {exc}", file=sys.stderr)
@@ -510,11 +515,14 @@ class GraphError(RuntimeError):
 
 
 @contextmanager
-def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str, ...] = (), **overrides: str):
-    """The four nodes and the demo's driver, spun on a background thread: yields (inference node, driver).
+def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str, ...] = (), bag: str | None = None,
+                  **overrides: str):
+    """The launch file's nodes (and markers) and the demo's driver, spun on a thread: yields (inference, driver).
 
     ``overrides`` are extra node parameters (``{"inference:mode": "online"}`` as ``inference__mode``),
-    ``remaps`` topic remappings (``"inference:/completed_behaviour:=/elsewhere"``).
+    ``remaps`` topic remappings (``"inference:/completed_behaviour:=/elsewhere"``). ``bag`` names an MCAP
+    bag under ``args.out`` that records the run (``TopicRecorder.record_standard``'s topics), unless
+    ``--no-bag``: it can be replayed with ``ros2 bag play`` or opened in Foxglove.
     """
     import rclpy
     import rclpy.logging
@@ -523,6 +531,7 @@ def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str,
 
     from latent_nodes.nodes.commander_node import CommanderNode
     from latent_nodes.nodes.inference_node import InferenceNode
+    from latent_nodes.nodes.markers_node import MarkersNode
     from latent_nodes.nodes.parameters import refuse_undeclared
     from latent_nodes.nodes.perception_node import PerceptionNode
     from latent_nodes.nodes.runner import StartupError
@@ -538,19 +547,25 @@ def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str,
     default_level = rclpy.logging.get_logger_effective_level("")
     context = rclpy.Context()
     rclpy.init(args=ros_args, context=context)
-    nodes, executor, spinner = [], None, None
+    nodes, executor, spinner, recorder = [], None, None, None
     try:
         try:
             nodes = [SimNode(context=context), PerceptionNode(context=context)]
             inference = InferenceNode(context=context)
-            nodes += [inference, CommanderNode(context=context)]
+            commander = CommanderNode(context=context)
+            nodes += [inference, commander, MarkersNode(context=context)]
             for node in nodes:
                 refuse_undeclared(node)
         except (StartupError, ValueError, ParameterException) as exc:
             raise GraphError(str(exc)) from None
         driver = Driver(context)
-        driver.joint_names = list(nodes[-1].names)
+        driver.joint_names = list(commander.names)
         nodes.append(driver.node)
+        if bag is not None and not args.no_bag:
+            from latent_nodes.nodes.topic_recorder import TopicRecorder
+
+            recorder = TopicRecorder(driver.node, Path(args.out) / bag, overwrite=True)
+            recorder.record_standard()
         executor = SingleThreadedExecutor(context=context)
         for node in nodes:
             executor.add_node(node)
@@ -562,6 +577,8 @@ def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str,
             executor.shutdown(timeout_sec=2.0)
         if spinner is not None:  # let a callback still running finish before its node is destroyed under it
             spinner.join(timeout=5.0)
+        if recorder is not None:  # no callback writes any more; the bag is complete when this returns
+            print(f"wrote the run's bag {recorder.close()}")
         for node in reversed(nodes):
             close = getattr(node, "close", None)
             if close is not None:

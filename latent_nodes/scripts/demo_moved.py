@@ -217,7 +217,8 @@ def run_moved(args: argparse.Namespace, config_dir: Path) -> int:
     trials: list[MovedTrial] = []
     demos: dict[int, np.ndarray] = {}
     for mode, node_mode in MODES.items():
-        with running_graph(args, config_dir, inference__mode=node_mode) as (inference, driver):
+        with running_graph(args, config_dir, bag=f"moved_{node_mode}_bag",
+                           inference__mode=node_mode) as (inference, driver):
             cfg = inference.completer.config
             if not trials:
                 if args.positions is not None:

@@ -178,7 +178,7 @@ def run_recognize(args: argparse.Namespace, config_dir: Path) -> int:
     overrides = {"inference__mode": "online", "inference__behaviour": "auto"}
     if args.recognition_max_error is not None:
         overrides["inference__recognition_max_error"] = repr(float(args.recognition_max_error))
-    with running_graph(args, config_dir, remaps=remap, **overrides) as (inference, driver):
+    with running_graph(args, config_dir, remaps=remap, bag="recognize_bag", **overrides) as (inference, driver):
         cfg = inference.completer.config
         steps, dt, fk = int(cfg.model.seq_len), inference.dt, kinematics.forward_kinematics
         if args.positions is not None:

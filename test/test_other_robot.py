@@ -83,28 +83,6 @@ def test_a_six_joint_arm_trains_and_completes_with_its_own_joints(six_joint_mode
     assert np.mean(errors) < 0.5 * baseline, (np.mean(errors), baseline)
 
 
-def test_the_inference_node_publishes_the_six_joints(six_joint_model):
-    """The node starts (its warm-up pose lies in this arm's workspace) and speaks the model's joints."""
-    pytest.importorskip("rclpy")
-    from geometry_msgs.msg import PoseStamped
-    from ros_harness import Graph
-
-    from latent_nodes.nodes import messages
-    from latent_nodes.nodes.inference_node import InferenceNode
-
-    path, _ = six_joint_model
-    with Graph() as graph:
-        graph.add(InferenceNode, model_path=str(path))
-        pub = graph.publisher(PoseStamped, messages.BLOCK_POSE)
-        graph.start()
-        graph.wait_for_subscribers(pub)
-        assert graph.wait(lambda: (pub.publish(messages.block_pose((0.3, -0.3), "table")) or
-                                   graph.probe.count(messages.COMPLETED_BEHAVIOUR) > 0), timeout=20.0)
-        trajectory = graph.probe.last(messages.COMPLETED_BEHAVIOUR)
-    assert list(trajectory.joint_names) == list(NAMES)
-    assert len(trajectory.points) == T and all(len(p.positions) == 6 for p in trajectory.points)
-
-
 # Limits of the 6-joint arm's robot description: the elbow's upper limit and the speed bind the test's motion.
 UPPER, ELBOW_UPPER, VELOCITY = 1.0, 0.3, 0.5
 
@@ -135,6 +113,41 @@ class SixJointArm:
         from latent_nodes.nodes import messages
 
         self.q = messages.joint_positions(msg, NAMES)
+
+
+def test_the_inference_node_publishes_the_six_joints_and_the_commander_executes_them(six_joint_model):
+    """Inference starts (its warm-up pose lies in this arm's workspace) and speaks the model's joints; the
+    commander, given the arm's description, executes them on the stand-in arm.
+    """
+    pytest.importorskip("rclpy")
+    from geometry_msgs.msg import PoseStamped
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from ros_harness import Graph
+    from std_msgs.msg import String
+
+    from latent_nodes.nodes import messages
+    from latent_nodes.nodes.commander_node import CommanderNode
+    from latent_nodes.nodes.inference_node import InferenceNode
+
+    path, _ = six_joint_model
+    with Graph() as graph:
+        graph.add(InferenceNode, model_path=str(path))
+        graph.add(CommanderNode, settle_s=0.1)
+        SixJointArm(graph)
+        description = graph.probe.create_publisher(String, messages.ROBOT_DESCRIPTION,
+                                                   QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        description.publish(String(data=six_joint_urdf()))
+        pub = graph.publisher(PoseStamped, messages.BLOCK_POSE)
+        graph.start()
+        graph.wait_for_subscribers(pub)
+        assert graph.wait(lambda: (pub.publish(messages.block_pose((0.3, -0.3), "table")) or
+                                   graph.probe.count(messages.COMPLETED_BEHAVIOUR) > 0), timeout=20.0)
+        trajectory = graph.probe.last(messages.COMPLETED_BEHAVIOUR)
+        assert graph.wait(lambda: graph.probe.count(messages.TRACKING_ERROR) > 0, timeout=15.0), "executed"
+        command = graph.probe.last(messages.JOINT_COMMAND)
+    assert list(trajectory.joint_names) == list(NAMES)
+    assert len(trajectory.points) == T and all(len(p.positions) == 6 for p in trajectory.points)
+    assert list(command.name) == list(NAMES) and np.all(np.isfinite(command.position))
 
 
 def test_the_commander_drives_a_six_joint_arm_within_its_description_and_refuses_joints_without_limits():

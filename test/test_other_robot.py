@@ -1,7 +1,8 @@
-"""Another robot: a 6-joint arm with its own joint names trains, and inference speaks its joints.
+"""Another robot: a 6-joint arm with its own joint names trains, inference speaks its joints, the commander drives it.
 
 Nothing below knows the embedded 9-joint arm: the joint count and names come from the dataset into the
-model, and from the model into the completion and the inference node's trajectories.
+model, and from the model into the completion and the inference node's trajectories; the commander takes
+the joints from the first trajectory and their limits from the arm's robot description.
 """
 
 import numpy as np
@@ -82,23 +83,124 @@ def test_a_six_joint_arm_trains_and_completes_with_its_own_joints(six_joint_mode
     assert np.mean(errors) < 0.5 * baseline, (np.mean(errors), baseline)
 
 
-def test_the_inference_node_publishes_the_six_joints(six_joint_model):
-    """The node starts (its warm-up pose lies in this arm's workspace) and speaks the model's joints."""
+# Limits of the 6-joint arm's robot description: the elbow's upper limit and the speed bind the test's motion.
+UPPER, ELBOW_UPPER, VELOCITY = 1.0, 0.3, 0.5
+
+
+def six_joint_urdf() -> str:
+    """The 6-joint arm as a serial chain of revolute joints, each with its <limit>."""
+    links = [f'<link name="link_{i}"/>' for i in range(len(NAMES) + 1)]
+    joints = [f'<joint name="{name}" type="revolute"><parent link="link_{i}"/><child link="link_{i + 1}"/>'
+              f'<axis xyz="0 0 1"/><limit lower="{-UPPER}" upper="{ELBOW_UPPER if name == "elbow" else UPPER}" '
+              f'effort="10" velocity="{VELOCITY}"/></joint>' for i, name in enumerate(NAMES)]
+    return f'<robot name="six_joint_arm">{"".join(links + joints)}</robot>'
+
+
+class SixJointArm:
+    """A stand-in for the 6-joint arm's driver: /joint_states at 100 Hz, following /joint_command exactly."""
+
+    def __init__(self, g) -> None:
+        from sensor_msgs.msg import JointState
+
+        from latent_nodes.nodes import messages
+
+        self.q = np.zeros(len(NAMES))
+        self.states = g.publisher(JointState, messages.JOINT_STATES)
+        g.probe.create_subscription(JointState, messages.JOINT_COMMAND, self.on_command, 10)
+        g.probe.create_timer(0.01, lambda: self.states.publish(messages.joint_state(NAMES, self.q)))
+
+    def on_command(self, msg) -> None:
+        from latent_nodes.nodes import messages
+
+        self.q = messages.joint_positions(msg, NAMES)
+
+
+def test_the_inference_node_publishes_the_six_joints_and_the_commander_executes_them(six_joint_model):
+    """Inference starts (its warm-up pose lies in this arm's workspace) and speaks the model's joints; the
+    commander, given the arm's description, executes them on the stand-in arm.
+    """
     pytest.importorskip("rclpy")
     from geometry_msgs.msg import PoseStamped
+    from rclpy.qos import DurabilityPolicy, QoSProfile
     from ros_harness import Graph
+    from std_msgs.msg import String
 
     from latent_nodes.nodes import messages
+    from latent_nodes.nodes.commander_node import CommanderNode
     from latent_nodes.nodes.inference_node import InferenceNode
 
     path, _ = six_joint_model
     with Graph() as graph:
         graph.add(InferenceNode, model_path=str(path))
+        graph.add(CommanderNode, settle_s=0.1)
+        SixJointArm(graph)
+        description = graph.probe.create_publisher(String, messages.ROBOT_DESCRIPTION,
+                                                   QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        description.publish(String(data=six_joint_urdf()))
         pub = graph.publisher(PoseStamped, messages.BLOCK_POSE)
         graph.start()
         graph.wait_for_subscribers(pub)
         assert graph.wait(lambda: (pub.publish(messages.block_pose((0.3, -0.3), "table")) or
                                    graph.probe.count(messages.COMPLETED_BEHAVIOUR) > 0), timeout=20.0)
         trajectory = graph.probe.last(messages.COMPLETED_BEHAVIOUR)
+        assert graph.wait(lambda: graph.probe.count(messages.TRACKING_ERROR) > 0, timeout=15.0), "executed"
+        command = graph.probe.last(messages.JOINT_COMMAND)
     assert list(trajectory.joint_names) == list(NAMES)
     assert len(trajectory.points) == T and all(len(p.positions) == 6 for p in trajectory.points)
+    assert list(command.name) == list(NAMES) and np.all(np.isfinite(command.position))
+
+
+def test_the_commander_drives_a_six_joint_arm_within_its_description_and_refuses_joints_without_limits():
+    """Real DDS: refused without a description and for a joint it lacks (nothing sent), then executed."""
+    pytest.importorskip("rclpy")
+    from rcl_interfaces.msg import Log
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from ros_harness import Graph
+    from std_msgs.msg import String
+    from trajectory_msgs.msg import JointTrajectory
+
+    from latent_nodes.nodes import messages
+    from latent_nodes.nodes.commander_node import CommanderNode
+    from latent_nodes.sim import arm
+
+    target = np.full((20, len(NAMES)), 0.6)  # beyond the elbow's upper limit; 2 s, time to get there
+    with Graph() as g:
+        commander = g.add(CommanderNode, settle_s=0.1)
+        SixJointArm(g)
+        trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+        description = g.probe.create_publisher(String, messages.ROBOT_DESCRIPTION,
+                                               QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        g.start()
+        g.wait_for_subscribers(trajectory)
+        assert g.wait(lambda: commander.last_joint_state is not None)
+
+        def refused(names: list[str], expected: str) -> None:
+            before = len(g.probe.logs("commander", Log.ERROR))
+            trajectory.publish(messages.joint_trajectory(names, target[:, :len(names)], 0.1))
+            assert g.wait(lambda: len(g.probe.logs("commander", Log.ERROR)) > before)
+            new = g.probe.logs("commander", Log.ERROR)[before:]
+            assert len(new) == 1 and "refusing trajectory, nothing sent" in new[0] and expected in new[0], new
+
+        refused(list(NAMES), "no /robot_description has arrived")
+        description.publish(String(data=six_joint_urdf()))
+        assert g.wait(lambda: commander.description is not None)
+        refused([*NAMES[:5], "wrist_4"], "robot description has no joint 'wrist_4'")
+        assert not g.wait(lambda: g.probe.count(messages.JOINT_COMMAND) > 0, timeout=0.3), "nothing sent"
+
+        trajectory.publish(messages.joint_trajectory(list(NAMES), target, 0.1))
+        assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=10.0)
+        commands = list(g.probe.got[messages.JOINT_COMMAND])
+        # The joint set is now the 6-joint arm's: the embedded arm's joints are refused.
+        refused(list(arm.JOINT_NAMES), "9 joint names, the arm has 6")
+
+    assert all(list(m.name) == list(NAMES) for m in commands)
+    q = np.array([m.position for m in commands])
+    upper = np.where(np.array(NAMES) == "elbow", ELBOW_UPPER, UPPER)
+    assert np.all(q <= upper + 1e-9) and np.allclose(q[-1], np.minimum(0.6, upper)), q[-1]
+    # The description's velocity limit, not the commander's 2 rad/s cap: 0.6 rad takes 1.2 s, not 0.3 s.
+    steps = np.abs(np.diff(q, axis=0))
+    assert np.all(steps <= VELOCITY * 3.0 / commander.settings.command_rate + 1e-9), steps.max()
+    stamps = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in commands])
+    arrived = stamps[np.argmax(q[:, 0] >= 0.6 - 1e-9)] - stamps[0]
+    assert 0.6 / VELOCITY - 0.1 <= arrived <= 0.6 / VELOCITY + 0.5, arrived
+    assert np.isfinite(g.probe.last(messages.TRACKING_ERROR).data)

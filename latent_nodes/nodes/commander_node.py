@@ -8,6 +8,13 @@ increasing times; positions are clamped to the joint limits and every streamed t
 the velocity limits. A newer trajectory replaces the running one (it starts from the last target sent).
 With ``target: ros2_control`` the checked trajectory goes whole to the robot's controllers instead, timed
 within the velocity limits, under the robot's joint names and limits (``ros2_control_output.py``).
+
+Streaming on ``/joint_command``, the arm's joints are those of the first trajectory that passes these
+checks, fixed from then on (a trajectory naming other joints is refused). Their limits are the embedded
+arm's when the names are its joints, else those ``/robot_description`` (transient local) gives for them;
+a trajectory with a joint that has no limits there is refused, nothing sent. So a model of another arm
+drives that arm, within the limits of its description. (ros2_control keeps the embedded arm's joints as
+the model's, renamed by ``joint_name_map``.)
 A trajectory with a zero header stamp starts on receipt. One with a stamp is timed from that stamp, the
 behaviour's start (the online inference node's updates): it is spliced in at the current time
 (``latent_nodes.splice``), continuing from the step the arm is at and blending from the last target sent
@@ -36,7 +43,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from rclpy.time import Time
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64
+from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -44,8 +51,9 @@ from latent_nodes.config import NodesConfig
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
-from latent_nodes.nodes.ros2_control_output import ROS2_CONTROL_PARAMETERS, Ros2ControlOutput
+from latent_nodes.nodes.ros2_control_output import DESCRIPTION_QOS, ROS2_CONTROL_PARAMETERS, Ros2ControlOutput
 from latent_nodes.nodes.runner import run_node
+from latent_nodes.robot_description import RobotDescriptionError, joint_limits
 from latent_nodes.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
 from latent_nodes.splice import splice
 
@@ -55,6 +63,27 @@ def arm_limits() -> JointLimits:
     from latent_nodes.sim import arm
 
     return JointLimits(tuple(arm.JOINT_NAMES), arm.JOINT_LOWER, arm.JOINT_UPPER, arm.MAX_VELOCITY)
+
+
+def limits_for(names: list[str], description: str | None) -> JointLimits:
+    """Limits of the joints ``names``: the embedded arm's when they name any of its joints, else the description's.
+
+    A partial or mixed set of the embedded arm's joints thus meets the embedded arm, and is refused by
+    ``check_trajectory`` as always. Raises ``UnsafeTrajectory`` naming what is missing (no description
+    yet, or a joint it gives no limits for): a joint without known limits is never commanded.
+    """
+    embedded = arm_limits()
+    if not names or set(names) & set(embedded.names):
+        return embedded
+    if len(set(names)) != len(names):
+        raise UnsafeTrajectory(f"trajectory repeats joint names: {names}")
+    if description is None:
+        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and no {messages.ROBOT_DESCRIPTION} "
+                               "has arrived to give their limits")
+    try:
+        return joint_limits(description, names)
+    except RobotDescriptionError as exc:
+        raise UnsafeTrajectory(f"no limits for the trajectory's joints: {exc}") from None
 
 
 def rms_of(squared_errors: np.ndarray) -> float:
@@ -76,8 +105,11 @@ class CommanderNode(Node):
         s = self.settings
         if not (s.max_joint_velocity > 0 and s.stale_feedback_s > 0 and s.command_rate > 0 and s.settle_s >= 0):
             raise ValueError("max_joint_velocity, stale_feedback_s and command_rate must be positive, settle_s >= 0")
+        # The embedded arm until the first accepted trajectory fixes the joint set (ros2_control: always).
         self.arm = arm_limits()
         self.names = list(self.arm.names)
+        self.joints_fixed = s.target == "ros2_control"
+        self.description: str | None = None  # /robot_description: limits of another arm's joints
         # target ros2_control: whole trajectories to the robot's controllers (nodes/ros2_control_output.py)
         self.output = Ros2ControlOutput(self, s, self.arm) if s.target == "ros2_control" else None
 
@@ -88,6 +120,8 @@ class CommanderNode(Node):
         self.create_subscription(JointTrajectory, messages.COMPLETED_BEHAVIOUR, self.on_trajectory,
                                  QoSProfile(depth=1, durability=DurabilityPolicy.VOLATILE))
         self.create_subscription(JointState, messages.JOINT_STATES, self.on_joint_states, 10)
+        if self.output is None:  # ros2_control_output.py reads the description itself
+            self.create_subscription(String, messages.ROBOT_DESCRIPTION, self.on_description, DESCRIPTION_QOS)
         self.create_service(Trigger, "~/stop", self.on_stop)
         self.create_timer(1.0 / s.command_rate, self.on_tick)
         # Any backward jump (simulated time restarting with a respawned world); kept alive with the node.
@@ -97,6 +131,7 @@ class CommanderNode(Node):
 
         self.measured: np.ndarray | None = None  # latest /joint_states positions, arm order
         self.measured_at: Time | None = None
+        self.last_joint_state: tuple[JointState, Time] | None = None  # read again when the joint set changes
         self.active: CheckedTrajectory | None = None
         self.started_at: Time | None = None
         self.last_command: np.ndarray | None = None
@@ -119,13 +154,23 @@ class CommanderNode(Node):
 
     # --- inputs ----------------------------------------------------------------------------------------
 
+    def on_description(self, msg: String) -> None:
+        self.description = msg.data
+        if not self.joints_fixed:
+            self.get_logger().info(f"{messages.ROBOT_DESCRIPTION} received: limits for joints other than the "
+                                   "embedded arm's come from it")
+
     def on_joint_states(self, msg: JointState) -> None:
+        self.read_feedback(msg, self.get_clock().now())
+
+    def read_feedback(self, msg: JointState, received_at: Time) -> None:
+        self.last_joint_state = (msg, received_at)
         try:
             q = self.output.positions(msg) if self.output else messages.joint_positions(msg, self.names)
         except ValueError as exc:
             self.get_logger().warning(f"ignoring /joint_states: {exc}", throttle_duration_sec=1.0)
             return
-        self.measured, self.measured_at = q, self.get_clock().now()
+        self.measured, self.measured_at = q, received_at
         if self.active is not None:
             desired = self.active.sample(self.elapsed(self.started_at))
             self.squared_errors.append((q - desired) ** 2)
@@ -135,11 +180,14 @@ class CommanderNode(Node):
         try:
             if self.output is not None:
                 self.arm = self.output.current_limits()  # the robot's, once known
-            trajectory = check_trajectory(names, times, positions, self.arm)
+            arm = self.arm if self.joints_fixed else limits_for(names, self.description)
+            trajectory = check_trajectory(names, times, positions, arm)
         except UnsafeTrajectory as exc:
             self.health.count("refused_unsafe", event=True)
             self.get_logger().error(f"refusing trajectory, nothing sent: {exc}")
             return
+        if not self.joints_fixed:
+            self.fix_joints(arm)
         age = self.feedback_age()
         if age > self.settings.stale_feedback_s:
             self.health.count("refused_no_feedback", event=True)
@@ -175,6 +223,17 @@ class CommanderNode(Node):
         self.squared_errors = []
         self.get_logger().info(f"executing {len(times)} points over {trajectory.duration:.2f} s")
 
+    def fix_joints(self, arm: JointLimits) -> None:
+        """Make ``arm`` the arm's joint set for good; the feedback is read again under its names."""
+        self.joints_fixed = True
+        if arm.names == self.arm.names:
+            return
+        self.arm, self.names = arm, list(arm.names)
+        self.measured, self.measured_at = None, None
+        if self.last_joint_state is not None:
+            self.read_feedback(*self.last_joint_state)  # as fresh as it was, if it has these joints
+        self.get_logger().info(f"arm joints {self.names}, limits from {messages.ROBOT_DESCRIPTION}")
+
     def on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.active is None:
             response.success, response.message = True, "nothing running"
@@ -185,7 +244,7 @@ class CommanderNode(Node):
 
     def on_clock_jump(self, jump: TimeJump) -> None:
         """The clock went back or changed source: feedback and timing from before are meaningless now."""
-        self.measured, self.measured_at = None, None
+        self.measured, self.measured_at, self.last_joint_state = None, None, None
         if self.active is not None:
             self.active = None  # no hold command: the arm's position is unknown until /joint_states arrive
             if self.output is not None:

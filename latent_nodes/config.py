@@ -196,6 +196,9 @@ class NodesConfig:
                                        "sent")
     gripper_joints: list = _f(["finger_joint_left", "finger_joint_right"], "ros2_control target: model joints "
                               "sent to the gripper controller, not the arm controller", item=str)
+    model_joints: list = _f([], "ros2_control target: the model's joint names, as its trajectories name them; "
+                                "empty: the embedded arm's (another robot's model: its dataset's joint names)",
+                            item=str)
     joint_name_map: list = _f([], "ros2_control target: model_name:robot_name entries renaming the model's joints "
                                   "for the robot (trajectories, /joint_states, limits); unlisted joints keep their "
                                   "names", item=str)

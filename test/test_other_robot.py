@@ -204,3 +204,50 @@ def test_the_commander_drives_a_six_joint_arm_within_its_description_and_refuses
     arrived = stamps[np.argmax(q[:, 0] >= 0.6 - 1e-9)] - stamps[0]
     assert 0.6 / VELOCITY - 0.1 <= arrived <= 0.6 / VELOCITY + 0.5, arrived
     assert np.isfinite(g.probe.last(messages.TRACKING_ERROR).data)
+
+
+def test_the_ros2_control_target_sends_a_six_joint_arm_its_own_joints_within_its_description():
+    """target ros2_control with model_joints: the 6 joints reach a stand-in joint_trajectory_controller (which
+    rejects what the real one rejects) under their own names, timed within the description's limits.
+    """
+    pytest.importorskip("rclpy")
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from ros_harness import Graph
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import String
+    from trajectory_controller_stand_in import ControllerRules, StandInTrajectoryController
+    from trajectory_msgs.msg import JointTrajectory
+
+    from latent_nodes.joint_trajectory import SplineTrajectory
+    from latent_nodes.nodes import messages
+    from latent_nodes.nodes.commander_node import CommanderNode
+
+    target = np.full((20, len(NAMES)), 0.6)  # beyond the elbow's upper limit
+    with Graph() as g:
+        commander = g.add(CommanderNode, target="ros2_control", model_joints=list(NAMES),
+                          gripper_controller_topic="")  # gripper_joints' default names fingers it lacks
+        controller = StandInTrajectoryController(g.context, "arm_controller", ControllerRules(NAMES),
+                                                 np.zeros(len(NAMES)))
+        g.nodes.append(controller)
+        g.executor.add_node(controller)
+        states = g.publisher(JointState, messages.JOINT_STATES)
+        g.probe.create_timer(0.01, lambda: states.publish(messages.joint_state(NAMES, controller.state()[0])))
+        description = g.probe.create_publisher(String, messages.ROBOT_DESCRIPTION,
+                                               QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        description.publish(String(data=six_joint_urdf()))
+        trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+        g.start()
+        g.wait_for_subscribers(trajectory)
+        assert g.wait(lambda: commander.measured is not None)
+        assert g.wait(lambda: (trajectory.publish(messages.joint_trajectory(list(NAMES), target, 0.1))
+                               or controller.accepted or controller.rejected), timeout=10.0)
+        assert not controller.rejected, controller.rejected
+        msg = controller.accepted[0]
+    assert list(msg.joint_names) == list(NAMES)
+    t = np.array([messages.duration_to_seconds(p.time_from_start) for p in msg.points])
+    q, v = (np.array([list(getattr(p, k)) for p in msg.points]) for k in ("positions", "velocities"))
+    upper = np.where(np.array(NAMES) == "elbow", ELBOW_UPPER, UPPER)
+    assert np.all(q <= upper + 1e-9) and np.allclose(q[-1], np.minimum(0.6, upper))
+    spline = SplineTrajectory(np.concatenate([[0.0], t]), np.vstack([np.zeros(len(NAMES)), q]),
+                              np.vstack([np.zeros(len(NAMES)), v]))
+    assert np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1]).max() <= VELOCITY * (1 + 1e-5)

@@ -111,6 +111,12 @@ class CommanderNode(Node):
         self.joints_fixed = s.target == "ros2_control"
         self.description: str | None = None  # /robot_description: limits of another arm's joints
         # target ros2_control: whole trajectories to the robot's controllers (nodes/ros2_control_output.py)
+        if s.target == "ros2_control" and s.model_joints and tuple(s.model_joints) != self.arm.names:
+            # Another robot's model: its joints are named by the parameter; their limits come from the robot
+            # description or joint_limits_* (the output refuses trajectories until it has them).
+            n = len(s.model_joints)
+            self.arm = JointLimits(tuple(s.model_joints), np.full(n, -np.inf), np.full(n, np.inf), np.full(n, np.inf))
+            self.names = list(self.arm.names)
         self.output = Ros2ControlOutput(self, s, self.arm) if s.target == "ros2_control" else None
 
         self.command_pub = self.create_publisher(JointState, messages.JOINT_COMMAND, 10)

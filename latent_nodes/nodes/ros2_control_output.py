@@ -54,8 +54,8 @@ except ImportError:
     FollowJointTrajectory = None
 
 # The commander's parameters (NodesConfig fields) that only this target reads.
-ROS2_CONTROL_PARAMETERS = ("arm_controller_topic", "gripper_controller_topic", "gripper_joints", "joint_name_map",
-                           "joint_limits_lower", "joint_limits_upper", "joint_limits_velocity",
+ROS2_CONTROL_PARAMETERS = ("arm_controller_topic", "model_joints", "gripper_controller_topic", "gripper_joints",
+                           "joint_name_map", "joint_limits_lower", "joint_limits_upper", "joint_limits_velocity",
                            "trajectory_interface", "arm_controller_action")
 # When a trajectory's first point is due at once (time 0) but the arm is elsewhere, it is moved this far
 # out first; the timing within the velocity limits then stretches it as far as the move needs.
@@ -140,7 +140,10 @@ class Ros2ControlOutput:
         self.model_limits = model_limits
         names = list(model_limits.names)
         self.names = JointNameMap.parse(names, settings.joint_name_map)
-        arm, gripper = split_joints(names, settings.gripper_joints)
+        gripper_joints = list(settings.gripper_joints)
+        if gripper_joints == NodesConfig().gripper_joints and not set(gripper_joints) <= set(names):
+            gripper_joints = []  # the default names the embedded arm's fingers; another robot's model lacks them
+        arm, gripper = split_joints(names, gripper_joints)
         self.arm_columns = arm
         self.gripper_columns = gripper if settings.gripper_controller_topic else []
         self.sent = sorted(self.arm_columns + self.gripper_columns)  # model joints that reach a controller

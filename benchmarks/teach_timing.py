@@ -7,7 +7,11 @@ path that fits the replay best (1 ms grid) and prints, per behaviour:
 
 - the shift (the motion's delay after the episode mark): median, spread across episodes;
 - the RMS difference (rad) at the mark (no shift), at the best shift (what is left is jitter within the
-  episode), and with the episode started at its motion onset (``bag2dataset --align-onset RAD``).
+  episode), and with the episode started at its motion onset (``bag2dataset --align-onset RAD``);
+- the motion onset's delay after the mark, and how far the best shift lies from it;
+
+and the intervals between the world's joint states (its ticks: each steps the physics with the one
+target it has).
 
     python benchmarks/teach_timing.py runs/your_arm/bags [--onset 0.001]
 """
@@ -44,6 +48,18 @@ def shifted_rms(q: np.ndarray, times: np.ndarray, t: np.ndarray, want: np.ndarra
     """RMS of the path ``q`` (sampled at ``times``) read ``shift`` s late against ``want`` at ``t``."""
     got = np.stack([np.interp(t + shift, times, q[:, j]) for j in range(q.shape[1])], axis=1)
     return float(np.sqrt(np.mean((got - want) ** 2)))
+
+
+def tick_intervals(bag: Path) -> np.ndarray:
+    """Seconds between consecutive joint states of ``bag`` (receive times)."""
+    from rosbags.highlevel import AnyReader
+
+    from latent_nodes.bags import JOINT_TOPIC
+
+    with AnyReader([bag]) as reader:
+        wanted = [c for c in reader.connections if c.topic == JOINT_TOPIC]
+        stamps = np.sort([stamp for _, stamp, _ in reader.messages(connections=wanted)])
+    return np.diff(stamps) * 1e-9
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
               f"onset-aligned (20 steps) {np.sqrt(np.mean(a[:, 3] ** 2)):.4f}; onset after the mark median "
               f"{1e3 * np.median(a[:, 4]):.0f} ms, best shift minus onset p10-p90 "
               f"{1e3 * np.percentile(a[:, 0] - a[:, 4], 10):.0f}-{1e3 * np.percentile(a[:, 0] - a[:, 4], 90):.0f} ms")
+    ticks = np.concatenate([tick_intervals(args.bags / split) for split in ("train", "test")])
+    print(f"  world ticks: median {1e3 * np.median(ticks):.0f} ms, p90 {1e3 * np.percentile(ticks, 90):.0f} ms, "
+          f"max {1e3 * ticks.max():.0f} ms (nominal {1e3 / CONTROL_RATE:.0f} ms)")
     return 0
 
 

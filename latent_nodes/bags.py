@@ -10,13 +10,12 @@ resampled at dt from the episode's first joint state, in the dataset's joint ord
 are the recording's receive times, so episode marks, joint states and poses share one clock even when
 the robot's header stamps come from another (simulated) clock.
 
-A person (or a teaching script streaming targets over a busy CPU) starts moving some time after the
-start mark, and that delay varies from episode to episode; resampled from the mark, the same motion
-then lands at different steps. With ``onset`` (radians) an episode starts instead at its *motion
-onset*: the last joint state before any joint has moved more than ``onset`` from where it was at the
-mark, so step 0 is the arm (nearly) at rest as it starts to move, as in the generated demonstrations. A
-smooth start crosses the threshold a little after it begins; that lag is the same for the same motion,
-so it no longer varies between episodes as the delay after the mark does.
+A person starts moving some time after the start mark, and that delay varies from episode to episode;
+resampled from the mark, the same motion then lands at different steps. With ``onset`` (radians) an
+episode starts instead at its *motion onset*: the last joint state before any joint has moved more than
+``onset`` from where it was at the mark, so step 0 is the arm (nearly) at rest as it starts to move, as
+in the generated demonstrations. A smooth start crosses the threshold a little after it begins; that lag
+is the same for the same motion, so it no longer varies between episodes as the delay after the mark does.
 
 Bags are read with ``rosbags``, which needs no ROS installation.
 """

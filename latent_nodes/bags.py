@@ -10,6 +10,13 @@ resampled at dt from the episode's first joint state, in the dataset's joint ord
 are the recording's receive times, so episode marks, joint states and poses share one clock even when
 the robot's header stamps come from another (simulated) clock.
 
+A person starts moving some time after the start mark, and that delay varies from episode to episode;
+resampled from the mark, the same motion then lands at different steps. With ``onset`` (radians) an
+episode starts instead at its *motion onset*: the last joint state before any joint has moved more than
+``onset`` from where it was at the mark, so step 0 is the arm (nearly) at rest as it starts to move, as
+in the generated demonstrations. A smooth start crosses the threshold a little after it begins; that lag
+is the same for the same motion, so it no longer varies between episodes as the delay after the mark does.
+
 Bags are read with ``rosbags``, which needs no ROS installation.
 """
 
@@ -39,8 +46,13 @@ class Episode:
 
 
 def read_episodes(bag: str | Path, joint_names: list[str] | tuple[str, ...], steps: int, dt: float,
-                  behaviour: str | None = None) -> list[Episode]:
-    """Episodes of one recording; ``behaviour`` labels a bag without an ``/episode`` topic."""
+                  behaviour: str | None = None, onset: float | None = None) -> list[Episode]:
+    """Episodes of one recording; ``behaviour`` labels a bag without an ``/episode`` topic.
+
+    ``onset``: start each episode at its motion onset (see the module's docstring), radians; None: at its mark.
+    """
+    if onset is not None and not onset > 0:
+        raise BagError(f"the motion onset threshold must be positive radians, got {onset!r}")
     from rosbags.highlevel import AnyReader
 
     bag = Path(bag)
@@ -72,7 +84,7 @@ def read_episodes(bag: str | Path, joint_names: list[str] | tuple[str, ...], ste
         raise BagError(f"recording {bag}: {JOINT_TOPIC} lacks joints {missing} (has {sorted(joints[0][1])})")
     joints.sort(key=lambda j: j[0])
     poses.sort(key=lambda p: p[0])
-    return [_episode(bag, label, t0, t1, joints, poses, joint_names, steps, dt)
+    return [_episode(bag, label, t0, t1, joints, poses, joint_names, steps, dt, onset)
             for label, t0, t1 in _segments(bag, marks, joints, behaviour)]
 
 
@@ -96,13 +108,25 @@ def _segments(bag: Path, marks: list[tuple[int, str]], joints: list, behaviour: 
     return segments
 
 
+def motion_onset(q: np.ndarray, threshold: float) -> int | None:
+    """Index of the last row of ``q`` [N, joints] before any joint is more than ``threshold`` from row 0."""
+    moved = np.flatnonzero(np.max(np.abs(q - q[0]), axis=1) > threshold)
+    return int(moved[0]) - 1 if len(moved) else None
+
+
 def _episode(bag: Path, label: str, t0: int, t1: int, joints: list, poses: list, names, steps: int,
-             dt: float) -> Episode:
+             dt: float, onset: float | None = None) -> Episode:
     inside = [(t, js) for t, js in joints if t0 <= t <= t1]
     if len(inside) < 2:
         raise BagError(f"recording {bag}: episode {label!r} at {t0 * 1e-9:.3f} s has fewer than 2 joint states")
     times = np.array([t for t, _ in inside], dtype=np.float64) * 1e-9
     q = np.array([[js[n] for n in names] for _, js in inside], dtype=np.float64)
+    if onset is not None:
+        first = motion_onset(q, onset)
+        if first is None:
+            raise BagError(f"recording {bag}: episode {label!r} at {t0 * 1e-9:.3f} s: no joint moves more than "
+                           f"{onset} rad, so it has no motion onset")
+        times, q = times[first:], q[first:]
     want = times[0] + dt * np.arange(steps)
     if want[-1] > times[-1] + 0.5 * dt:
         raise BagError(f"recording {bag}: episode {label!r} lasts {times[-1] - times[0]:.2f} s, "

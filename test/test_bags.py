@@ -22,8 +22,11 @@ def joint_angle(j: int, t: float, phase: float) -> float:
     return 0.1 * j + 0.5 * np.sin(2.0 * t + phase)
 
 
-def write_bag(path, episodes, storage=StoragePlugin.SQLITE3, marks=True, rate=50.0):
-    """episodes: list of (label, start_s, duration_s, (x, y)); joint states at ``rate`` Hz throughout."""
+def write_bag(path, episodes, storage=StoragePlugin.SQLITE3, marks=True, rate=50.0, angles=None):
+    """episodes: list of (label, start_s, duration_s, (x, y)); joint states at ``rate`` Hz throughout.
+
+    ``angles(t)``: the 9 joint angles at time t (default: ``joint_angle``'s sines).
+    """
     hdr = Header(stamp=Time(sec=0, nanosec=0), frame_id="table")
     with Writer(path, version=9, storage_plugin=storage) as w:
         cj = w.add_connection("/joint_states", JointState.__msgtype__, typestore=TS)
@@ -33,7 +36,8 @@ def write_bag(path, episodes, storage=StoragePlugin.SQLITE3, marks=True, rate=50
         msgs = []
         for k in range(int(end * rate)):
             t = k / rate
-            js = JointState(header=hdr, name=NAMES, position=np.array([joint_angle(j, t, 0.3) for j in range(9)]),
+            q = angles(t) if angles is not None else [joint_angle(j, t, 0.3) for j in range(9)]
+            js = JointState(header=hdr, name=NAMES, position=np.array(q, dtype=np.float64),
                             velocity=np.zeros(0), effort=np.zeros(0))
             msgs.append((int(t * 1e9), cj, TS.serialize_cdr(js, JointState.__msgtype__)))
         for label, start, dur, (x, y) in episodes:
@@ -72,6 +76,39 @@ def test_whole_bag_is_one_episode_with_given_label(tmp_path):
         read_episodes(bag, NAMES, steps=20, dt=0.1)
 
 
+def delayed_motion(onsets):
+    """Joint angles at rest until each onset time, then the same smooth 2.4 s motion back to rest."""
+    rest = 0.1 * np.arange(9)
+
+    def angles(t: float) -> np.ndarray:
+        since = [t - o for o in onsets if o <= t]
+        s = min(since) if since else 0.0
+        return rest + 0.6 * np.sin(np.pi * min(s, 2.4) / 2.4) ** 2 * np.linspace(1.0, 0.2, 9)
+
+    return angles
+
+
+def test_onset_alignment_removes_a_known_delay_after_the_mark(tmp_path):
+    # Two episodes marked at 1.0 s and 5.0 s; the motion starts 30 ms and 80 ms after its mark.
+    bag, marks, delays = tmp_path / "rec", (1.0, 5.0), (0.03, 0.08)
+    write_bag(bag, [("reach", m, 2.4, (0.45, 0.1)) for m in marks], rate=100.0,
+              angles=delayed_motion([m + d for m, d in zip(marks, delays)]))
+    at_mark = read_episodes(bag, NAMES, steps=20, dt=0.1)
+    aligned = read_episodes(bag, NAMES, steps=20, dt=0.1, onset=1e-3)
+    # From the mark, the same motion lands 50 ms apart; from the onset, at the same steps.
+    assert np.abs(at_mark[0].sequence - at_mark[1].sequence).max() > 0.02
+    np.testing.assert_allclose(aligned[0].sequence, aligned[1].sequence, atol=1e-9)
+    # Step 0 is the last joint state within 1 mrad of the pose at the mark: for this smooth start, the same
+    # lag after the true onset in both episodes, and the arm still (nearly) at rest.
+    lags = [ep.start_ns * 1e-9 - (m + d) for ep, m, d in zip(aligned, marks, delays)]
+    assert 0.0 <= lags[0] < 0.1 and abs(lags[0] - lags[1]) < 1e-6, lags
+    np.testing.assert_allclose(aligned[0].sequence[0, :9], 0.1 * np.arange(9), atol=1e-3)
+    with pytest.raises(BagError, match="must be positive"):
+        read_episodes(bag, NAMES, steps=20, dt=0.1, onset=0.0)
+    with pytest.raises(BagError, match="no motion onset"):
+        read_episodes(bag, NAMES, steps=20, dt=0.1, onset=1.0)  # the motion never moves a joint 1 rad
+
+
 def test_clear_errors(tmp_path):
     with pytest.raises(BagError, match="does not exist"):
         read_episodes(tmp_path / "none", NAMES, 20, 0.1, "reach")
@@ -102,3 +139,6 @@ def test_bag2dataset_command_writes_a_trainable_dataset(tmp_path):
     assert ds.labels.tolist() == [0, 1, 0] and ds.split.tolist() == ["train", "train", "test"]
     assert ds.joint_names == tuple(NAMES)
     assert main(["--bag", f"{b}:wave", "--out", str(out), "--joint-names", *NAMES]) == 2
+    # --align-onset reaches the reader: the sines move at once, so the episodes start at their first state.
+    assert main(["--bag", str(a), "--out", str(out), "--joint-names", *NAMES, "--align-onset", "0.001"]) == 0
+    np.testing.assert_allclose(load_dataset(out).sequences, ds.sequences[:2])

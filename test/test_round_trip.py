@@ -12,10 +12,10 @@ pytest.importorskip("rclpy")
 pytest.importorskip("rosbags")
 
 # Joint paths of the taught episodes against the generator's, radians. The generator steps the physics
-# in lock step with its targets; the teaching run streams them in real time to a world ticking on its own
-# 100 Hz timer, so the motion trails the episode mark by 10-30 ms, by an amount that grows with the load
-# on the CPU: measured RMS 0.010-0.024 rad on the development machine, 0.037 while it also trained a model
-# and ran another test suite (load average 13).
+# in lock step with its targets; the teaching run streams them to a world that ticks on a wall-clock timer
+# and applies each target at its next tick, so under load the motion trails the generator's by a delay that
+# varies between episodes and within one (benchmarks/teach_timing.py): measured RMS 0.010-0.024 rad on the
+# development machine, 0.037 while it also trained a model and ran another test suite (load average 13).
 RMS_TOLERANCE = 0.06
 
 

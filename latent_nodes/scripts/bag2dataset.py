@@ -3,7 +3,9 @@
 Each ``--bag`` is ``PATH`` or ``PATH:BEHAVIOUR`` or ``PATH:BEHAVIOUR:SPLIT``. A bag with an ``/episode``
 topic is split into its labelled episodes; one without it is a single episode labelled by BEHAVIOUR.
 SPLIT is ``train`` (default) or ``test``. Joint order and names come from ``--joint-names`` (default:
-the embedded arm's). The result trains like any generated dataset (``latent-nodes train --dataset``).
+the embedded arm's). ``--align-onset RAD`` starts each episode at its motion onset instead of its start
+mark (``latent_nodes.bags``), which removes the varying delay between pressing start and moving. The result
+trains like any generated dataset (``latent-nodes train --dataset``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--joint-names", nargs="+", help="joints to read, in order (default: the embedded arm's)")
     p.add_argument("--steps", type=int, default=ModelConfig().seq_len, help="time steps per episode")
     p.add_argument("--dt", type=float, default=0.1, help="seconds between steps")
+    p.add_argument("--align-onset", type=float, metavar="RAD",
+                   help="start each episode at its motion onset, the last joint state before any joint has "
+                        "moved more than RAD radians from where it was at the start mark (default: at the mark)")
     return p
 
 
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         seqs, labels, xys, splits = [], [], [], []
         for spec in args.bag:
             path, behaviour, split = parse_bag_spec(spec)
-            for ep in read_episodes(path, args.joint_names, args.steps, args.dt, behaviour):
+            for ep in read_episodes(path, args.joint_names, args.steps, args.dt, behaviour, args.align_onset):
                 if ep.behaviour not in args.behaviours:
                     raise ValueError(f"recording {path}: episode label {ep.behaviour!r} is not one of "
                                      f"{args.behaviours} (see --behaviours)")
@@ -65,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: {len(seqs)} episodes so far")
         dataset = Dataset(sequences=np.array(seqs), labels=np.array(labels), block_xy=np.array(xys),
                           split=np.array(splits), joint_names=args.joint_names, behaviour_names=args.behaviours,
-                          dt=args.dt, settings={"generator": "latent_nodes.bags", "bags": args.bag})
+                          dt=args.dt, settings={"generator": "latent_nodes.bags", "bags": args.bag,
+                                                   "align_onset": args.align_onset})
         save_dataset(dataset, args.out)
     except ValueError as exc:  # BagError and DatasetError are ValueErrors with the file in the message
         print(f"latent-nodes bag2dataset: {exc}", file=sys.stderr)

@@ -151,13 +151,19 @@ class BehaviourCompleter:
         domain = self.ckpt.domain
         return float("nan") if domain is None else domain.pose_distance(xy, pattern)
 
-    def domain_report(self, xy: np.ndarray | None, coords: np.ndarray, pattern: int) -> DomainReport:
-        """Distances of a block position (None: not observed) and inferred coordinates from the domain."""
+    def domain_report(self, xy: np.ndarray | None, coords: np.ndarray, pattern: int,
+                      pose_distance: float | None = None) -> DomainReport:
+        """Distances of a block position (None: not observed) and inferred coordinates from the domain.
+
+        ``pose_distance``: the block's distance when the caller has it already (a hull distance is a
+        least-squares solve; ``complete`` computed it in ``assess``).
+        """
         domain = self.ckpt.domain
         if domain is None:
             return DomainReport(pose_distance=float("nan"), chart_distance=float("nan"))
-        return DomainReport(pose_distance=float("nan") if xy is None else domain.pose_distance(xy, pattern),
-                            chart_distance=domain.chart_distance(coords, pattern))
+        if pose_distance is None:
+            pose_distance = float("nan") if xy is None else domain.pose_distance(xy, pattern)
+        return DomainReport(pose_distance=pose_distance, chart_distance=domain.chart_distance(coords, pattern))
 
     def assess(self, block_xy: Sequence[float], behaviour: str) -> Assessment:
         """``check`` plus the domain policy: ``OutOfDomain`` beyond the margin under ``refuse``."""
@@ -202,4 +208,4 @@ class BehaviourCompleter:
             behaviour=behaviour, block_xy=xy, xi=coords if self.model.uses_embedding else None,
             z=result.z[0].cpu().numpy(), sequence=sequence, error=error,
             latency_s=time.perf_counter() - start, dt=self.dt,
-            domain=self.domain_report(xy, coords, pattern), warning=warning)
+            domain=self.domain_report(xy, coords, pattern, pose_distance=outside), warning=warning)

@@ -220,8 +220,12 @@ def refuse(g, completer, xy, reason: str, marker: tuple[float, float], frame: st
 
 
 def test_the_graph_comes_up(graph):
-    names = {name for name, _ in graph.probe.get_node_names_and_namespaces()}
-    assert set(NODES) <= names, names
+    # The fixture waited for inference's first log line; the probe's view of the graph fills in as DDS
+    # discovery reaches each participant, which on a loaded machine can take a few seconds longer.
+    def names() -> set[str]:
+        return {name for name, _ in graph.probe.get_node_names_and_namespaces()}
+
+    assert graph.wait(lambda: set(NODES) <= names(), timeout=30.0), names()
     assert all(len(graph.launched.pids(n)) == 1 for n in NODES), graph.launched.output()
 
 

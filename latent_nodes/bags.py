@@ -6,9 +6,12 @@ either by the whole bag (label given per bag) or by an ``/episode`` topic (std_m
 message carries the behaviour name at an episode's start and an empty string (or ``end``) at its end,
 which labels each episode on its own. Each episode becomes a T-step sequence: joint positions linearly
 resampled at dt from the episode's first joint state, in the dataset's joint order, with the block
-(x, y) of the newest pose at the episode's start (the first-step perception) at every step. All times
-are the recording's receive times, so episode marks, joint states and poses share one clock even when
-the robot's header stamps come from another (simulated) clock.
+(x, y) of the newest pose at the episode's start (the first-step perception) at every step. By default
+all times are the recording's receive times, so episode marks, joint states and poses share one clock
+even when the robot's header stamps come from another (e.g. a hardware) clock. With ``stamps="header"``
+joint states are timed by their header stamps instead, when they were measured rather than when the
+recorder got them: exact where the driver stamps on the recorder's clock (the embedded simulator
+publishing ``/clock``, a driver on ROS time), and free of the recorder's delivery jitter.
 
 A person starts moving some time after the start mark, and that delay varies from episode to episode;
 resampled from the mark, the same motion then lands at different steps. With ``onset`` (radians) an
@@ -29,6 +32,7 @@ import numpy as np
 
 JOINT_TOPIC, POSE_TOPIC, EPISODE_TOPIC = "/joint_states", "/block_pose", "/episode"
 EPISODE_END = "end"  # an /episode mark with this text (or an empty one) ends the open episode
+STAMPS = ("receive", "header")  # what times a joint state: when the recorder got it, or its header stamp
 
 
 class BagError(ValueError):
@@ -46,13 +50,17 @@ class Episode:
 
 
 def read_episodes(bag: str | Path, joint_names: list[str] | tuple[str, ...], steps: int, dt: float,
-                  behaviour: str | None = None, onset: float | None = None) -> list[Episode]:
+                  behaviour: str | None = None, onset: float | None = None, stamps: str = "receive"
+                  ) -> list[Episode]:
     """Episodes of one recording; ``behaviour`` labels a bag without an ``/episode`` topic.
 
     ``onset``: start each episode at its motion onset (see the module's docstring), radians; None: at its mark.
+    ``stamps``: time joint states by their receive time (``receive``) or their header stamp (``header``).
     """
     if onset is not None and not onset > 0:
         raise BagError(f"the motion onset threshold must be positive radians, got {onset!r}")
+    if stamps not in STAMPS:
+        raise BagError(f"joint state times come from one of {list(STAMPS)}, not {stamps!r}")
     from rosbags.highlevel import AnyReader
 
     bag = Path(bag)
@@ -67,12 +75,19 @@ def read_episodes(bag: str | Path, joint_names: list[str] | tuple[str, ...], ste
             for conn, stamp, raw in reader.messages(connections=wanted):
                 msg = reader.deserialize(raw, conn.msgtype)
                 if conn.topic == JOINT_TOPIC:
+                    if stamps == "header":
+                        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                        if stamp == 0:
+                            raise BagError(f"recording {bag}: a {JOINT_TOPIC} message has no header stamp, so "
+                                           "it cannot be timed by its stamp (use receive times)")
                     joints.append((stamp, dict(zip(msg.name, msg.position))))
                 elif conn.topic == POSE_TOPIC:
                     p = msg.pose.position
                     poses.append((stamp, np.array([p.x, p.y], dtype=np.float64)))
                 else:
                     marks.append((stamp, msg.data.strip()))
+    except BagError:
+        raise
     except Exception as exc:  # rosbags raises several types for unreadable or foreign files
         raise BagError(f"recording {bag} cannot be read: {exc}") from None
     if not joints:

@@ -216,6 +216,8 @@ class NodesConfig:
     joint_state_rate: float = _f(100.0, "sim's /joint_states rate, Hz", gt=0.0)
     block_pose_rate: float = _f(10.0, "sim's /sim/block_pose rate, Hz", gt=0.0)
     publish_clock: bool = _f(False, "sim publishes /clock from simulated time (pair with use_sim_time elsewhere)")
+    lockstep: bool = _f(False, "sim steps its physics by one 1/joint_state_rate period per /joint_command "
+                               "received, not in real time: reproducible teaching runs (latent-nodes teach)")
     perception_source: str = _f("sim", "where perception reads the block: sim (/sim/block_pose) | list",
                                 choices=("sim", "list"))
     perception_positions: list = _f([], "source list: block positions to cycle, flat [x0, y0, x1, y1, ...] "

@@ -22,10 +22,12 @@ def joint_angle(j: int, t: float, phase: float) -> float:
     return 0.1 * j + 0.5 * np.sin(2.0 * t + phase)
 
 
-def write_bag(path, episodes, storage=StoragePlugin.SQLITE3, marks=True, rate=50.0, angles=None):
+def write_bag(path, episodes, storage=StoragePlugin.SQLITE3, marks=True, rate=50.0, angles=None, delay=None):
     """episodes: list of (label, start_s, duration_s, (x, y)); joint states at ``rate`` Hz throughout.
 
-    ``angles(t)``: the 9 joint angles at time t (default: ``joint_angle``'s sines).
+    ``angles(t)``: the 9 joint angles at time t (default: ``joint_angle``'s sines). ``delay``: [N] seconds
+    between measuring joint state k and receiving it; then its header is stamped with the measuring time
+    (by default headers are unstamped and states are received at once).
     """
     hdr = Header(stamp=Time(sec=0, nanosec=0), frame_id="table")
     with Writer(path, version=9, storage_plugin=storage) as w:
@@ -34,12 +36,15 @@ def write_bag(path, episodes, storage=StoragePlugin.SQLITE3, marks=True, rate=50
         ce = w.add_connection("/episode", String.__msgtype__, typestore=TS) if marks else None
         end = max(s + d for _, s, d, _ in episodes) + 0.5
         msgs = []
-        for k in range(int(end * rate)):
+        for k in range(0 if delay is None else 1, int(end * rate)):  # a zero stamp means "unstamped"
             t = k / rate
             q = angles(t) if angles is not None else [joint_angle(j, t, 0.3) for j in range(9)]
-            js = JointState(header=hdr, name=NAMES, position=np.array(q, dtype=np.float64),
+            stamped = hdr if delay is None else Header(stamp=Time(sec=int(t), nanosec=round((t % 1) * 1e9)),
+                                                        frame_id="")
+            js = JointState(header=stamped, name=NAMES, position=np.array(q, dtype=np.float64),
                             velocity=np.zeros(0), effort=np.zeros(0))
-            msgs.append((int(t * 1e9), cj, TS.serialize_cdr(js, JointState.__msgtype__)))
+            received = t if delay is None else t + delay[k]
+            msgs.append((round(received * 1e9), cj, TS.serialize_cdr(js, JointState.__msgtype__)))
         for label, start, dur, (x, y) in episodes:
             pose = PoseStamped(header=hdr, pose=Pose(position=Point(x=x, y=y, z=0.02),
                                                      orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0)))
@@ -109,6 +114,21 @@ def test_onset_alignment_removes_a_known_delay_after_the_mark(tmp_path):
         read_episodes(bag, NAMES, steps=20, dt=0.1, onset=1.0)  # the motion never moves a joint 1 rad
 
 
+def test_header_stamps_remove_the_delivery_jitter(tmp_path):
+    # Joint states measured every 10 ms but received 0-40 ms later, a different delay each.
+    bag, rate = tmp_path / "rec", 100.0
+    delay = np.random.default_rng(0).uniform(0.0, 0.04, size=500)
+    write_bag(bag, [("reach", 1.0, 2.2, (0.45, 0.1))], rate=rate, delay=delay)
+    (by_receipt,) = read_episodes(bag, NAMES, steps=20, dt=0.1)
+    (by_stamp,) = read_episodes(bag, NAMES, steps=20, dt=0.1, stamps="header")
+    assert by_stamp.start_ns == 1_000_000_000  # the first state measured at or after the mark
+    want = np.array([[joint_angle(j, 1.0 + 0.1 * k, 0.3) for j in range(9)] for k in range(20)])
+    np.testing.assert_allclose(by_stamp.sequence[:, :9], want, atol=1e-9)
+    assert np.abs(by_receipt.sequence[:, :9] - want).max() > 0.01
+    with pytest.raises(BagError, match="one of"):
+        read_episodes(bag, NAMES, steps=20, dt=0.1, stamps="sent")
+
+
 def test_clear_errors(tmp_path):
     with pytest.raises(BagError, match="does not exist"):
         read_episodes(tmp_path / "none", NAMES, 20, 0.1, "reach")
@@ -118,6 +138,8 @@ def test_clear_errors(tmp_path):
         read_episodes(bag, NAMES, 20, 0.1)
     with pytest.raises(BagError, match="lacks joints"):
         read_episodes(bag, NAMES + ["extra_joint"], 20, 0.1)
+    with pytest.raises(BagError, match="has no header stamp"):
+        read_episodes(bag, NAMES, 20, 0.1, stamps="header")
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "metadata.yaml").write_text("not: a bag\n")

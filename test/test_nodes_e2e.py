@@ -1,5 +1,7 @@
 """End to end over DDS: a block pose becomes a trajectory, and the simulated arm executes it."""
 
+import time
+
 import numpy as np
 import pytest
 from geometry_msgs.msg import PoseStamped
@@ -111,6 +113,47 @@ def test_graph_runs_on_simulated_time():
         home = np.asarray(commander.measured)
         trajectory.publish(messages.joint_trajectory(list(arm.JOINT_NAMES), np.tile(home, (5, 1)), 0.1))
         assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=5.0)
+
+
+def test_the_world_in_lock_step_moves_one_period_per_target():
+    """lockstep: each /joint_command is one 10 ms step, answered by the state it reached; /clock survives a reset."""
+    from rclpy.qos import QoSProfile
+    from sensor_msgs.msg import JointState
+    from std_srvs.srv import Trigger
+
+    from latent_nodes.sim.simulator import ArmSimulator
+
+    target = arm.HOME + np.linspace(0.05, 0.2, len(arm.JOINT_NAMES)) * (arm.JOINT_UPPER > arm.HOME + 0.3)
+    with Graph() as g:
+        g.add(SimNode, publish_clock=True, lockstep=True)
+        command = g.probe.create_publisher(JointState, messages.JOINT_COMMAND, QoSProfile(depth=100))
+        reset = g.probe.create_client(Trigger, "/sim/reset")
+        g.start()
+        g.wait_for_subscribers(command)
+        time.sleep(0.3)
+        assert g.probe.count(messages.JOINT_STATES) == 0  # nothing moves, nothing is published, until told
+        for _ in range(20):
+            command.publish(messages.joint_state(list(arm.JOINT_NAMES), target))
+        assert g.wait(lambda: g.probe.count(messages.JOINT_STATES) == 20, timeout=10.0)
+        with g.probe.lock:
+            states = list(g.probe.got[messages.JOINT_STATES])
+        stamps = [messages.time_to_seconds(m.header.stamp) for m in states]
+        np.testing.assert_allclose(stamps, 0.01 * np.arange(1, 21), atol=1e-9)
+        # The same motion as the simulator stepped directly, target for target.
+        sim = ArmSimulator()
+        for _ in range(20):
+            sim.set_targets(target)
+            sim.step(0.01)
+        np.testing.assert_allclose(states[-1].position, sim.joint_positions, atol=1e-12)
+
+        assert reset.wait_for_service(timeout_sec=5.0)
+        future = reset.call_async(Trigger.Request())
+        assert g.wait(future.done, timeout=5.0) and future.result().success
+        command.publish(messages.joint_state(list(arm.JOINT_NAMES), arm.HOME))
+        assert g.wait(lambda: g.probe.count(messages.JOINT_STATES) == 21, timeout=5.0)
+        last = g.probe.last(messages.JOINT_STATES)
+        assert abs(messages.time_to_seconds(last.header.stamp) - 0.21) < 1e-9  # on from 0.20 s, not back to 0
+        np.testing.assert_allclose(last.position, arm.HOME, atol=1e-9)  # reset home, at rest
 
 
 def test_a_best_effort_pose_publisher_is_served(model):

@@ -1,8 +1,11 @@
 """The round trip in miniature: teach in the sim through ROS -> bag -> bag2dataset -> train.
 
 A 2 x 2 grid of training positions and one unseen position, both behaviours (10 episodes, about half a
-minute of real time). The converted dataset must match ``generate_dataset``'s for the same configuration
-sample by sample, and train as well. The full-size run (default grid, 4000 epochs) is in docs/your_arm.md.
+minute of real time). Taught in lock step (the default), the converted dataset must equal
+``generate_dataset``'s for the same configuration sample by sample, and train as well. Taught in real
+time, the recording must still convert: its timing varies with the machine's load (docs/your_arm.md),
+so only its shape and labels are checked. The full-size run (default grid, 4000 epochs) is in
+docs/your_arm.md.
 """
 
 import numpy as np
@@ -11,12 +14,9 @@ import pytest
 pytest.importorskip("rclpy")
 pytest.importorskip("rosbags")
 
-# Joint paths of the taught episodes against the generator's, radians. The generator steps the physics
-# in lock step with its targets; the teaching run streams them to a world that ticks on a wall-clock timer
-# and applies each target at its next tick, so under load the motion trails the generator's by a delay that
-# varies between episodes and within one (benchmarks/teach_timing.py): measured RMS 0.010-0.024 rad on the
-# development machine, 0.037 while it also trained a model and ran another test suite (load average 13).
-RMS_TOLERANCE = 0.06
+# Joint paths of the taught episodes against the generator's, radians. In lock step the world does what the
+# generator does, target for target, so only rounding separates them (measured: 2e-9 rad).
+TOLERANCE = 1e-6
 
 
 def matched(taught, generated):
@@ -42,7 +42,8 @@ def test_taught_bags_become_the_generated_dataset_and_train(tmp_path):
     assert teach.main(["--out", str(bags), "--train-grid", "2", "2", "--test-grid", "1", "1"]) == 0
     assert teach.main(["--out", str(bags), "--train-grid", "2", "2"]) == 2  # existing bags are kept
     out = tmp_path / "taught.npz"
-    assert bag2dataset.main(["--bag", str(bags / "train"), "--bag", f"{bags / 'test'}::test", "--out", str(out)]) == 0
+    assert bag2dataset.main(["--bag", str(bags / "train"), "--bag", f"{bags / 'test'}::test", "--stamps", "header",
+                             "--out", str(out)]) == 0
     taught = load_dataset(out)
     generated = matched(taught, generate_dataset(DataConfig(train_grid=[2, 2], test_grid=[1, 1]), SimConfig()))
 
@@ -50,12 +51,8 @@ def test_taught_bags_become_the_generated_dataset_and_train(tmp_path):
     assert taught.joint_names == generated.joint_names
     np.testing.assert_allclose(taught.sequences[:, :, 9:], generated.sequences[:, :, 9:], atol=1e-9)  # the block
     diff = taught.sequences[:, :, :9] - generated.sequences[:, :, :9]
-    print(f"taught vs generated joints: RMS {np.sqrt(np.mean(diff**2)):.4f} rad, max {np.abs(diff).max():.4f} rad")
-    assert np.sqrt(np.mean(diff**2)) < RMS_TOLERANCE
-    # Each taught episode is its own generated sample's, not another's (another behaviour or position).
-    for k, seq in enumerate(taught.sequences):
-        others = [np.sqrt(np.mean((seq[:, :9] - g[:, :9]) ** 2)) for g in generated.sequences]
-        assert int(np.argmin(others)) == k, (k, np.round(others, 3))
+    print(f"taught vs generated joints: max {np.abs(diff).max():.1e} rad")
+    assert np.abs(diff).max() < TOLERANCE
 
     # A few epochs on each (same seed and settings): the taught data trains like the generated data.
     threads = torch.get_num_threads()
@@ -72,3 +69,24 @@ def test_taught_bags_become_the_generated_dataset_and_train(tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert final["taught"] < 1.5 * final["generated"], final
+
+
+def test_a_realtime_teaching_run_converts(tmp_path):
+    from latent_nodes.dataset import load_dataset
+    from latent_nodes.scripts import bag2dataset, teach
+
+    bags = tmp_path / "bags"
+    assert teach.main(["--out", str(bags), "--behaviours", "reach", "--train-grid", "2", "2", "--test-grid", "0", "0",
+                       "--realtime"]) == 0
+    assert not (bags / "test").exists()
+    out = tmp_path / "taught.npz"
+    # Its joint states are stamped with the simulated time the world reached, so both timings convert.
+    for stamps in ("receive", "header"):
+        assert bag2dataset.main(["--bag", str(bags / "train"), "--stamps", stamps, "--out", str(out)]) == 0
+        taught = load_dataset(out)
+        assert taught.labels.tolist() == [0] * 4 and taught.split.tolist() == ["train"] * 4
+        assert taught.sequences.shape == (4, 20, 11) and np.all(np.isfinite(taught.sequences))
+        # Each time the arm went out to the block and came back home: it moved, and ended near its start.
+        q = taught.sequences[:, :, :9]
+        assert np.all(np.abs(q - q[:, :1]).max(axis=(1, 2)) > 0.3)
+        assert np.all(np.abs(q[:, -1] - q[:, 0]).max(axis=1) < 0.1)

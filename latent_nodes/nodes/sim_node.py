@@ -3,7 +3,11 @@
 Takes joint position targets on ``/joint_command``, publishes all joints on ``/joint_states`` and the
 block's true pose on ``/sim/block_pose``; ``/sim/set_block`` moves the block and ``/sim/reset`` puts the
 arm back home, so a demo can run many trials. With ``publish_clock`` it also publishes ``/clock`` from
-the simulated time, for nodes running with ``use_sim_time``. At start-up it publishes the arm's URDF
+the simulated time, for nodes running with ``use_sim_time``; that clock never runs backwards, also not
+across a reset. With ``lockstep`` the physics does not follow the wall clock: each ``/joint_command``
+received advances it by exactly one period (1 / ``joint_state_rate``) and publishes the state it reached,
+so a driver that sends the next target only after that state has arrived (``latent-nodes teach``) gets
+the same motion on any machine, under any load. At start-up it publishes the arm's URDF
 (``latent_nodes.sim.urdf``) once on ``/robot_description``, transient local as robot_state_publisher
 does, so RViz, robot_state_publisher or a ros2_control driver that starts later still receives it. The
 CoppeliaSim scene script (``coppeliasim/latent_nodes_bridge.lua``) serves the same topics except the
@@ -45,7 +49,7 @@ class SimNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim", **kwargs)
         self.settings = declare_section(self, NodesConfig, only=[
-            "frame_id", "joint_state_rate", "block_pose_rate", "publish_clock"])
+            "frame_id", "joint_state_rate", "block_pose_rate", "publish_clock", "lockstep"])
         self.sim_cfg = declare_section(self, SimConfig, prefix="sim.")
         if not self.settings.joint_state_rate > 0 or not self.settings.block_pose_rate > 0:
             raise ValueError("joint_state_rate and block_pose_rate must be positive")
@@ -55,12 +59,16 @@ class SimNode(Node):
         self.lock = threading.Lock()
         self.sim = ArmSimulator(self.sim_cfg)
         self.sim.reset()
+        self.time_offset = 0.0  # simulated seconds before the last reset (the simulator restarts at 0)
 
         self.joint_pub = self.create_publisher(JointState, messages.JOINT_STATES, 10)
         self.block_pub = self.create_publisher(PoseStamped, messages.SIM_BLOCK_POSE, 10)
         self.clock_pub = self.create_publisher(ClockMsg, "/clock", 10) if self.settings.publish_clock else None
-        # Only the newest target matters; a backlog of stale targets would only make the arm lag.
-        self.create_subscription(JointState, messages.JOINT_COMMAND, self.on_command, QoSProfile(depth=1))
+        # In real time only the newest target matters (a backlog of stale ones would only make the arm lag);
+        # in lock step every target is one period of motion, so none may be lost.
+        command_qos = (QoSProfile(depth=1000, reliability=QoSReliabilityPolicy.RELIABLE) if self.settings.lockstep
+                       else QoSProfile(depth=1))
+        self.create_subscription(JointState, messages.JOINT_COMMAND, self.on_command, command_qos)
         self.create_subscription(PoseStamped, messages.SIM_SET_BLOCK, self.on_set_block, 10)
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.description_pub = self.create_publisher(String, messages.ROBOT_DESCRIPTION, DESCRIPTION_QOS)
@@ -68,12 +76,17 @@ class SimNode(Node):
 
         # Physics follows the wall clock (this node is the source of simulated time, it never runs on it);
         # each tick steps by the time that really passed, so a late tick does not slow the world down.
+        # In lock step the commands are the ticks.
+        self.period = 1.0 / self.settings.joint_state_rate
         self.last_step = time.monotonic()
         self.ticks = 0
         self.block_every = max(1, round(self.settings.joint_state_rate / self.settings.block_pose_rate))
-        self.create_timer(1.0 / self.settings.joint_state_rate, self.on_tick)
+        if not self.settings.lockstep:
+            self.create_timer(self.period, self.on_tick)
+        pace = (f"one {self.period * 1e3:g} ms step per /joint_command (lock step)" if self.settings.lockstep
+                else f"/joint_states at {self.settings.joint_state_rate:g} Hz")
         self.get_logger().info(
-            f"embedded arm ready: {len(self.names)} joints, /joint_states at {self.settings.joint_state_rate:g} Hz, "
+            f"embedded arm ready: {len(self.names)} joints, {pace}, "
             f"block at {np.round(self.sim.block_xy, 3).tolist()} m ({self.settings.frame_id} frame)")
 
     # --- physics and feedback --------------------------------------------------------------------------
@@ -81,15 +94,21 @@ class SimNode(Node):
     def stamp(self):
         """Header stamps: simulated time when this node is the clock, the node's clock otherwise."""
         if self.clock_pub is not None:
-            return messages.seconds_to_time(self.sim.time)
+            return messages.seconds_to_time(self.time_offset + self.sim.time)
         return self.get_clock().now().to_msg()
 
     def on_tick(self) -> None:
         now = time.monotonic()
         elapsed = min(now - self.last_step, MAX_CATCH_UP_S)
         self.last_step = now
+        self.advance(elapsed)
+
+    def advance(self, seconds: float, targets: np.ndarray | None = None) -> None:
+        """Step the physics by ``seconds`` (first setting ``targets``, if given) and publish the state reached."""
         with self.lock:
-            self.sim.step(elapsed)
+            if targets is not None:
+                self.sim.set_targets(targets)  # the simulator clips targets to the joint limits
+            self.sim.step(seconds)
             q, qd = self.sim.joint_positions, self.sim.joint_velocities
             stamp = self.stamp()
             block = self.sim.block_xy if self.ticks % self.block_every == 0 else None
@@ -110,6 +129,9 @@ class SimNode(Node):
             q = messages.joint_positions(msg, self.names)
         except ValueError as exc:
             self.get_logger().warning(f"ignoring /joint_command: {exc}", throttle_duration_sec=1.0)
+            return
+        if self.settings.lockstep:
+            self.advance(self.period, q)
             return
         with self.lock:
             self.sim.set_targets(q)  # the simulator clips targets to the joint limits
@@ -133,6 +155,7 @@ class SimNode(Node):
 
     def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         with self.lock:
+            self.time_offset += self.sim.time  # /clock goes on from where it was
             self.sim.reset()
             # Hold home: the next command stream starts from here.
             self.sim.set_targets(self.sim.joint_positions)

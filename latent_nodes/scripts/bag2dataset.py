@@ -4,8 +4,10 @@ Each ``--bag`` is ``PATH`` or ``PATH:BEHAVIOUR`` or ``PATH:BEHAVIOUR:SPLIT``. A 
 topic is split into its labelled episodes; one without it is a single episode labelled by BEHAVIOUR.
 SPLIT is ``train`` (default) or ``test``. Joint order and names come from ``--joint-names`` (default:
 the embedded arm's). ``--align-onset RAD`` starts each episode at its motion onset instead of its start
-mark (``latent_nodes.bags``), which removes the varying delay between pressing start and moving. The result
-trains like any generated dataset (``latent-nodes train --dataset``).
+mark (``latent_nodes.bags``), which removes the varying delay between pressing start and moving.
+``--stamps header`` times joint states by their header stamps instead of their receive times (for
+recordings whose driver stamps on the recorder's clock, e.g. ``latent-nodes teach``'s). The result trains
+like any generated dataset (``latent-nodes train --dataset``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latent_nodes.bags import STAMPS
 from latent_nodes.config import BEHAVIOURS, ModelConfig
 
 
@@ -43,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--align-onset", type=float, metavar="RAD",
                    help="start each episode at its motion onset, the last joint state before any joint has "
                         "moved more than RAD radians from where it was at the start mark (default: at the mark)")
+    p.add_argument("--stamps", choices=STAMPS, default="receive",
+                   help="time joint states by when the recorder received them (default) or by their header "
+                        "stamps (when they were measured; the driver must stamp on the recorder's clock)")
     return p
 
 
@@ -59,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         seqs, labels, xys, splits = [], [], [], []
         for spec in args.bag:
             path, behaviour, split = parse_bag_spec(spec)
-            for ep in read_episodes(path, args.joint_names, args.steps, args.dt, behaviour, args.align_onset):
+            for ep in read_episodes(path, args.joint_names, args.steps, args.dt, behaviour, args.align_onset,
+                                    args.stamps):
                 if ep.behaviour not in args.behaviours:
                     raise ValueError(f"recording {path}: episode label {ep.behaviour!r} is not one of "
                                      f"{args.behaviours} (see --behaviours)")
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = Dataset(sequences=np.array(seqs), labels=np.array(labels), block_xy=np.array(xys),
                           split=np.array(splits), joint_names=args.joint_names, behaviour_names=args.behaviours,
                           dt=args.dt, settings={"generator": "latent_nodes.bags", "bags": args.bag,
-                                                   "align_onset": args.align_onset})
+                                                   "align_onset": args.align_onset, "stamps": args.stamps})
         save_dataset(dataset, args.out)
     except ValueError as exc:  # BagError and DatasetError are ValueErrors with the file in the message
         print(f"latent-nodes bag2dataset: {exc}", file=sys.stderr)

@@ -1,17 +1,24 @@
 """Teach the embedded arm its behaviours through ROS, recording bags: ``latent-nodes teach``.
 
 What a person does on a real robot, over a grid of block positions: place the block
-(``/sim/set_block``), hold the arm at home, start an episode on the recorder (its ``behaviour``
+(``/sim/set_block``), bring the arm home, start an episode on the recorder (its ``behaviour``
 parameter, then ``/record/start_episode``), drive the arm through the behaviour by streaming the scripted
 demonstrator's joint targets on ``/joint_command`` at its control rate, stop the episode
 (``/record/stop_episode``). The simulator, perception and the recorder are the package's own nodes, in
 this process; the teacher only talks to them over topics and services. The world publishes ``/clock``
-and the recorder and the teacher run on it (``use_sim_time``), so a stalled teacher does not stretch a
-demonstration; a stalled world still steps the time it missed in one go with the target it last had,
-which a busy CPU shows as jitter in the recorded paths (docs/your_arm.md). The training positions go into
-the bag ``OUT/train``, the unseen test positions into ``OUT/test``; convert them with::
+and the recorder and the teacher run on it (``use_sim_time``).
 
-    latent-nodes bag2dataset --bag OUT/train --bag OUT/test::test --out dataset.npz
+By default the world runs in lock step (the sim node's ``lockstep``): the arm is reset home before each
+episode (``/sim/reset``), and each target advances the physics by one control period, the next one going
+out only once the state it reached has arrived. The recording is then the same on any machine under any
+load, and matches ``latent-nodes dataset``'s samples to rounding. ``--realtime`` instead streams the
+targets to a world stepping on the wall clock, as a real arm does: a busy CPU then shows as a delay that
+varies between episodes (docs/your_arm.md). The training positions go into the bag ``OUT/train``, the
+unseen test positions into ``OUT/test``; convert them with::
+
+    latent-nodes bag2dataset --bag OUT/train --bag OUT/test::test --stamps header --out dataset.npz
+
+(``--stamps header``: joint states timed by the simulator's stamps; leave it out for ``--realtime`` bags.)
 
 The lessons, their order and their perturbation are ``generate_dataset``'s (``latent_nodes.teaching``),
 so the converted dataset can be compared sample by sample with ``latent-nodes dataset``'s.
@@ -50,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-grid", type=int, nargs=2, default=list(d.test_grid), metavar=("NX", "NY"),
                    help="unseen test positions between them (0 0: none)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the demonstrations' perturbation")
+    p.add_argument("--realtime", action="store_true",
+                   help="stream the targets to a world stepping in real time, not in lock step (see above)")
     p.add_argument("--overwrite", action="store_true", help="replace existing bags in --out")
     return p
 
@@ -57,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 class Teacher:
     """The teaching run's own node: places the block, marks episodes, streams joint targets."""
 
-    def __init__(self, context, joint_names: list[str]) -> None:
+    def __init__(self, context, joint_names: list[str], lockstep: bool) -> None:
         from geometry_msgs.msg import PoseStamped
         from rclpy.node import Node
         from rclpy.parameter_client import AsyncParameterClient
@@ -71,13 +80,21 @@ class Teacher:
         from rclpy.parameter import Parameter
 
         self.node = Node("teacher", context=context, parameter_overrides=[Parameter("use_sim_time", value=True)])
+        self.lockstep = lockstep
         self.lock = threading.Lock()
+        self.state_arrived = threading.Condition(self.lock)
         self.block: np.ndarray | None = None
-        self.command_pub = self.node.create_publisher(JointState, messages.JOINT_COMMAND, 10)
+        self.states = 0  # /joint_states received: in lock step, one per target sent
+        self.state_time = 0.0  # the newest state's stamp, simulated seconds
+        # Lock step: every target must reach the world (a reliable queue as deep as an episode).
+        self.command_pub = self.node.create_publisher(JointState, messages.JOINT_COMMAND,
+                                                      QoSProfile(depth=1000) if lockstep else 10)
+        self.node.create_subscription(JointState, messages.JOINT_STATES, self.on_state, 10)
         self.block_pub = self.node.create_publisher(PoseStamped, messages.SIM_SET_BLOCK, 10)
         self.node.create_subscription(PoseStamped, messages.BLOCK_POSE, self.on_block,
                                       QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.perceive = self.node.create_client(Trigger, "/perception/perceive")
+        self.reset = self.node.create_client(Trigger, "/sim/reset")
         self.start = self.node.create_client(Trigger, "/record/start_episode")
         self.stop = self.node.create_client(Trigger, "/record/stop_episode")
         self.recorder_params = AsyncParameterClient(self.node, "record")
@@ -85,6 +102,12 @@ class Teacher:
     def on_block(self, msg) -> None:
         with self.lock:
             self.block = self.messages.block_xy(msg)
+
+    def on_state(self, msg) -> None:
+        with self.lock:
+            self.states += 1
+            self.state_time = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            self.state_arrived.notify_all()
 
     def wait(self, predicate, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -131,6 +154,43 @@ class Teacher:
                 raise RuntimeError(f"perception did not report the block at {np.round(xy, 3).tolist()}")
             self.call(self.perceive)  # perception publishes at once only on a move it noticed
 
+    def connect(self, timeout: float = 10.0) -> None:
+        """Wait until the world answers: its /clock reaches us and (lock step) a target comes back as a state.
+
+        In lock step a target sent before the world's subscription has matched would be lost, and the
+        teacher would wait for its state forever; so home targets (where the arm rests at start) go out
+        until one is answered.
+        """
+        from latent_nodes.sim import arm
+
+        end = time.monotonic() + timeout
+        if self.lockstep:
+            with self.lock:
+                before = self.states
+            while not self.wait(lambda: self.states > before, 0.2):
+                if time.monotonic() > end:
+                    raise RuntimeError("the simulator does not answer on /joint_states")
+                self.command_pub.publish(self.messages.joint_state(self.names, arm.HOME))
+        if not self.wait(lambda: self.sim_now() > 0, max(0.1, end - time.monotonic())):
+            raise RuntimeError("no /clock from the simulator")
+
+    def mark(self) -> float:
+        """Start the episode on the recorder; the mark's time, checked against the world's in lock step.
+
+        The recorder reads simulated time from /clock, which arrives beside the state the teacher waited
+        for; a mark before the world's time would start the episode a period early, so the teacher gives
+        the recorder a moment and refuses a mark that still lags (one clear error, not a shifted episode).
+        """
+        if self.lockstep:
+            time.sleep(0.05)
+        t_mark = mark_time(self.call(self.start))
+        with self.lock:
+            world = self.state_time
+        if self.lockstep and abs(t_mark - world) > 1e-6:
+            raise RuntimeError(f"the recorder marked the episode at t={t_mark:.6f} s, but the world is at "
+                               f"t={world:.6f} s: its clock lags (an overloaded machine?); run again")
+        return t_mark
+
     def sim_now(self) -> float:
         """Simulated seconds (the world's /clock): the teacher keeps time with the arm, not the CPU."""
         return self.node.get_clock().now().nanoseconds * 1e-9
@@ -139,12 +199,28 @@ class Teacher:
         """Command ``q`` for ``seconds`` of simulated time."""
         self.stream(np.repeat(np.asarray(q)[None, :], max(1, int(round(seconds * 100))), axis=0), 100.0)
 
+    def step(self, q: np.ndarray, timeout: float = 10.0) -> None:
+        """Lock step: send target ``q`` and wait for the state the world reached with it (one period later)."""
+        with self.lock:
+            before = self.states
+            self.command_pub.publish(self.messages.joint_state(self.names, q))
+            # Woken by the state's arrival, not by polling: a lock-step episode is some 200 round trips.
+            answered = self.state_arrived.wait_for(lambda: self.states > before, timeout)
+        if not answered:
+            raise RuntimeError(f"the simulator did not answer a lock-step target within {timeout:g} s "
+                               "(is it running with lockstep?)")
+
     def stream(self, targets: np.ndarray, rate: float, start: float | None = None) -> None:
         """Publish target k when the world's clock reaches ``start`` + k / ``rate`` s (``start``: now).
 
         Paced on simulated time, a stalled teacher process does not stretch the demonstration: the world's
-        clock only advances as its physics does.
+        clock only advances as its physics does. In lock step each target is one step of the world (at its
+        ``joint_state_rate``, which must be ``rate``) and ``start`` is where it is now.
         """
+        if self.lockstep:
+            for q in targets:
+                self.step(q)
+            return
         t0 = self.sim_now() if start is None else start
         for k, q in enumerate(targets):
             due = t0 + k / rate
@@ -184,12 +260,13 @@ def teach_split(lessons, bag: Path, args, data_cfg, sim_cfg, log=print) -> int:
     try:
         # The world publishes /clock; the recorder and the teacher run on it, so receive times, episode marks
         # and the pace of the targets follow the physics even when the CPU is busy.
-        nodes = [SimNode(context=context, parameter_overrides=[Parameter("publish_clock", value=True)]),
+        nodes = [SimNode(context=context, parameter_overrides=[Parameter("publish_clock", value=True),
+                                                               Parameter("lockstep", value=not args.realtime)]),
                  PerceptionNode(context=context),
                  RecordNode(context=context, parameter_overrides=[
                      Parameter("bag", value=str(bag)), Parameter("overwrite", value=bool(args.overwrite)),
                      Parameter("use_sim_time", value=True)])]
-        teacher = Teacher(context, list(arm.JOINT_NAMES))
+        teacher = Teacher(context, list(arm.JOINT_NAMES), lockstep=not args.realtime)
         nodes.append(teacher.node)
         # Two threads: the world's 100 Hz tick and the recorder's callbacks keep running while a service
         # call waits on its answer.
@@ -198,16 +275,20 @@ def teach_split(lessons, bag: Path, args, data_cfg, sim_cfg, log=print) -> int:
             executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
-        if not teacher.wait(lambda: teacher.sim_now() > 0, 10.0):
-            raise RuntimeError("no /clock from the simulator")
+        teacher.connect()
         for n, lesson in enumerate(lessons):
             targets = lesson.targets(data_cfg, sim_cfg)
-            # Every behaviour ends at home; holding home lets the arm come to rest there before the next.
             teacher.place(np.asarray(lesson.block_xy))
-            teacher.hold(arm.HOME, SETTLE_S)
+            if teacher.lockstep:
+                # At rest at home, as the generator's arm starts; one period of holding it publishes that
+                # state (the reset itself publishes nothing).
+                teacher.call(teacher.reset)
+                teacher.step(arm.HOME)
+            else:
+                # Every behaviour ends at home; holding home lets the arm come to rest there before the next.
+                teacher.hold(arm.HOME, SETTLE_S)
             teacher.label(lesson.behaviour)
-            started = teacher.call(teacher.start)
-            teacher.stream(targets, CONTROL_RATE, start=mark_time(started))
+            teacher.stream(targets, CONTROL_RATE, start=teacher.mark())
             teacher.hold(targets[-1], TAIL_S)
             teacher.call(teacher.stop)
             log(f"  {lesson.split} {n + 1}/{len(lessons)}: {lesson.behaviour} at "
@@ -258,8 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"latent-nodes teach: {exc}", file=sys.stderr)
         return 1
+    stamps = "" if args.realtime else " --stamps header"
     print(f"latent-nodes teach: {len(plan)} episodes in {time.monotonic() - start:.0f} s; convert with\n"
-          f"  latent-nodes bag2dataset --bag {args.out / 'train'} --bag {args.out / 'test'}::test --out DATASET.npz")
+          f"  latent-nodes bag2dataset --bag {args.out / 'train'} --bag {args.out / 'test'}::test{stamps} "
+          "--out DATASET.npz")
     return 0
 
 

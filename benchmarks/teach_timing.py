@@ -13,7 +13,9 @@ path that fits the replay best (1 ms grid) and prints, per behaviour:
 and the intervals between the world's joint states (its ticks: each steps the physics with the one
 target it has).
 
-    python benchmarks/teach_timing.py runs/your_arm/bags [--onset 0.001]
+    python benchmarks/teach_timing.py runs/your_arm_realtime/bags [--onset 0.001]
+
+For the bags of ``latent-nodes teach --realtime``; a lock-step teaching run's paths are the replay's.
 """
 
 from __future__ import annotations

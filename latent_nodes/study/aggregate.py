@@ -219,7 +219,10 @@ def markdown(summary: dict) -> str:
         ""]
     for ds, data in s["datasets"].items():
         lines += [f"## Dataset `{ds}`", "",
-                  f"train grid {data['train_grid']}, test grid {data['test_grid']}, waypoint perturbation "
+                  (f"{data['train_grid'][0] * data['train_grid'][1]} training positions drawn at random (the "
+                   "workspace's corners and seeded uniform draws)" if data.get("train_layout") == "random"
+                   else f"train grid {data['train_grid']}")
+                  + f", test grid {data['test_grid']}, waypoint perturbation "
                   f"{data['perturbation']} m, generator seed {data['seed']}"
                   + (f", file {data['dataset_path']}" if data.get("dataset_path") else ""), ""]
         for test_set in [None, *s.get("test_sets", {})]:

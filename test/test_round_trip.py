@@ -86,7 +86,9 @@ def test_a_realtime_teaching_run_converts(tmp_path):
         taught = load_dataset(out)
         assert taught.labels.tolist() == [0] * 4 and taught.split.tolist() == ["train"] * 4
         assert taught.sequences.shape == (4, 20, 11) and np.all(np.isfinite(taught.sequences))
-        # Each time the arm went out to the block and came back home: it moved, and ended near its start.
+        # Each time the arm went out to the block and was on its way home by the last step: it moved, and
+        # ended nearer its start than its farthest point (how near depends on the delay, so on the load).
         q = taught.sequences[:, :, :9]
-        assert np.all(np.abs(q - q[:, :1]).max(axis=(1, 2)) > 0.3)
-        assert np.all(np.abs(q[:, -1] - q[:, 0]).max(axis=1) < 0.1)
+        farthest = np.linalg.norm(q - q[:, :1], axis=2).max(axis=1)
+        assert np.all(farthest > 0.3), farthest
+        assert np.all(np.linalg.norm(q[:, -1] - q[:, 0], axis=1) < 0.5 * farthest), farthest

@@ -6,6 +6,9 @@ behaviour's start, as the online inference node stamps it. Every command is stam
 sent, so the test can check the commands against the velocity limit and the update's own timing.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 from rclpy.time import Time
 from ros_harness import Graph
@@ -37,7 +40,9 @@ def commands(g: Graph) -> tuple[np.ndarray, np.ndarray]:
             np.array([messages.joint_positions(m, NAMES) for m in sent]))
 
 
-def test_an_update_stamped_with_the_behaviours_start_is_spliced_in_without_a_restart_or_a_jump():
+@contextmanager
+def commander_graph() -> Iterator[tuple[Graph, CommanderNode, object]]:
+    """A commander whose arm reports HOME every 10 ms, ready; yields (graph, commander, trajectory publisher)."""
     with Graph() as g:
         commander = g.add(CommanderNode, max_joint_velocity=VMAX, settle_s=0.2)
         states = g.publisher(JointState, messages.JOINT_STATES)
@@ -46,6 +51,11 @@ def test_an_update_stamped_with_the_behaviours_start_is_spliced_in_without_a_res
         g.start()
         g.wait_for_subscribers(trajectory)
         assert g.wait(lambda: commander.measured is not None)
+        yield g, commander, trajectory
+
+
+def test_an_update_stamped_with_the_behaviours_start_is_spliced_in_without_a_restart_or_a_jump():
+    with commander_graph() as (g, commander, trajectory):
         trajectory.publish(messages.joint_trajectory(NAMES, plan(0.0), DT))  # zero stamp: start on receipt
         assert g.wait(lambda: commander.active is not None)
         start = commander.started_at
@@ -83,14 +93,7 @@ def test_an_update_stamped_with_the_behaviours_start_is_spliced_in_without_a_res
 
 def test_a_stamped_trajectory_with_nothing_running_starts_from_the_arm_at_the_current_phase():
     """An arm moved by someone else through the first steps: the completion continues from where it is."""
-    with Graph() as g:
-        commander = g.add(CommanderNode, max_joint_velocity=VMAX, settle_s=0.2)
-        states = g.publisher(JointState, messages.JOINT_STATES)
-        g.probe.create_timer(0.01, lambda: states.publish(messages.joint_state(NAMES, HOME)))
-        trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
-        g.start()
-        g.wait_for_subscribers(trajectory)
-        assert g.wait(lambda: commander.measured is not None)
+    with commander_graph() as (g, commander, trajectory):
         now = commander.get_clock().now()
         start = Time(nanoseconds=now.nanoseconds - int(0.8e9), clock_type=now.clock_type)  # 8 steps ago
         trajectory.publish(messages.joint_trajectory(NAMES, plan(0.0), DT, stamp=start.to_msg()))

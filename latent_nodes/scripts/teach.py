@@ -164,13 +164,13 @@ class Teacher:
         from latent_nodes.sim import arm
 
         end = time.monotonic() + timeout
-        if self.lockstep:
-            with self.lock:
-                before = self.states
-            while not self.wait(lambda: self.states > before, 0.2):
+        while self.lockstep:
+            try:
+                self.step(arm.HOME, timeout=0.2)
+                break
+            except RuntimeError:
                 if time.monotonic() > end:
-                    raise RuntimeError("the simulator does not answer on /joint_states")
-                self.command_pub.publish(self.messages.joint_state(self.names, arm.HOME))
+                    raise RuntimeError("the simulator does not answer on /joint_states") from None
         if not self.wait(lambda: self.sim_now() > 0, max(0.1, end - time.monotonic())):
             raise RuntimeError("no /clock from the simulator")
 

@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-# The arm rests this long at home before an episode starts (as the generator's arm starts at rest), and the
-# recording continues this long after the last target, so that an episode covers all its steps; seconds of
-# simulated time.
+# In real time the arm rests this long at home before an episode starts (as the generator's arm starts at
+# rest; in lock step it is reset there), and in both the recording continues this long after the last
+# target, so that an episode covers all its steps; seconds of simulated time.
 SETTLE_S = 0.3
 TAIL_S = 0.15
 

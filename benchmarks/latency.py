@@ -67,14 +67,19 @@ class Subject:
         self.proc = subprocess.Popen(base_cmd + ["-p", f"inference.backend:={backend}", *remaps],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.arrived = threading.Event()
-        self.computed: list[float] = []
+        self.computed: list[float] = []  # BehaviourCompleter.complete, as the node reports it
+        self.in_node: list[float] = []  # the node's pose receipt to its trajectory's publication
         self.latencies: list[float] = []
         node.create_subscription(JointTrajectory, self.topics[messages.COMPLETED_BEHAVIOUR],
                                  lambda msg: self.arrived.set(), 10)
-        node.create_subscription(String, self.topics[messages.INFERENCE_RESULT],
-                                 lambda msg: self.computed.append(json.loads(msg.data)["latency_s"]), 10)
+        node.create_subscription(String, self.topics[messages.INFERENCE_RESULT], self.on_result, 10)
         self.pub = node.create_publisher(PoseStamped, self.topics[messages.BLOCK_POSE], 10)
         self.node = node
+
+    def on_result(self, msg) -> None:
+        result = json.loads(msg.data)
+        self.computed.append(result["latency_s"])
+        self.in_node.append(result["pose_to_trajectory_s"])
 
     def ready(self) -> bool:
         from latent_nodes.nodes import messages
@@ -163,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  inference.backend {s.backend}")
             print(f"    end to end  {percentiles(ms)}")
             if inner.size:
+                print(f"    in the node {percentiles(1e3 * np.array(s.in_node[args.warmup:]))}   (pose received to "
+                      "trajectory published)")
                 print(f"    inference   {percentiles(inner)}   (BehaviourCompleter.complete inside the node)")
         if "torch" in summary and "numpy" in summary:
             before, after = summary["torch"], summary["numpy"]

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))  # the 
 
 def weights(seed: int, epochs: int, threads: int) -> torch.Tensor:
     from latent_nodes.config import Config
-    from latent_nodes.training import Trainer
+    from latent_nodes.model.training import Trainer
 
     from synthetic import dataset
 

@@ -32,9 +32,9 @@ import time
 import numpy as np
 import torch
 
-from latent_nodes.completion import BehaviourCompleter
 from latent_nodes.config import Config
-from latent_nodes.online import OnlineEstimator
+from latent_nodes.inference.completion import BehaviourCompleter
+from latent_nodes.inference.online import OnlineEstimator
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

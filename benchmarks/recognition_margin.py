@@ -23,10 +23,10 @@ import argparse
 import numpy as np
 import torch
 
-from latent_nodes.completion import BehaviourCompleter
 from latent_nodes.config import Config
-from latent_nodes.online import OnlineEstimator
-from latent_nodes.recognition import RecognitionMargin
+from latent_nodes.inference.completion import BehaviourCompleter
+from latent_nodes.inference.online import OnlineEstimator
+from latent_nodes.inference.recognition import RecognitionMargin
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

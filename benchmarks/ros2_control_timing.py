@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from latent_nodes.completion import BehaviourCompleter
 from latent_nodes.config import BEHAVIOURS
-from latent_nodes.joint_trajectory import segment_peak_speed, spline_trajectory
+from latent_nodes.inference.completion import BehaviourCompleter
+from latent_nodes.robot.joint_trajectory import segment_peak_speed, spline_trajectory
 from latent_nodes.sim import arm
 from latent_nodes.sim.demonstrations import train_test_positions
 

@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     import torch
 
-    from latent_nodes.checkpoint import load_checkpoint
-    from latent_nodes.dataset import load_dataset
+    from latent_nodes.data.dataset import load_dataset
     from latent_nodes.evaluation import test_split_errors
+    from latent_nodes.model.checkpoint import load_checkpoint
 
     torch.set_num_threads(1)
     taught = load_dataset(args.run / "taught.npz")

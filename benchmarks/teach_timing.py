@@ -56,7 +56,7 @@ def tick_intervals(bag: Path) -> np.ndarray:
     """Seconds between consecutive joint states of ``bag`` (receive times)."""
     from rosbags.highlevel import AnyReader
 
-    from latent_nodes.bags import JOINT_TOPIC
+    from latent_nodes.data.bags import JOINT_TOPIC
 
     with AnyReader([bag]) as reader:
         wanted = [c for c in reader.connections if c.topic == JOINT_TOPIC]
@@ -72,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-grid", type=int, nargs=2, default=None, metavar=("NX", "NY"))
     args = p.parse_args(argv)
 
-    from latent_nodes.bags import read_episodes
     from latent_nodes.config import DataConfig, SimConfig
+    from latent_nodes.data.bags import read_episodes
+    from latent_nodes.data.teaching import lessons
     from latent_nodes.sim import arm
     from latent_nodes.sim.demonstrations import CONTROL_RATE, STEPS
     from latent_nodes.sim.simulator import ArmSimulator
-    from latent_nodes.teaching import lessons
 
     data_cfg, sim_cfg = DataConfig(), SimConfig()
     if args.train_grid:

@@ -28,9 +28,9 @@ import time
 import torch
 
 from latent_nodes.config import Config
-from latent_nodes.regularizer import conformal_regularizer, conformal_regularizer_jvp
+from latent_nodes.model.regularizer import conformal_regularizer, conformal_regularizer_jvp
+from latent_nodes.model.training import Trainer, reconstruction_error, trainer_for_dataset
 from latent_nodes.scripts.train import load_or_generate_dataset
-from latent_nodes.training import Trainer, reconstruction_error, trainer_for_dataset
 
 
 class ReferenceTrainer(Trainer):

@@ -27,9 +27,9 @@ import time
 import numpy as np
 import torch
 
-from latent_nodes.completion import BehaviourCompleter
 from latent_nodes.config import Config
-from latent_nodes.training import reconstruction_error
+from latent_nodes.inference.completion import BehaviourCompleter
+from latent_nodes.model.training import reconstruction_error
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

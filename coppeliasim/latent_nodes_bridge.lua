@@ -217,7 +217,7 @@ function onSetBlock(msg)
     end
 end
 
--- Metres from (x, y) to the trained workspace rectangle, 0 inside (latent_nodes/domain.py measures the
+-- Metres from (x, y) to the trained workspace rectangle, 0 inside (latent_nodes/inference/domain.py measures the
 -- same for the default dataset, whose training positions fill that rectangle).
 function outsideWorkspace(x, y)
     local dx = math.max(config.workspaceX[1] - x, 0, x - config.workspaceX[2])

@@ -178,7 +178,7 @@ class NodesConfig:
                                        "move by more than this, rad (any joint)", gt=0.0)
     online_window: int = _f(0, "online mode: infer from the last this many observed steps (0: all so far)", ge=0)
     recognition_max_error: float = _f(5e-3, "behaviour auto: the best behaviour's window error (normalized) must "
-                                            "be at most this to be named (recognition.py; 5e-3 fits clean "
+                                            "be at most this to be named (inference/recognition.py; 5e-3 fits clean "
                                             "demonstrations, an executed arm needs more: docs/online.md)", gt=0.0)
     frame_id: str = _f("table", "frame of block poses: the table plane the model was trained in", min_length=1)
     target: str = _f("embedded", "where the commander sends joints: embedded | coppeliasim (JointState targets "

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from latent_nodes.config import InferenceConfig, ModelConfig
-from latent_nodes.inference import infer_latent
-from latent_nodes.latent_model import LatentModel
-from latent_nodes.normalization import Normalizer
-from latent_nodes.training import reconstruction_error
+from latent_nodes.inference.search import infer_latent
+from latent_nodes.model.latent_model import LatentModel
+from latent_nodes.model.normalization import Normalizer
+from latent_nodes.model.training import reconstruction_error
 
 
 def first_step_mask(cfg: ModelConfig) -> torch.Tensor:

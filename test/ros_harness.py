@@ -31,7 +31,7 @@ from synthetic import tiny_checkpoint
 
 def train_tiny_model(path: Path) -> Path:
     """A small model on synthetic behaviours mapped onto the arm's joints, saved to ``path`` (seconds)."""
-    from latent_nodes.checkpoint import save_checkpoint
+    from latent_nodes.model.checkpoint import save_checkpoint
     from latent_nodes.sim import arm
 
     ckpt = tiny_checkpoint(arm.JOINT_NAMES, arm.JOINT_LOWER, arm.JOINT_UPPER, arm.HOME)

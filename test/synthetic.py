@@ -32,11 +32,11 @@ def tiny_checkpoint(joint_names, lower=None, upper=None, home=None, epochs: int 
     Block positions become metres on the table; joints are the synthetic values in radians or, given
     ``lower``/``upper``/``home``, motions of a tenth of each joint's range around home inside the limits.
     """
-    from latent_nodes.checkpoint import Checkpoint
     from latent_nodes.config import Config
-    from latent_nodes.domain import Domain
-    from latent_nodes.normalization import Normalizer
-    from latent_nodes.training import Trainer
+    from latent_nodes.inference.domain import Domain
+    from latent_nodes.model.checkpoint import Checkpoint
+    from latent_nodes.model.normalization import Normalizer
+    from latent_nodes.model.training import Trainer
 
     seqs, labels, _ = dataset(n_side=4)
     raw = seqs.astype(np.float64).copy()

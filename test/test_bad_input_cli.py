@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import torch
 
-from latent_nodes.checkpoint import CheckpointError, load_checkpoint
 from latent_nodes.config import default_model_path
-from latent_nodes.dataset import Dataset, DatasetError, load_dataset, save_dataset
+from latent_nodes.data.dataset import Dataset, DatasetError, load_dataset, save_dataset
+from latent_nodes.model.checkpoint import CheckpointError, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,7 +94,7 @@ class _Payload:
 
 
 def test_crafted_pickle_is_not_a_model_and_never_runs(tmp_path):
-    from latent_nodes.completion import BehaviourCompleter
+    from latent_nodes.inference.completion import BehaviourCompleter
 
     marker = tmp_path / "ran"
     raw = tmp_path / "raw.pt"
@@ -116,7 +116,7 @@ def test_crafted_pickle_is_not_a_model_and_never_runs(tmp_path):
 # 3. One line where a traceback was ---------------------------------------------------------------------------
 
 def test_damaged_model_files_are_one_line(tmp_path, shipped_payload, capsys):
-    from latent_nodes.completion import BehaviourCompleter
+    from latent_nodes.inference.completion import BehaviourCompleter
     from latent_nodes.scripts import demo
 
     no_dt = write_model(tmp_path / "no_dt.pt", {k: v for k, v in shipped_payload.items() if k != "dt"})
@@ -278,7 +278,7 @@ def test_resume_refuses_settings_it_would_ignore(capsys, tmp_path):
 # 6. Clear messages ---------------------------------------------------------------------------------------------
 
 def test_messages_say_what_is_wrong(capsys, tmp_path, shipped_payload):
-    from latent_nodes.completion import BehaviourCompleter, InvalidObservation
+    from latent_nodes.inference.completion import BehaviourCompleter, InvalidObservation
 
     config = {**shipped_payload["config"], "model": {**shipped_payload["config"]["model"], "layer_sizes": [8, 8, 8]}}
     mismatch = write_model(tmp_path / "mismatch.pt", {**shipped_payload, "config": config})

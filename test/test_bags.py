@@ -7,7 +7,7 @@ rosbags = pytest.importorskip("rosbags")
 from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
 from rosbags.typesys import Stores, get_typestore  # noqa: E402
 
-from latent_nodes.bags import BagError, read_episodes  # noqa: E402
+from latent_nodes.data.bags import BagError, read_episodes  # noqa: E402
 
 NAMES = [f"joint_{i}" for i in range(9)]
 TS = get_typestore(Stores.ROS2_JAZZY)
@@ -148,7 +148,7 @@ def test_clear_errors(tmp_path):
 
 
 def test_bag2dataset_command_writes_a_trainable_dataset(tmp_path):
-    from latent_nodes.dataset import load_dataset
+    from latent_nodes.data.dataset import load_dataset
     from latent_nodes.scripts.bag2dataset import main
 
     a, b = tmp_path / "a", tmp_path / "b"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from latent_nodes.checkpoint import FORMAT_VERSION, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from latent_nodes.completion import BehaviourCompleter, InvalidObservation
+from latent_nodes.inference.completion import BehaviourCompleter, InvalidObservation
+from latent_nodes.model.checkpoint import FORMAT_VERSION, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 
 from synthetic import tiny_checkpoint
 

@@ -17,7 +17,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.commander_node import CommanderNode
-from latent_nodes.safety import CheckedTrajectory
+from latent_nodes.robot.safety import CheckedTrajectory
 from latent_nodes.sim import arm
 
 NAMES = list(arm.JOINT_NAMES)

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from latent_nodes.config import Config, load_config
-from latent_nodes.normalization import Normalizer
+from latent_nodes.model.normalization import Normalizer
 
 
 def test_yaml_round_trip(tmp_path):
@@ -131,8 +131,8 @@ def test_every_entry_point_refuses_the_same_way():
 
 
 def test_validation_normalizes_and_accepts_the_defaults():
-    from latent_nodes.checkpoint import load_checkpoint
     from latent_nodes.config import InferenceConfig, SimConfig, default_model_path, validate_section
+    from latent_nodes.model.checkpoint import load_checkpoint
 
     assert Config().validate() == Config()
     assert load_checkpoint(default_model_path()).config == Config.from_dict(

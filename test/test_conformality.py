@@ -8,16 +8,16 @@ import pytest
 import torch
 
 from latent_nodes.config import CASE_NO_EMBEDDING, ModelConfig
-from latent_nodes.conformality import (
+from latent_nodes.model.conformality import (
     chart_conformality,
     chart_jacobians,
     condition_numbers,
     model_conformality,
     orthogonality_ratio,
 )
-from latent_nodes.embedding import PatternEmbedding
-from latent_nodes.latent_model import LatentModel
-from latent_nodes.regularizer import orthonormal_pairs
+from latent_nodes.model.embedding import PatternEmbedding
+from latent_nodes.model.latent_model import LatentModel
+from latent_nodes.model.regularizer import orthonormal_pairs
 
 from synthetic import dataset
 
@@ -135,7 +135,7 @@ def test_model_conformality_per_behaviour():
 
 
 def test_train_command_reports_conformality(tmp_path):
-    from latent_nodes.dataset import Dataset, save_dataset
+    from latent_nodes.data.dataset import Dataset, save_dataset
     from latent_nodes.scripts.train import main
 
     seqs, labels, xy = dataset(n_side=3)

@@ -3,12 +3,16 @@
 import subprocess
 import sys
 
-CORE = ["config", "pvrnn", "embedding", "regularizer", "latent_model", "training", "inference", "completion",
-        "evaluation", "normalization", "checkpoint", "dataset", "atomic", "safety", "bags", "baselines",
-        "training_plots", "cli", "domain", "conformality", "online", "recognition",
-        "warm_start", "sim.arm", "sim.kinematics", "sim.simulator", "sim.demonstrations",
-        "sim.render", "scripts.train", "scripts.table1", "scripts.dataset", "scripts.render", "scripts.bag2dataset",
-        "scripts.domain", "sim.urdf", "scripts.urdf", "joint_trajectory", "robot_description", "fingertip_path"]
+CORE = ["config", "atomic", "cli", "evaluation", "baselines",
+        "model.pvrnn", "model.embedding", "model.regularizer", "model.latent_model", "model.normalization",
+        "model.checkpoint", "model.conformality", "model.numpy_generator", "model.training", "model.training_plots",
+        "inference.search", "inference.warm_start", "inference.completion", "inference.online",
+        "inference.recognition", "inference.domain",
+        "data.dataset", "data.bags", "data.recording", "data.teaching",
+        "robot.joint_trajectory", "robot.safety", "robot.splice", "robot.fingertip_path", "robot.robot_description",
+        "sim.arm", "sim.kinematics", "sim.simulator", "sim.demonstrations", "sim.render", "sim.urdf",
+        "scripts.train", "scripts.table1", "scripts.dataset", "scripts.render", "scripts.bag2dataset",
+        "scripts.domain", "scripts.urdf"]
 
 PROBE = """
 import importlib, sys
@@ -21,7 +25,7 @@ class Block:  # make every ROS 2 Python package unimportable
 sys.meta_path.insert(0, Block())
 for m in sys.argv[1:]:
     importlib.import_module("latent_nodes." + m)
-from latent_nodes.completion import BehaviourCompleter
+from latent_nodes.inference.completion import BehaviourCompleter
 out = BehaviourCompleter.from_checkpoint().complete([0.47, 0.05], "reach_circle")
 assert out.joints.shape == (20, 9)
 assert not any(k.split(".")[0] == "rclpy" for k in sys.modules)

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from latent_nodes.dataset import FORMAT_VERSION, Dataset, DatasetError, load_dataset, save_dataset
+from latent_nodes.data.dataset import FORMAT_VERSION, Dataset, DatasetError, load_dataset, save_dataset
 
 NAMES = tuple(f"j{i}" for i in range(9))
 

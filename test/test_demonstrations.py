@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from latent_nodes.config import BEHAVIOURS, DataConfig, SimConfig
-from latent_nodes.dataset import load_dataset, save_dataset
+from latent_nodes.data.dataset import load_dataset, save_dataset
 from latent_nodes.scripts import dataset as dataset_command
 from latent_nodes.sim import arm, kinematics
 from latent_nodes.sim.demonstrations import (

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from latent_nodes.checkpoint import ModelFileWarning, load_checkpoint, save_checkpoint
-from latent_nodes.completion import BehaviourCompleter, InvalidObservation, OutOfDomain
-from latent_nodes.domain import Domain, hull_distance, median_spacing
+from latent_nodes.inference.completion import BehaviourCompleter, InvalidObservation, OutOfDomain
+from latent_nodes.inference.domain import Domain, hull_distance, median_spacing
+from latent_nodes.model.checkpoint import ModelFileWarning, load_checkpoint, save_checkpoint
 
 SQUARE = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.5, 0.5]])
 
@@ -148,7 +148,7 @@ def test_policy_settings_are_checked(shipped, kwargs, expected):
 
 
 def test_a_domain_record_that_does_not_fit_the_model_is_refused(tmp_path, shipped):
-    from latent_nodes.checkpoint import CheckpointError
+    from latent_nodes.model.checkpoint import CheckpointError
 
     path = tmp_path / "bad.pt"
     save_checkpoint(path, shipped.ckpt)

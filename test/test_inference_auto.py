@@ -10,9 +10,9 @@ from geometry_msgs.msg import PoseStamped
 from ros_harness import Graph
 from test_inference_online import FakeArm, run_behaviour
 
+from latent_nodes.inference.recognition import RecognitionMargin
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.inference_node import InferenceNode
-from latent_nodes.recognition import RecognitionMargin
 
 
 def test_auto_recognizes_or_abstains_and_publishes_only_a_decision(tiny_model):

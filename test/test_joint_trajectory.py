@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from latent_nodes.joint_trajectory import (
+from latent_nodes.robot.joint_trajectory import (
     JointNameMap,
     for_controller,
     knot_velocities,
@@ -11,7 +11,7 @@ from latent_nodes.joint_trajectory import (
     spline_trajectory,
     split_joints,
 )
-from latent_nodes.robot_description import RobotDescriptionError, joint_limits
+from latent_nodes.robot.robot_description import RobotDescriptionError, joint_limits
 from latent_nodes.sim import arm
 from latent_nodes.sim.urdf import build_urdf
 

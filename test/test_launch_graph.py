@@ -52,8 +52,8 @@ from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from ros_harness import Graph  # noqa: E402
 
-from latent_nodes.completion import BehaviourCompleter  # noqa: E402
 from latent_nodes.config import default_model_path, section_from_dict  # noqa: E402
+from latent_nodes.inference.completion import BehaviourCompleter  # noqa: E402
 from latent_nodes.nodes import messages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

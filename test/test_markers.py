@@ -11,9 +11,9 @@ from ros_harness import Graph
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
 
-from latent_nodes.fingertip_path import fingertip_path
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.markers_node import MARKERS, MarkersNode
+from latent_nodes.robot.fingertip_path import fingertip_path
 from latent_nodes.sim import arm
 from latent_nodes.sim.kinematics import forward_kinematics
 

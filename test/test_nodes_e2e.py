@@ -7,7 +7,7 @@ import pytest
 from geometry_msgs.msg import PoseStamped
 from ros_harness import Graph
 
-from latent_nodes.completion import BehaviourCompleter
+from latent_nodes.inference.completion import BehaviourCompleter
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.commander_node import CommanderNode
 from latent_nodes.nodes.inference_node import InferenceNode

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from latent_nodes.completion import BehaviourCompleter
 from latent_nodes.config import BEHAVIOURS, CASE_NO_EMBEDDING, DataConfig, InferenceConfig, ModelConfig, SimConfig
-from latent_nodes.inference import infer_latent
-from latent_nodes.latent_model import LatentModel
-from latent_nodes.numpy_generator import NumpyGenerator
-from latent_nodes.online import OnlineEstimator
+from latent_nodes.inference.completion import BehaviourCompleter
+from latent_nodes.inference.online import OnlineEstimator
+from latent_nodes.inference.search import infer_latent
+from latent_nodes.model.latent_model import LatentModel
+from latent_nodes.model.numpy_generator import NumpyGenerator
 from latent_nodes.sim.demonstrations import generate_demonstration, sample_rng, train_test_positions
 
 JOINT_TOL = 1e-6  # rad
@@ -141,7 +141,7 @@ def test_unknown_backend_is_refused(shipped):
 
 def test_a_rejected_last_trial_keeps_the_start_and_its_completion(shipped):
     """One undamped step from far-off starts: some trials are rejected, and both paths keep those starts."""
-    from latent_nodes.inference import _gauss_newton_numpy
+    from latent_nodes.inference.search import _gauss_newton_numpy
 
     model = shipped.model
     with torch.no_grad():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from latent_nodes.completion import BehaviourCompleter, InvalidObservation, OutOfDomain
 from latent_nodes.config import BEHAVIOURS, DataConfig, SimConfig
-from latent_nodes.online import OnlineEstimator
+from latent_nodes.inference.completion import BehaviourCompleter, InvalidObservation, OutOfDomain
+from latent_nodes.inference.online import OnlineEstimator
 from latent_nodes.sim.demonstrations import generate_demonstration, sample_rng, train_test_positions
 
 N_TRAIN = 25  # training positions per behaviour in the default dataset (5 x 5)

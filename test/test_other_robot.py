@@ -8,7 +8,7 @@ the joints from the first trajectory and their limits from the arm's robot descr
 import numpy as np
 import pytest
 
-from latent_nodes.dataset import Dataset, load_dataset, save_dataset
+from latent_nodes.data.dataset import Dataset, load_dataset, save_dataset
 
 NAMES = ("shoulder_pan", "shoulder_lift", "elbow", "wrist_1", "wrist_2", "wrist_3")
 T = 20
@@ -42,9 +42,9 @@ def six_joint_model(tmp_path_factory):
     """Trained as ``latent-nodes train`` trains (trainer_for_dataset, to_checkpoint), small and briefly."""
     import torch
 
-    from latent_nodes.checkpoint import save_checkpoint
     from latent_nodes.config import Config
-    from latent_nodes.training import to_checkpoint, trainer_for_dataset
+    from latent_nodes.model.checkpoint import save_checkpoint
+    from latent_nodes.model.training import to_checkpoint, trainer_for_dataset
 
     tmp = tmp_path_factory.mktemp("six")
     save_dataset(six_joint_dataset(), tmp / "six.npz")
@@ -64,7 +64,7 @@ def six_joint_model(tmp_path_factory):
 
 
 def test_a_six_joint_arm_trains_and_completes_with_its_own_joints(six_joint_model):
-    from latent_nodes.completion import BehaviourCompleter
+    from latent_nodes.inference.completion import BehaviourCompleter
 
     path, ds = six_joint_model
     completer = BehaviourCompleter.from_checkpoint(path)
@@ -218,9 +218,9 @@ def test_the_ros2_control_target_sends_a_six_joint_arm_its_own_joints_within_its
     from trajectory_controller_stand_in import ControllerRules, StandInTrajectoryController
     from trajectory_msgs.msg import JointTrajectory
 
-    from latent_nodes.joint_trajectory import SplineTrajectory
     from latent_nodes.nodes import messages
     from latent_nodes.nodes.commander_node import CommanderNode
+    from latent_nodes.robot.joint_trajectory import SplineTrajectory
 
     target = np.full((20, len(NAMES)), 0.6)  # beyond the elbow's upper limit
     with Graph() as g:

@@ -4,9 +4,9 @@ import torch
 from torch.func import functional_call, jvp
 
 from latent_nodes.config import ModelConfig
-from latent_nodes.embedding import PatternEmbedding
-from latent_nodes.latent_model import LatentModel
-from latent_nodes.pvrnn import PVRNN
+from latent_nodes.model.embedding import PatternEmbedding
+from latent_nodes.model.latent_model import LatentModel
+from latent_nodes.model.pvrnn import PVRNN
 
 
 def make(seed: int = 0) -> PVRNN:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from latent_nodes.completion import BehaviourCompleter
 from latent_nodes.config import BEHAVIOURS, DataConfig, SimConfig
-from latent_nodes.online import OnlineEstimator
-from latent_nodes.recognition import UNDECIDED, RecognitionMargin
+from latent_nodes.inference.completion import BehaviourCompleter
+from latent_nodes.inference.online import OnlineEstimator
+from latent_nodes.inference.recognition import UNDECIDED, RecognitionMargin
 from latent_nodes.sim.demonstrations import generate_demonstration, sample_rng, train_test_positions
 
 NAMES = ("reach", "reach_circle")

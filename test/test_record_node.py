@@ -19,7 +19,7 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from latent_nodes.bags import read_episodes  # noqa: E402
+from latent_nodes.data.bags import read_episodes  # noqa: E402
 from latent_nodes.nodes import messages  # noqa: E402
 from latent_nodes.nodes.record_node import RecordNode  # noqa: E402
 

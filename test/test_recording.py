@@ -1,12 +1,12 @@
-"""Bags written by latent_nodes.recording read back as labelled episodes, and appear only when complete."""
+"""Bags written by latent_nodes.data.recording read back as labelled episodes, and appear only when complete."""
 
 import numpy as np
 import pytest
 
 pytest.importorskip("rosbags")
 
-from latent_nodes.bags import read_episodes  # noqa: E402
-from latent_nodes.recording import BagWriter, RecordingError  # noqa: E402
+from latent_nodes.data.bags import read_episodes  # noqa: E402
+from latent_nodes.data.recording import BagWriter, RecordingError  # noqa: E402
 
 NAMES = [f"j{i}" for i in range(6)]
 S = 1_000_000_000

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from latent_nodes.embedding import PatternEmbedding
-from latent_nodes.regularizer import conformal_regularizer, conformal_regularizer_jvp, orthonormal_pairs
+from latent_nodes.model.embedding import PatternEmbedding
+from latent_nodes.model.regularizer import conformal_regularizer, conformal_regularizer_jvp, orthonormal_pairs
 
 
 def linear_embedding(a: torch.Tensor):

@@ -27,10 +27,10 @@ from std_srvs.srv import Trigger
 from trajectory_controller_stand_in import ControllerRules, StandInTrajectoryController
 from trajectory_msgs.msg import JointTrajectory
 
-from latent_nodes.joint_trajectory import SplineTrajectory, knot_velocities
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.commander_node import CommanderNode
 from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory, describe_result
+from latent_nodes.robot.joint_trajectory import SplineTrajectory, knot_velocities
 from latent_nodes.sim import arm
 from latent_nodes.sim.urdf import build_urdf
 

@@ -33,10 +33,10 @@ def test_taught_bags_become_the_generated_dataset_and_train(tmp_path):
     import torch
 
     from latent_nodes.config import Config, DataConfig, SimConfig
-    from latent_nodes.dataset import load_dataset
+    from latent_nodes.data.dataset import load_dataset
+    from latent_nodes.model.training import trainer_for_dataset
     from latent_nodes.scripts import bag2dataset, teach
     from latent_nodes.sim.demonstrations import generate_dataset
-    from latent_nodes.training import trainer_for_dataset
 
     bags = tmp_path / "bags"
     assert teach.main(["--out", str(bags), "--train-grid", "2", "2", "--test-grid", "1", "1"]) == 0
@@ -72,7 +72,7 @@ def test_taught_bags_become_the_generated_dataset_and_train(tmp_path):
 
 
 def test_a_realtime_teaching_run_converts(tmp_path):
-    from latent_nodes.dataset import load_dataset
+    from latent_nodes.data.dataset import load_dataset
     from latent_nodes.scripts import bag2dataset, teach
 
     bags = tmp_path / "bags"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from latent_nodes.safety import JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
+from latent_nodes.robot.safety import JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
 
 NAMES = ("a", "b", "c")
 LIMITS = JointLimits(NAMES, lower=[-1.0, -2.0, 0.0], upper=[1.0, 2.0, 0.5], max_velocity=[1.0, 2.0, 0.5])

@@ -119,7 +119,7 @@ def test_physics_is_deterministic():
 
 def test_the_simulator_never_imports_rclpy():
     code = ("import sys; import latent_nodes.sim.simulator, latent_nodes.sim.demonstrations, "
-            "latent_nodes.sim.render, latent_nodes.dataset; "
+            "latent_nodes.sim.render, latent_nodes.data.dataset; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('rclpy', 'torch')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

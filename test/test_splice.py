@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from latent_nodes.safety import CheckedTrajectory, rate_limit
-from latent_nodes.splice import splice
+from latent_nodes.robot.safety import CheckedTrajectory, rate_limit
+from latent_nodes.robot.splice import splice
 
 DT = 0.1  # the behaviour's step
 TICK = 0.02  # the commander's command period (50 Hz)

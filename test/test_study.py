@@ -391,8 +391,8 @@ def test_a_metric_added_later_is_measured_from_the_stored_models(uninterrupted, 
 
 def test_reference_rows_match_the_table1_command():
     """The study's reference rows and ``latent-nodes table1 --reference-only`` see the same input."""
-    from latent_nodes.dataset import Dataset
-    from latent_nodes.normalization import Normalizer
+    from latent_nodes.data.dataset import Dataset
+    from latent_nodes.model.normalization import Normalizer
     from latent_nodes.scripts.table1 import baseline_rows
     from latent_nodes.study.references import reference_results
 

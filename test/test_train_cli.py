@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from latent_nodes.checkpoint import load_checkpoint
 from latent_nodes.config import DataConfig
-from latent_nodes.dataset import save_dataset
+from latent_nodes.data.dataset import save_dataset
+from latent_nodes.model.checkpoint import load_checkpoint
 from latent_nodes.sim.demonstrations import generate_dataset
 
 SMALL = ["--layer-sizes", "16", "8", "--time-constants", "2", "4", "--embedding-hidden", "8", "--no-progress"]

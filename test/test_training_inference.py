@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from latent_nodes.config import CASES, Config, InferenceConfig
-from latent_nodes.inference import infer_latent
-from latent_nodes.training import Trainer
+from latent_nodes.inference.search import infer_latent
+from latent_nodes.model.training import Trainer
 
 from synthetic import dataset
 

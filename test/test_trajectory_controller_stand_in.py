@@ -17,9 +17,9 @@ from builtin_interfaces.msg import Duration, Time
 from trajectory_controller_stand_in import ControllerRules, Execution, rejection
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from latent_nodes.joint_trajectory import for_controller, spline_trajectory
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.ros2_control_output import controller_message, hold_message
+from latent_nodes.robot.joint_trajectory import for_controller, spline_trajectory
 
 JOINTS = ("joint1", "joint2", "joint3")
 UPSTREAM = ControllerRules(JOINTS, allow_nonzero_velocity_at_trajectory_end=True)

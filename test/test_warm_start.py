@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from latent_nodes.checkpoint import Checkpoint
-from latent_nodes.completion import BehaviourCompleter
 from latent_nodes.config import InferenceConfig
+from latent_nodes.inference.completion import BehaviourCompleter
+from latent_nodes.inference.warm_start import WarmStart, fit_warm_start, polynomial_features
+from latent_nodes.model.checkpoint import Checkpoint
 from latent_nodes.sim.demonstrations import train_test_positions
-from latent_nodes.warm_start import WarmStart, fit_warm_start, polynomial_features
 
 from synthetic import tiny_checkpoint
 

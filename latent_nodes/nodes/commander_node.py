@@ -3,7 +3,7 @@
 Subscribes ``/completed_behaviour`` (trajectory_msgs/JointTrajectory) and sends joint position targets on
 ``/joint_command`` at ``command_rate``, interpolating between the trajectory's points. Both worlds (the
 embedded sim and CoppeliaSim's scene script, chosen by ``target``) read the same topic. Before anything
-is sent a trajectory must pass ``latent_nodes.safety``: exactly the arm's joint names, finite values,
+is sent a trajectory must pass ``latent_nodes.robot.safety``: exactly the arm's joint names, finite values,
 increasing times; positions are clamped to the joint limits and every streamed target is rate-limited to
 the velocity limits. A newer trajectory replaces the running one (it starts from the last target sent).
 With ``target: ros2_control`` the checked trajectory goes whole to the robot's controllers instead, timed
@@ -17,7 +17,7 @@ drives that arm, within the limits of its description. (ros2_control keeps the e
 the model's, renamed by ``joint_name_map``.)
 A trajectory with a zero header stamp starts on receipt. One with a stamp is timed from that stamp, the
 behaviour's start (the online inference node's updates): it is spliced in at the current time
-(``latent_nodes.splice``), continuing from the step the arm is at and blending from the last target sent
+(``latent_nodes.robot.splice``), continuing from the step the arm is at and blending from the last target sent
 within the velocity limit, with no restart from home and no jump.
 
 Execution stops on ``~/stop`` (std_srvs/Trigger), when ``/joint_states`` goes stale, and when the clock
@@ -53,9 +53,9 @@ from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.ros2_control_output import DESCRIPTION_QOS, ROS2_CONTROL_PARAMETERS, Ros2ControlOutput
 from latent_nodes.nodes.runner import run_node
-from latent_nodes.robot_description import RobotDescriptionError, joint_limits
-from latent_nodes.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
-from latent_nodes.splice import splice
+from latent_nodes.robot.robot_description import RobotDescriptionError, joint_limits
+from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
+from latent_nodes.robot.splice import splice
 
 
 def arm_limits() -> JointLimits:

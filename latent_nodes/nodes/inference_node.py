@@ -55,11 +55,11 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from latent_nodes.config import InferenceConfig, NodesConfig
+from latent_nodes.inference.recognition import UNDECIDED, RecognitionMargin
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.runner import StartupError, run_node
-from latent_nodes.recognition import UNDECIDED, RecognitionMargin
 
 AUTO = "auto"  # the behaviour parameter's value that asks for recognition (online mode)
 
@@ -81,8 +81,8 @@ class InferenceNode(Node):
         super().__init__("inference", **kwargs)
         import torch
 
-        from latent_nodes.checkpoint import CheckpointError
-        from latent_nodes.completion import BehaviourCompleter
+        from latent_nodes.inference.completion import BehaviourCompleter
+        from latent_nodes.model.checkpoint import CheckpointError
 
         self.settings = declare_section(
             self, NodesConfig, only=["model_path", "behaviour", "frame_id", "torch_threads", "out_of_domain",
@@ -225,7 +225,7 @@ class InferenceNode(Node):
 
     def refuse(self, exc: ValueError) -> None:
         """One warning line for a refused pose, counted for /diagnostics by kind."""
-        from latent_nodes.completion import OutOfDomain
+        from latent_nodes.inference.completion import OutOfDomain
 
         self.health.count("refused_out_of_domain" if isinstance(exc, OutOfDomain) else "refused_invalid", event=True)
         self.get_logger().warning(f"refusing block pose: {exc}")
@@ -291,8 +291,8 @@ class InferenceNode(Node):
 
     def run_online(self, job: Job) -> None:
         """Observe, re-infer and publish at every step of one behaviour that starts now."""
-        from latent_nodes.completion import InvalidObservation
-        from latent_nodes.online import OnlineEstimator
+        from latent_nodes.inference.completion import InvalidObservation
+        from latent_nodes.inference.online import OnlineEstimator
 
         clock = self.get_clock()
         start = clock.now()  # the behaviour's start: every trajectory of this behaviour is stamped with it

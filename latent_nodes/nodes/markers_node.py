@@ -3,7 +3,7 @@
 Subscribes ``/block_pose`` (best effort, as the inference node) and ``/completed_behaviour``, and
 publishes a visualization_msgs/MarkerArray on ``/latent_nodes/markers`` in the block poses' frame
 (``frame_id``, the robot description's root link): a red cube where the block is, and the line the
-fingertip follows along the newest completed behaviour (``latent_nodes.fingertip_path``, forward
+fingertip follows along the newest completed behaviour (``latent_nodes.robot.fingertip_path``, forward
 kinematics of the arm) with a dot at each of its points. The publisher is transient local, so a
 display started later still gets the newest markers. A trajectory that is not the arm's is ignored
 with a warning.
@@ -20,10 +20,10 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
 
 from latent_nodes.config import NodesConfig, SimConfig
-from latent_nodes.fingertip_path import fingertip_path
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.runner import run_node
+from latent_nodes.robot.fingertip_path import fingertip_path
 
 MARKERS = "/latent_nodes/markers"
 BLOCK_NS, PATH_NS, POINTS_NS = "block", "fingertip_path", "fingertip_points"

@@ -16,7 +16,7 @@ no service type with a string request::
     ros2 service call /record/stop_episode std_srvs/srv/Trigger
 
 The bag appears under its name when the node stops (Ctrl-C, SIGTERM, ``ros2 launch`` ending): it is
-written beside it and moved into place complete (``latent_nodes.recording``).
+written beside it and moved into place complete (``latent_nodes.data.recording``).
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from latent_nodes.bags import EPISODE_TOPIC
 from latent_nodes.config import BEHAVIOURS
+from latent_nodes.data.bags import EPISODE_TOPIC
+from latent_nodes.data.recording import RecordingError, valid_label
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.runner import StartupError, run_node
 from latent_nodes.nodes.topic_recorder import TopicRecorder
-from latent_nodes.recording import RecordingError, valid_label
 
 
 class RecordNode(Node):

@@ -2,9 +2,9 @@
 
 A ros2_control arm is driven by a joint_trajectory_controller, which takes the whole behaviour at once
 and interpolates it itself. The commander checks a trajectory exactly as for the other targets
-(``latent_nodes.safety``: the model's joint names, finite values, increasing times, clamped to the
+(``latent_nodes.robot.safety``: the model's joint names, finite values, increasing times, clamped to the
 limits); this module then times it within the velocity limits with spline velocities
-(``latent_nodes.joint_trajectory``), renames the joints for the robot (``joint_name_map``) and sends
+(``latent_nodes.robot.joint_trajectory``), renames the joints for the robot (``joint_name_map``) and sends
 the arm's joints to ``arm_controller_topic`` and ``gripper_joints`` to ``gripper_controller_topic``
 (nothing if that is empty), each as a JointTrajectory with a zero stamp ("start now"). With
 ``trajectory_interface: action`` the arm's part goes to the controller's FollowJointTrajectory action
@@ -36,7 +36,8 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from latent_nodes.config import NodesConfig
-from latent_nodes.joint_trajectory import (
+from latent_nodes.nodes import messages
+from latent_nodes.robot.joint_trajectory import (
     ControllerTrajectory,
     JointNameMap,
     SplineTrajectory,
@@ -44,9 +45,8 @@ from latent_nodes.joint_trajectory import (
     spline_trajectory,
     split_joints,
 )
-from latent_nodes.nodes import messages
-from latent_nodes.robot_description import RobotDescriptionError, joint_limits
-from latent_nodes.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory
+from latent_nodes.robot.robot_description import RobotDescriptionError, joint_limits
+from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory
 
 try:  # a system ROS 2 install has control_msgs; the PyPI wheels do not
     from control_msgs.action import FollowJointTrajectory

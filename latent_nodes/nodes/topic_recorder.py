@@ -2,7 +2,7 @@
 
 ``TopicRecorder`` hangs raw subscriptions (``raw=True``: the CDR bytes as they arrived, nothing decoded)
 on a node and writes each message with its receive time on the node's clock (simulated time under
-``use_sim_time``) into a ``latent_nodes.recording.BagWriter``. A latched topic (``/robot_description``)
+``use_sim_time``) into a ``latent_nodes.data.recording.BagWriter``. A latched topic (``/robot_description``)
 is subscribed transient local, so a description published before recording started is still recorded,
 and is marked latched in the bag so that ``ros2 bag play`` offers it the same way.
 
@@ -22,8 +22,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 
+from latent_nodes.data.recording import BagWriter
 from latent_nodes.nodes import messages
-from latent_nodes.recording import BagWriter
 
 MARKERS = "/latent_nodes/markers"  # the markers node's MarkerArray (block, fingertip path), transient local
 

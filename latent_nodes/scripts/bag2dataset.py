@@ -4,7 +4,7 @@ Each ``--bag`` is ``PATH`` or ``PATH:BEHAVIOUR`` or ``PATH:BEHAVIOUR:SPLIT``. A 
 topic is split into its labelled episodes; one without it is a single episode labelled by BEHAVIOUR.
 SPLIT is ``train`` (default) or ``test``. Joint order and names come from ``--joint-names`` (default:
 the embedded arm's). ``--align-onset RAD`` starts each episode at its motion onset instead of its start
-mark (``latent_nodes.bags``), which removes the varying delay between pressing start and moving.
+mark (``latent_nodes.data.bags``), which removes the varying delay between pressing start and moving.
 ``--stamps header`` times joint states by their header stamps instead of their receive times (for
 recordings whose driver stamps on the recorder's clock, e.g. ``latent-nodes teach``'s). The result trains
 like any generated dataset (``latent-nodes train --dataset``).
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_nodes.bags import STAMPS
 from latent_nodes.config import BEHAVIOURS, ModelConfig
+from latent_nodes.data.bags import STAMPS
 
 
 def parse_bag_spec(spec: str) -> tuple[Path, str | None, str]:
@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from latent_nodes.bags import read_episodes
-    from latent_nodes.dataset import Dataset, save_dataset
+    from latent_nodes.data.bags import read_episodes
+    from latent_nodes.data.dataset import Dataset, save_dataset
 
     if args.joint_names is None:
         from latent_nodes.sim.arm import JOINT_NAMES
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: {len(seqs)} episodes so far")
         dataset = Dataset(sequences=np.array(seqs), labels=np.array(labels), block_xy=np.array(xys),
                           split=np.array(splits), joint_names=args.joint_names, behaviour_names=args.behaviours,
-                          dt=args.dt, settings={"generator": "latent_nodes.bags", "bags": args.bag,
+                          dt=args.dt, settings={"generator": "latent_nodes.data.bags", "bags": args.bag,
                                                    "align_onset": args.align_onset, "stamps": args.stamps})
         save_dataset(dataset, args.out)
     except ValueError as exc:  # BagError and DatasetError are ValueErrors with the file in the message

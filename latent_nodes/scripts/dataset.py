@@ -1,7 +1,7 @@
 """Generate the demonstration dataset in the embedded simulator: ``latent-nodes dataset``.
 
 Both behaviours at every training and unseen test block position (the paper's Fig. 3 grid), recorded
-from the simulated arm and written as one file (format in ``latent_nodes/dataset.py``). Options come
+from the simulated arm and written as one file (format in ``latent_nodes/data/dataset.py``). Options come
 from the config schema (``DataConfig``, and ``SimConfig`` under ``--sim-``); ``--config`` reads a YAML
 file first. The same options and seed always give the same file, byte for byte.
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exc:  # --help, or one line about a bad option
         return int(exc.code or 0)
-    from latent_nodes.dataset import load_dataset, save_dataset
+    from latent_nodes.data.dataset import load_dataset, save_dataset
 
     try:
         if args.info is not None:

@@ -48,12 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     if any(not (np.isfinite(d) and d > 0) for d in args.distances):
         print("latent-nodes domain: --distances must be positive metres", file=sys.stderr)
         return 2
-    from latent_nodes.checkpoint import CheckpointError
-    from latent_nodes.completion import BehaviourCompleter
+    from latent_nodes.inference.completion import BehaviourCompleter
+    from latent_nodes.model.checkpoint import CheckpointError
+    from latent_nodes.model.training import reconstruction_error
     from latent_nodes.sim import kinematics
     from latent_nodes.sim.demonstrations import generate_demonstration, train_test_positions
     from latent_nodes.sim.simulator import ArmSimulator
-    from latent_nodes.training import reconstruction_error
 
     try:
         completer = BehaviourCompleter.from_checkpoint(args.model or None, out_of_domain="allow")

@@ -72,9 +72,9 @@ def train_and_evaluate(job: tuple[dict, str, int, str | None]) -> dict:
     """One (case, seed) run in a worker process: train, then first-step reconstruction of the test set."""
     import torch
 
-    from latent_nodes.dataset import load_dataset
+    from latent_nodes.data.dataset import load_dataset
     from latent_nodes.evaluation import test_split_errors
-    from latent_nodes.training import trainer_for_dataset
+    from latent_nodes.model.training import trainer_for_dataset
 
     cfg_dict, case, seed, dataset_path = job
     torch.set_num_threads(1)
@@ -100,7 +100,7 @@ def baseline_rows(dataset, normalizer, perception_dims: list[int] | tuple[int, .
     observation; hyperparameters are chosen on the training positions only (``latent_nodes.baselines``).
     """
     from latent_nodes.baselines import BASELINES
-    from latent_nodes.training import reconstruction_error
+    from latent_nodes.model.training import reconstruction_error
 
     train, test = dataset.train(), dataset.test()
     train_seq, test_seq = normalizer.normalize(train.sequences), normalizer.normalize(test.sequences)
@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or one line about a bad option
         return int(exc.code or 0)
-    from latent_nodes.dataset import load_dataset
-    from latent_nodes.normalization import Normalizer
+    from latent_nodes.data.dataset import load_dataset
+    from latent_nodes.model.normalization import Normalizer
     from latent_nodes.scripts.train import check_device, load_or_generate_dataset
 
     try:
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _reference_only(dataset, cfg: Config, out: Path) -> int:
     """The reference rows alone: seconds, not the minutes of the full table."""
-    from latent_nodes.normalization import Normalizer
+    from latent_nodes.model.normalization import Normalizer
 
     names = list(dataset.behaviour_names)
     start = time.perf_counter()
@@ -237,7 +237,7 @@ def _reference_only(dataset, cfg: Config, out: Path) -> int:
 
 
 def _plot_coords(results: list[dict], names: list[str], out: Path) -> None:
-    from latent_nodes.training_plots import plot_local_coordinates
+    from latent_nodes.model.training_plots import plot_local_coordinates
 
     first_seed = min(r["seed"] for r in results)
     for r in results:

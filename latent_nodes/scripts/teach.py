@@ -20,7 +20,7 @@ unseen test positions into ``OUT/test``; convert them with::
 
 (``--stamps header``: joint states timed by the simulator's stamps; leave it out for ``--realtime`` bags.)
 
-The lessons, their order and their perturbation are ``generate_dataset``'s (``latent_nodes.teaching``),
+The lessons, their order and their perturbation are ``generate_dataset``'s (``latent_nodes.data.teaching``),
 so the converted dataset can be compared sample by sample with ``latent-nodes dataset``'s.
 """
 
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or one line about a bad option
         return int(exc.code or 0)
     from latent_nodes.config import DataConfig, SimConfig
-    from latent_nodes.teaching import lessons
+    from latent_nodes.data.teaching import lessons
 
     data_cfg = DataConfig(train_grid=list(args.train_grid), test_grid=list(args.test_grid), seed=args.seed)
     sim_cfg = SimConfig()

@@ -121,7 +121,7 @@ def check_device(device: str) -> None:
 
 def load_or_generate_dataset(cfg: Config, log=print):
     """The dataset named in the config, or the default one (generated in the simulator if missing)."""
-    from latent_nodes.dataset import load_dataset, save_dataset
+    from latent_nodes.data.dataset import load_dataset, save_dataset
 
     if cfg.data.dataset_path:
         return load_dataset(cfg.data.dataset_path)
@@ -144,10 +144,10 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print, ove
     settings; ``given`` (``section.field`` -> how it was given, see ``explicit_settings``) names the
     settings the caller asked for, and any that differ from the run's are refused rather than ignored.
     """
-    from latent_nodes.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from latent_nodes.evaluation import test_split_errors
-    from latent_nodes.training import to_checkpoint, trainer_for_dataset
-    from latent_nodes.training_plots import plot_local_coordinates, plot_losses
+    from latent_nodes.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from latent_nodes.model.training import to_checkpoint, trainer_for_dataset
+    from latent_nodes.model.training_plots import plot_local_coordinates, plot_losses
 
     cfg.validate()
     out = Path(cfg.train.out_dir)
@@ -238,7 +238,7 @@ def run(cfg: Config, resume: bool = False, progress: bool = True, log=print, ove
         metrics["test_error_first_step"] = errors
         metrics["test_error_units"] = "(1/T) sum_t ||x - x_hat||^2, each dimension scaled to [-1, 1] on train"
     # How conformal each behaviour's chart is at its training xi; {} without an embedding.
-    from latent_nodes.conformality import model_conformality
+    from latent_nodes.model.conformality import model_conformality
 
     metrics["chart_conformality"] = model_conformality(trainer.model, list(dataset.behaviour_names))
     ckpt = to_checkpoint(trainer, normalizer, dataset, metrics)

@@ -35,7 +35,7 @@ import mujoco
 import numpy as np
 
 from latent_nodes.config import BEHAVIOURS, DataConfig, SimConfig
-from latent_nodes.dataset import FORMAT_VERSION, Dataset
+from latent_nodes.data.dataset import FORMAT_VERSION, Dataset
 from latent_nodes.sim import arm, kinematics
 from latent_nodes.sim.simulator import ArmSimulator
 
@@ -176,9 +176,9 @@ def band_positions(train_xy: np.ndarray, count: int, inner: float, outer: float,
     """[count, 2] positions whose distance to the training positions' hull lies in [inner, outer] metres.
 
     Drawn uniformly over that band (rejection from the hull's bounding box grown by ``outer``;
-    ``latent_nodes.domain.hull_distance`` measures the distance): extrapolation just outside the region.
+    ``latent_nodes.inference.domain.hull_distance`` measures the distance): extrapolation just outside the region.
     """
-    from latent_nodes.domain import hull_distance
+    from latent_nodes.inference.domain import hull_distance
 
     if not 0 <= inner < outer:
         raise ValueError(f"band needs 0 <= inner < outer, got inner={inner}, outer={outer}")

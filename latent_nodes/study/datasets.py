@@ -22,7 +22,7 @@ def dataset_key(data_cfg: dict, sim_cfg: dict) -> str:
         if not path.is_file():
             raise FileNotFoundError(f"dataset file {path} does not exist")
         return "file-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    from latent_nodes.dataset import FORMAT_VERSION
+    from latent_nodes.data.dataset import FORMAT_VERSION
 
     settings = {k: v for k, v in identity_data(data_cfg).items() if k != "dataset_path"}
     return "sim-" + content_hash({"data": settings, "sim": sim_cfg, "format_version": FORMAT_VERSION})

@@ -22,9 +22,9 @@ from typing import Any
 class RunContext:
     """What a hook may look at: the trained model of one run and the data it was trained on."""
 
-    model: Any  # latent_nodes.latent_model.LatentModel, in eval mode
-    normalizer: Any  # latent_nodes.normalization.Normalizer
-    dataset: Any  # latent_nodes.dataset.Dataset
+    model: Any  # latent_nodes.model.latent_model.LatentModel, in eval mode
+    normalizer: Any  # latent_nodes.model.normalization.Normalizer
+    dataset: Any  # latent_nodes.data.dataset.Dataset
     config: Any  # latent_nodes.config.Config
 
 
@@ -35,7 +35,7 @@ def final_regularizer(ctx: RunContext) -> float:
     """
     import torch
 
-    from latent_nodes.regularizer import conformal_regularizer
+    from latent_nodes.model.regularizer import conformal_regularizer
 
     model = ctx.model
     if model.embedding is None:
@@ -48,8 +48,8 @@ def final_regularizer(ctx: RunContext) -> float:
 
 
 def _conformality(ctx: RunContext, key: str) -> dict[str, float]:
-    """One scale-free conformality figure of each behaviour's chart (latent_nodes.conformality); {} without one."""
-    from latent_nodes.conformality import model_conformality
+    """One scale-free conformality figure of each behaviour's chart (model.conformality); {} without one."""
+    from latent_nodes.model.conformality import model_conformality
 
     return {name: values[key] for name, values in model_conformality(ctx.model, ctx.dataset.behaviour_names).items()}
 

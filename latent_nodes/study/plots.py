@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from latent_nodes.atomic import atomic_path
-from latent_nodes.training_plots import _pyplot
+from latent_nodes.model.training_plots import _pyplot
 
 
 def _save(fig, path: Path) -> None:

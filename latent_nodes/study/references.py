@@ -41,8 +41,8 @@ def reference_results(dataset, perception_dims: tuple[int, ...] | list[int] | No
     from latent_nodes.baselines import BASELINES, Observation, observed_inputs
     from latent_nodes.config import ModelConfig
     from latent_nodes.evaluation import prefix_mask, with_observed
-    from latent_nodes.normalization import Normalizer
-    from latent_nodes.training import reconstruction_error
+    from latent_nodes.model.normalization import Normalizer
+    from latent_nodes.model.training import reconstruction_error
 
     model_cfg = ModelConfig()
     if perception_dims is not None:

@@ -1,7 +1,7 @@
 """One run of a study: train one model, evaluate it with every inference method, measure it.
 
 A run is a pure function of its job and dataset: torch uses one thread and every random stream comes
-from the seed (``latent_nodes.training``), so the same job gives the same ``results`` on the same
+from the seed (``latent_nodes.model.training``), so the same job gives the same ``results`` on the same
 machine, whether it ran first, last, or after an interrupted study was resumed. What does vary
 (timings, host, versions) is kept apart under ``timings`` and ``environment``.
 
@@ -72,10 +72,10 @@ def execute_run(job, dataset, hooks: dict[str, Callable], test_sets=()) -> tuple
     """
     import torch
 
-    from latent_nodes.checkpoint import save_checkpoint
     from latent_nodes.config import Config, InferenceConfig
     from latent_nodes.evaluation import reconstruct_from_first_step
-    from latent_nodes.training import to_checkpoint, trainer_for_dataset
+    from latent_nodes.model.checkpoint import save_checkpoint
+    from latent_nodes.model.training import to_checkpoint, trainer_for_dataset
 
     torch.set_num_threads(1)  # runs are parallel processes; more threads per run only contend
     begin = time.perf_counter()
@@ -127,7 +127,7 @@ def backfill_metrics(record: dict, model_bytes: bytes, dataset, hooks: dict[str,
     """Add metric hooks and test sets a spec names but a finished run lacks, from its stored model (no retraining)."""
     import torch
 
-    from latent_nodes.checkpoint import load_checkpoint
+    from latent_nodes.model.checkpoint import load_checkpoint
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -162,7 +162,7 @@ def run_study(spec: StudySpec, out: Path, cache: Path, workers: int = 2, address
     remote_generate_ts = ray.remote(num_cpus=1, max_retries=0)(generate_test_set)
     pending: dict = {}
     try:
-        from latent_nodes.dataset import load_dataset, save_dataset
+        from latent_nodes.data.dataset import load_dataset, save_dataset
 
         paths = {ds: dataset_file(cache, spec.datasets[ds], keys[ds]) for ds in needed}
         generating = {ds: remote_generate.remote(spec.datasets[ds], spec.base["sim"])
@@ -226,7 +226,7 @@ def _test_set_samples(ray, remote_generate, spec: StudySpec, needed: list[str], 
     Samples are generated once into the cache (``<cache>/<samples key>.npz``, atomically) and shared by
     every run of the variant.
     """
-    from latent_nodes.dataset import load_dataset, save_dataset
+    from latent_nodes.data.dataset import load_dataset, save_dataset
 
     out: dict = {}
     generating = {}

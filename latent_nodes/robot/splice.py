@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from latent_nodes.safety import CheckedTrajectory
+from latent_nodes.robot.safety import CheckedTrajectory
 
 
 def splice(updated: CheckedTrajectory, elapsed: float, last_command: np.ndarray,

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from latent_nodes.regularizer import TangentEmbedding
+from latent_nodes.model.regularizer import TangentEmbedding
 
 
 def chart_jacobians(embed: TangentEmbedding, xi: torch.Tensor, pattern: torch.Tensor) -> torch.Tensor:

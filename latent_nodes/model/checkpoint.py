@@ -21,9 +21,9 @@ import torch
 
 from latent_nodes.atomic import atomic_path
 from latent_nodes.config import Config, ConfigError, show
-from latent_nodes.domain import Domain
-from latent_nodes.latent_model import LatentModel
-from latent_nodes.normalization import Normalizer
+from latent_nodes.inference.domain import Domain
+from latent_nodes.model.latent_model import LatentModel
+from latent_nodes.model.normalization import Normalizer
 
 FORMAT = "latent_nodes.model"
 FORMAT_VERSION = 1
@@ -73,7 +73,7 @@ class Checkpoint:
     joint_names: list[str]
     dt: float
     sample_block_xy: np.ndarray | None = None  # [N, 2] block position of each training sample (Fig. 4)
-    domain: Domain | None = None  # training positions and coordinates per behaviour (latent_nodes.domain)
+    domain: Domain | None = None  # training positions and coordinates per behaviour (latent_nodes.inference.domain)
     metrics: dict = field(default_factory=dict)
     train_state: dict | None = None  # optimizer and random streams, for --resume
 

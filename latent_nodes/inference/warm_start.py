@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from latent_nodes.checkpoint import Checkpoint
 from latent_nodes.config import InferenceConfig
-from latent_nodes.inference import InferenceResult, infer_latent
-from latent_nodes.latent_model import LatentModel
+from latent_nodes.inference.search import InferenceResult, infer_latent
+from latent_nodes.model.checkpoint import Checkpoint
+from latent_nodes.model.latent_model import LatentModel
 
 MAX_DEGREE = 3  # cubic: leave-one-out error 0.003 on the shipped model's xi (affine 0.025-0.031), docs/online.md
 STEPS = 3  # Gauss-Newton steps from the map's prediction: two reach float32 precision, one more for margin

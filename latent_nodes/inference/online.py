@@ -8,7 +8,7 @@ inference is the special case of a window holding only the first step's percepti
 starts from the previous estimate and takes a bounded number of Gauss-Newton steps: between two steps
 the answer moves little, so a few steps track it (the PV-RNN line's error regression, with a fixed
 budget so that one update has a bounded cost). The first inference, and the one after the block moved,
-has no usable previous estimate; it starts from the block-position map (``warm_start.py``) and the best
+has no usable previous estimate; it starts from the block-position map (``warm_start``) and the best
 training coordinates with the model's full step budget.
 
 The window is every observed step of the behaviour, or the last ``window`` of them. When the block is
@@ -18,7 +18,7 @@ block counts (the arm cannot have reacted to the move yet); joints count again f
 node whose arm is still finishing the old plan after a move may pass ``joints=None`` meanwhile.
 
 With ``behaviour=None`` every behaviour is inferred in the same batch and ranked by its window error
-(``recognition.py``); the completion is the best one's, and ``recognition.decision`` says whether it
+(``recognition``); the completion is the best one's, and ``recognition.decision`` says whether it
 is clearly ahead. Everything runs in normalized units, converted at the edge with the checkpoint's
 ``Normalizer`` exactly as ``BehaviourCompleter.complete`` does; the completion comes back in radians and
 metres. A refused observation (``InvalidObservation``) leaves the estimator as it was. With the default
@@ -37,12 +37,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from latent_nodes.completion import Assessment, BehaviourCompleter, Completion, InvalidObservation
-from latent_nodes.domain import DomainReport
-from latent_nodes.inference import InferenceArrays, infer_latent, infer_latent_numpy, select_starts, select_starts_numpy
-from latent_nodes.numpy_generator import NumpyGenerator
-from latent_nodes.recognition import Recognition, RecognitionMargin
-from latent_nodes.warm_start import WarmStart
+from latent_nodes.inference.completion import Assessment, BehaviourCompleter, Completion, InvalidObservation
+from latent_nodes.inference.domain import DomainReport
+from latent_nodes.inference.recognition import Recognition, RecognitionMargin
+from latent_nodes.inference.search import (
+    InferenceArrays,
+    infer_latent,
+    infer_latent_numpy,
+    select_starts,
+    select_starts_numpy,
+)
+from latent_nodes.inference.warm_start import WarmStart
+from latent_nodes.model.numpy_generator import NumpyGenerator
 
 
 @dataclass(frozen=True)

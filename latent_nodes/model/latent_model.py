@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from latent_nodes.config import CASE_NO_EMBEDDING, CASES, ModelConfig
-from latent_nodes.embedding import PatternEmbedding
-from latent_nodes.pvrnn import PVRNN
+from latent_nodes.model.embedding import PatternEmbedding
+from latent_nodes.model.pvrnn import PVRNN
 
 
 class LatentModel(nn.Module):

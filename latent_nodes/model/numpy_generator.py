@@ -26,7 +26,7 @@ import weakref
 import numpy as np
 import torch
 
-from latent_nodes.latent_model import LatentModel
+from latent_nodes.model.latent_model import LatentModel
 
 # model -> (its weight tensors, their in-place versions when the snapshot was taken, the snapshot)
 _CACHE: weakref.WeakKeyDictionary[LatentModel, tuple[list, list, NumpyGenerator]] = weakref.WeakKeyDictionary()

@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from latent_nodes.config import InferenceConfig
-from latent_nodes.latent_model import LatentModel
-from latent_nodes.numpy_generator import NumpyGenerator
+from latent_nodes.model.latent_model import LatentModel
+from latent_nodes.model.numpy_generator import NumpyGenerator
 
 
 @dataclass

@@ -5,7 +5,7 @@ on a robot: it checks the pose, normalizes it with the model's own statistics, r
 inference (first-step perception -> xi* -> the full sequence) and returns joint angles in radians.
 The inference node and the demo both use it.
 
-Every completion says how far it lies from the model's domain (``latent_nodes.domain``): a pose
+Every completion says how far it lies from the model's domain (``latent_nodes.inference.domain``): a pose
 further than ``domain_margin`` metres outside the trained block positions is refused (``OutOfDomain``)
 under the default policy ``refuse``; ``warn`` completes it and sets ``Completion.warning``; ``allow``
 completes it silently. The default margin (``DEFAULT_DOMAIN_MARGIN``) comes from measurements in
@@ -25,11 +25,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from latent_nodes.checkpoint import Checkpoint, load_checkpoint
 from latent_nodes.config import DEFAULT_DOMAIN_MARGIN, Config, InferenceConfig, default_model_path
-from latent_nodes.domain import ALLOW, POLICIES, REFUSE, DomainReport
-from latent_nodes.inference import infer_latent
-from latent_nodes.warm_start import WarmStart, fit_warm_start
+from latent_nodes.inference.domain import ALLOW, POLICIES, REFUSE, DomainReport
+from latent_nodes.inference.search import infer_latent
+from latent_nodes.inference.warm_start import WarmStart, fit_warm_start
+from latent_nodes.model.checkpoint import Checkpoint, load_checkpoint
 
 
 class InvalidObservation(ValueError):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from latent_nodes.safety import JointLimits
+from latent_nodes.robot.safety import JointLimits
 
 MOVING_TYPES = ("revolute", "continuous", "prismatic")
 

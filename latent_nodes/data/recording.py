@@ -1,7 +1,7 @@
 """Writing rosbag2 recordings (MCAP) without ROS: demonstrations, and any run worth replaying.
 
 A ``BagWriter`` is a rosbag2 bag being written with ``rosbags``: a directory holding ``metadata.yaml`` and
-one ``.mcap`` file, which ``ros2 bag play``, Foxglove and ``latent_nodes.bags`` read. Messages arrive
+one ``.mcap`` file, which ``ros2 bag play``, Foxglove and ``latent_nodes.data.bags`` read. Messages arrive
 either as CDR bytes (what a ROS subscription with ``raw=True`` hands over, so nothing is decoded and
 re-encoded) or as plain values through the helpers for the topics demonstrations use: ``/joint_states``,
 ``/block_pose`` and the ``/episode`` marks that ``latent-nodes bag2dataset`` splits a bag by.
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from latent_nodes.atomic import HOST, check_target
-from latent_nodes.bags import EPISODE_END, EPISODE_TOPIC, JOINT_TOPIC, POSE_TOPIC
+from latent_nodes.data.bags import EPISODE_END, EPISODE_TOPIC, JOINT_TOPIC, POSE_TOPIC
 
 # Message definitions for the bag's schema records: those of the ROS 2 release the PyPI wheels are built
 # from (the messages used here are the same in every release since Humble).

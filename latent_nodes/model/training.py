@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from latent_nodes.checkpoint import Checkpoint
 from latent_nodes.config import CASE_REGULARIZED, Config
-from latent_nodes.domain import Domain
-from latent_nodes.latent_model import LatentModel
-from latent_nodes.normalization import Normalizer
-from latent_nodes.regularizer import conformal_regularizer
+from latent_nodes.inference.domain import Domain
+from latent_nodes.model.checkpoint import Checkpoint
+from latent_nodes.model.latent_model import LatentModel
+from latent_nodes.model.normalization import Normalizer
+from latent_nodes.model.regularizer import conformal_regularizer
 
 
 def reconstruction_error(pred, target):

@@ -96,6 +96,23 @@ def six_joint_urdf() -> str:
     return f'<robot name="six_joint_arm">{"".join(links + joints)}</robot>'
 
 
+class DescriptionPublisher:
+    """The 6-joint arm's URDF on /robot_description from the probe, latched as the sim node offers its own."""
+
+    def __init__(self, g) -> None:
+        from rclpy.qos import DurabilityPolicy, QoSProfile
+        from std_msgs.msg import String
+
+        from latent_nodes.nodes import messages
+
+        self.message = String(data=six_joint_urdf())
+        self.pub = g.probe.create_publisher(String, messages.ROBOT_DESCRIPTION,
+                                            QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+
+    def publish(self) -> None:
+        self.pub.publish(self.message)
+
+
 class SixJointArm:
     """A stand-in for the 6-joint arm's driver: /joint_states at 100 Hz, following /joint_command exactly."""
 
@@ -121,9 +138,7 @@ def test_the_inference_node_publishes_the_six_joints_and_the_commander_executes_
     """
     pytest.importorskip("rclpy")
     from geometry_msgs.msg import PoseStamped
-    from rclpy.qos import DurabilityPolicy, QoSProfile
     from ros_harness import Graph
-    from std_msgs.msg import String
 
     from latent_nodes.nodes import messages
     from latent_nodes.nodes.commander_node import CommanderNode
@@ -134,9 +149,8 @@ def test_the_inference_node_publishes_the_six_joints_and_the_commander_executes_
         graph.add(InferenceNode, model_path=str(path))
         graph.add(CommanderNode, settle_s=0.1)
         SixJointArm(graph)
-        description = graph.probe.create_publisher(String, messages.ROBOT_DESCRIPTION,
-                                                   QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        description.publish(String(data=six_joint_urdf()))
+        description = DescriptionPublisher(graph)
+        description.publish()
         pub = graph.publisher(PoseStamped, messages.BLOCK_POSE)
         graph.start()
         graph.wait_for_subscribers(pub)
@@ -154,9 +168,7 @@ def test_the_commander_drives_a_six_joint_arm_within_its_description_and_refuses
     """Real DDS: refused without a description and for a joint it lacks (nothing sent), then executed."""
     pytest.importorskip("rclpy")
     from rcl_interfaces.msg import Log
-    from rclpy.qos import DurabilityPolicy, QoSProfile
     from ros_harness import Graph
-    from std_msgs.msg import String
     from trajectory_msgs.msg import JointTrajectory
 
     from latent_nodes.nodes import messages
@@ -168,8 +180,7 @@ def test_the_commander_drives_a_six_joint_arm_within_its_description_and_refuses
         commander = g.add(CommanderNode, settle_s=0.1)
         SixJointArm(g)
         trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
-        description = g.probe.create_publisher(String, messages.ROBOT_DESCRIPTION,
-                                               QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        description = DescriptionPublisher(g)
         g.start()
         g.wait_for_subscribers(trajectory)
         assert g.wait(lambda: commander.last_joint_state is not None)
@@ -182,7 +193,7 @@ def test_the_commander_drives_a_six_joint_arm_within_its_description_and_refuses
             assert len(new) == 1 and "refusing trajectory, nothing sent" in new[0] and expected in new[0], new
 
         refused(list(NAMES), "no /robot_description has arrived")
-        description.publish(String(data=six_joint_urdf()))
+        description.publish()
         assert g.wait(lambda: commander.description is not None)
         refused([*NAMES[:5], "wrist_4"], "robot description has no joint 'wrist_4'")
         assert not g.wait(lambda: g.probe.count(messages.JOINT_COMMAND) > 0, timeout=0.3), "nothing sent"
@@ -211,10 +222,8 @@ def test_the_ros2_control_target_sends_a_six_joint_arm_its_own_joints_within_its
     rejects what the real one rejects) under their own names, timed within the description's limits.
     """
     pytest.importorskip("rclpy")
-    from rclpy.qos import DurabilityPolicy, QoSProfile
     from ros_harness import Graph
     from sensor_msgs.msg import JointState
-    from std_msgs.msg import String
     from trajectory_controller_stand_in import ControllerRules, StandInTrajectoryController
     from trajectory_msgs.msg import JointTrajectory
 
@@ -232,9 +241,8 @@ def test_the_ros2_control_target_sends_a_six_joint_arm_its_own_joints_within_its
         g.executor.add_node(controller)
         states = g.publisher(JointState, messages.JOINT_STATES)
         g.probe.create_timer(0.01, lambda: states.publish(messages.joint_state(NAMES, controller.state()[0])))
-        description = g.probe.create_publisher(String, messages.ROBOT_DESCRIPTION,
-                                               QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        description.publish(String(data=six_joint_urdf()))
+        description = DescriptionPublisher(g)
+        description.publish()
         trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
         g.start()
         g.wait_for_subscribers(trajectory)

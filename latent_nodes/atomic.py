@@ -108,6 +108,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def save_png(fig, path: str | Path, dpi: float | None = None) -> Path:
+    """Save a matplotlib figure as a PNG at ``path`` atomically (``dpi`` None: the figure's); returns the path.
+
+    A plot is often written beside results someone is reading; a half-written PNG must never replace a
+    good one. Closing a pyplot figure stays with the caller, which made it.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    return path
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

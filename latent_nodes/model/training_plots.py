@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_nodes.atomic import atomic_path
+from latent_nodes.atomic import save_png
 
 
 def _pyplot():
@@ -33,8 +33,7 @@ def plot_losses(history: list[dict], path: str | Path, title: str = "") -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+    save_png(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -76,8 +75,7 @@ def plot_local_coordinates(coords: np.ndarray, labels: np.ndarray, block_xy: np.
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+    save_png(fig, path, dpi=120)
     plt.close(fig)
 
 

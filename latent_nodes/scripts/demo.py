@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_nodes.atomic import atomic_path, write_text_atomic
+from latent_nodes.atomic import save_png, write_text_atomic
 
 NODES = ("sim", "perception", "inference", "commander", "markers")
 
@@ -377,8 +377,7 @@ def plot(trials: list[Trial], path: Path) -> None:
     fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     fig.suptitle("End-effector paths at unseen block positions: executed vs. demonstrated")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
+    save_png(fig, path, dpi=120)
     plt.close(fig)
 
 

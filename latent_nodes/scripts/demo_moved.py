@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_nodes.atomic import atomic_path, write_text_atomic
+from latent_nodes.atomic import save_png, write_text_atomic
 from latent_nodes.scripts.demo import Driver, demonstrator, running_graph
 
 MODES = {"restart": "glimpse", "online": "online"}  # what is compared -> the inference node's mode
@@ -204,8 +204,7 @@ def plot(trials: list[MovedTrial], demo_tips: dict[int, np.ndarray], path: Path,
     fig.legend(handles=handles, loc="lower center", ncol=6, frameon=False)
     fig.suptitle("The block moves during the approach: fingertip paths from above")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_nodes.atomic import atomic_path, write_text_atomic
+from latent_nodes.atomic import save_png, write_text_atomic
 from latent_nodes.scripts.demo import Driver, demonstrator, running_graph
 
 PROPOSAL = "/recognize/proposal"
@@ -164,8 +164,7 @@ def plot(summary: dict, path: Path) -> None:
               title="Completion error of the plan held after k steps\n(mean fingertip distance, steps k..T-1)")
     right.legend(frameon=False)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 

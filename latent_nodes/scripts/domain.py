@@ -130,7 +130,7 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from latent_nodes.atomic import atomic_path
+    from latent_nodes.atomic import save_png
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for behaviour, colour in zip(dict.fromkeys(r["behaviour"] for r in rows), ("tab:blue", "tab:orange")):
@@ -147,8 +147,7 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.legend()
     fig.suptitle("Completion error against distance outside the trained block positions")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+    save_png(fig, path, dpi=100)
     plt.close(fig)
 
 

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from latent_nodes.atomic import atomic_path
+from latent_nodes.atomic import save_png
 from latent_nodes.config import DataConfig, SimConfig
 from latent_nodes.sim import kinematics
 from latent_nodes.sim.demonstrations import STEPS, generate_demonstration
@@ -92,7 +92,7 @@ def render_filmstrip(behaviour: str, block_xy, path: str | Path, *, sim_cfg: Sim
                  f"path so far", fontsize=11)
     fig.subplots_adjust(left=0.005, right=0.99, bottom=0.06, top=1 - 0.6 / fig.get_figheight(),
                         wspace=0.12, hspace=0.14)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_positions(train_xy: np.ndarray, test_xy: np.ndarray, path: str | Path,
@@ -131,11 +131,4 @@ def plot_positions(train_xy: np.ndarray, test_xy: np.ndarray, path: str | Path,
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
-
-
-def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    return save_png(fig, path)

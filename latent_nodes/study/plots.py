@@ -13,13 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_nodes.atomic import atomic_path
+from latent_nodes.atomic import save_png
 from latent_nodes.model.training_plots import _pyplot
-
-
-def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
 
 
 def plot_errors(summary: dict, out: Path) -> list[Path]:
@@ -59,7 +54,7 @@ def plot_errors(summary: dict, out: Path) -> list[Path]:
             ax.legend(fontsize=7, loc="best")
         fig.tight_layout()
         path = Path(out) / (f"errors_{ds}.png" if ts is None else f"errors_{ds}__{ts}.png")
-        _save(fig, path)
+        save_png(fig, path, dpi=110)
         plt.close(fig)
         written.append(path)
     return written
@@ -99,7 +94,7 @@ def plot_metrics(summary: dict, records: list[dict], out: Path) -> list[Path]:
                 ax.legend(fontsize=7)
             fig.tight_layout()
             path = Path(out) / f"metric_{name}_{ds}.png"
-            _save(fig, path)
+            save_png(fig, path, dpi=110)
             plt.close(fig)
             written.append(path)
     return written

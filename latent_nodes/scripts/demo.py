@@ -229,30 +229,21 @@ class Driver:
     # --- steps (main thread) -----------------------------------------------------------------------------
 
     def wait(self, predicate, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            with self.lock:
-                if predicate():
-                    return True
-            time.sleep(0.01)
-        return False
+        """Whether ``predicate`` (evaluated with the lock held) became true within ``timeout`` s."""
+        from latent_nodes.nodes.remote import wait_until
+
+        return wait_until(predicate, timeout, lock=self.lock, poll=0.01)
 
     def call(self, client, request, timeout: float = 5.0):
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise RuntimeError(f"service {client.srv_name} is not available")
-        future = client.call_async(request)
-        if not self.wait(future.done, timeout):
-            raise RuntimeError(f"service {client.srv_name} did not answer")
-        return future.result()
+        from latent_nodes.nodes.remote import call_service
+
+        return call_service(client, request, timeout)
 
     def set_behaviour(self, behaviour: str) -> None:
-        from rclpy.parameter import Parameter
+        from latent_nodes.nodes.remote import set_remote_parameter
 
-        if not self.inference_params.wait_for_services(timeout_sec=5.0):
-            raise RuntimeError("the inference node's parameter services are not available")
-        future = self.inference_params.set_parameters([Parameter("behaviour", value=behaviour)])
-        if not self.wait(future.done, 5.0) or not future.result().results[0].successful:
-            raise RuntimeError(f"could not set the behaviour to {behaviour!r}")
+        set_remote_parameter(self.inference_params, "the inference node", "behaviour", behaviour,
+                             f"could not set the behaviour to {behaviour!r}")
 
     def place(self, xy: np.ndarray, timeout: float) -> bool:
         self.block_pub.publish(self.messages.block_pose(xy, "table"))

@@ -110,33 +110,24 @@ class Teacher:
             self.state_arrived.notify_all()
 
     def wait(self, predicate, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            time.sleep(0.005)
-        return bool(predicate())
+        from latent_nodes.nodes.remote import wait_until
+
+        return wait_until(predicate, timeout)
 
     def call(self, client, timeout: float = 5.0) -> str:
         """Call a Trigger service; its message, or RuntimeError with the reason it failed."""
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise RuntimeError(f"service {client.srv_name} is not available")
-        future = client.call_async(self.Trigger.Request())
-        if not self.wait(future.done, timeout):
-            raise RuntimeError(f"service {client.srv_name} did not answer")
-        result = future.result()
+        from latent_nodes.nodes.remote import call_service
+
+        result = call_service(client, self.Trigger.Request(), timeout)
         if not result.success:
             raise RuntimeError(f"{client.srv_name}: {result.message}")
         return result.message
 
     def label(self, behaviour: str) -> None:
-        from rclpy.parameter import Parameter
+        from latent_nodes.nodes.remote import set_remote_parameter
 
-        if not self.recorder_params.wait_for_services(timeout_sec=5.0):
-            raise RuntimeError("the recorder's parameter services are not available")
-        future = self.recorder_params.set_parameters([Parameter("behaviour", value=behaviour)])
-        if not self.wait(future.done, 5.0) or not future.result().results[0].successful:
-            raise RuntimeError(f"the recorder refused the behaviour label {behaviour!r}")
+        set_remote_parameter(self.recorder_params, "the recorder", "behaviour", behaviour,
+                             f"the recorder refused the behaviour label {behaviour!r}")
 
     def place(self, xy: np.ndarray, timeout: float = 5.0) -> None:
         """Put the block at ``xy`` and wait until perception reports it there."""

@@ -61,8 +61,9 @@ setup(
         "experiments": ["rosbags", "scikit-learn", "movement_primitives", "gmr", "ray"],
         # lupa runs the CoppeliaSim bridge's Lua against stand-ins of the simROS2 API in the tests;
         # yourdfpy computes the URDF's forward kinematics independently of MuJoCo; colcon builds the package
-        # for the launch tests (which also need the ROS 2 launch tooling, docs/nodes.md).
-        "test": ["pytest", "ruff", "lupa", "yourdfpy", "colcon-common-extensions"],
+        # for the launch tests (which also need the ROS 2 launch tooling, docs/nodes.md); xacro expands public
+        # robot descriptions for the robot-description reader's tests.
+        "test": ["pytest", "ruff", "lupa", "yourdfpy", "xacro", "colcon-common-extensions"],
     },
     zip_safe=True,
     maintainer="latent_nodes maintainers",

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from latent_nodes.study.plan import content_hash, identity_data
+from latent_nodes.study.content_hash import content_hash
+from latent_nodes.study.plan import identity_data
 
 
 def dataset_key(data_cfg: dict, sim_cfg: dict) -> str:

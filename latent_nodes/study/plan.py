@@ -9,17 +9,11 @@ adds one.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from latent_nodes.study.content_hash import content_hash
 from latent_nodes.study.spec import StudySpec, merge
-
-
-def content_hash(obj) -> str:
-    """12 hex digits of the SHA-256 of an object's canonical JSON."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

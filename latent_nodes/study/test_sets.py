@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from latent_nodes.study.content_hash import content_hash
+
 POSITIONS = ("test", "random", "band")
 
 
@@ -63,16 +65,12 @@ class TestSet:
 
 def samples_key(ts: TestSet, dataset_key: str) -> str | None:
     """Cache key of a test set's generated samples on a variant (None: it uses the variant's test split)."""
-    from latent_nodes.study.plan import content_hash
-
     settings = ts.sample_settings()
     return None if settings is None else "ts-" + content_hash({"dataset": dataset_key, **settings})
 
 
 def evaluation_key(ts: TestSet, dataset_key: str) -> str:
     """What decides a test set's results on a variant: its samples and the observation (not its name)."""
-    from latent_nodes.study.plan import content_hash
-
     return content_hash({"dataset": dataset_key, "samples": ts.sample_settings(), "observed_steps": ts.observed_steps})
 
 

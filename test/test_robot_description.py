@@ -209,3 +209,206 @@ def test_limits_follow_the_urdf_specification():
     np.testing.assert_array_equal(limits.lower, [0.0, 0.0, -np.inf])
     np.testing.assert_array_equal(limits.upper, [0.0, 0.2, np.inf])
     np.testing.assert_array_equal(limits.max_velocity, [1.5, 0.1, 3.0])
+
+
+# --- a bag recorded on a robot: bag2dataset takes the joints from its description ----------------------
+
+
+def record_on(bag: Path, robot: str, joint_names: list[str], description: str | None = None) -> None:
+    """Two labelled episodes of 2.5 s on ``robot``, its joint_state_broadcaster publishing ``joint_names``
+    at 50 Hz (every joint it has, mimic ones too), its description latched as robot_state_publisher offers it.
+    """
+    from latent_nodes.data.recording import BagWriter
+
+    with BagWriter(bag) as writer:
+        writer.text("/robot_description", 0, text(robot) if description is None else description, latched=True)
+        writer.block_pose(10_000_000, (0.4, 0.1))
+        for k in range(1, 300):
+            t = k * 20_000_000
+            if k in (10, 160):
+                writer.start_episode(t, "reach")
+            if k in (140, 290):
+                writer.stop_episode(t)
+            writer.joint_state(t, joint_names, 0.01 * k + np.arange(len(joint_names)))
+
+
+def test_bag2dataset_takes_the_joints_of_the_recorded_description(tmp_path):
+    """A bag recorded on an xArm (ros2_control and transmission blocks, five mimic joints) converts without
+    --joint-names: its commandable joints, in the description's order, mimic joints left out.
+    Before, the embedded arm's joints were assumed and the bag was refused ("lacks joints ['arm_joint_1', ...").
+    """
+    from latent_nodes.data.dataset import load_dataset
+    from latent_nodes.scripts.bag2dataset import main
+
+    broadcast = sorted(ARM["xarm6"] + GRIPPER["xarm6"] + list(MIMIC["xarm6"]))  # a broadcaster's order, not the URDF's
+    bag, out = tmp_path / "xarm", tmp_path / "xarm.npz"
+    record_on(bag, "xarm6", broadcast)
+    assert main(["--bag", str(bag), "--out", str(out)]) == 0
+    dataset = load_dataset(out)
+    assert dataset.joint_names == tuple(ARM["xarm6"] + GRIPPER["xarm6"])
+    assert dataset.sequences.shape == (2, 20, 7 + 2)
+    # joint k of the broadcast carries 0.01 * step + k: the columns are the named joints' values
+    first = 0.01 * 10 + np.array([broadcast.index(n) for n in dataset.joint_names])
+    np.testing.assert_allclose(dataset.sequences[0, 0, :7], first, atol=0.011)
+
+
+def test_bag2dataset_refuses_joints_the_description_does_not_command(tmp_path, capsys):
+    from latent_nodes.scripts.bag2dataset import main
+
+    bag, out = tmp_path / "xarm", tmp_path / "xarm.npz"
+    record_on(bag, "xarm6", ARM["xarm6"] + GRIPPER["xarm6"] + list(MIMIC["xarm6"]))
+    cases = [
+        (["joint1", "left_finger_joint"], "robot description's joint 'left_finger_joint' mimics 'drive_joint'"),
+        (["joint1", "joint7"], "robot description has no joint 'joint7'; its moving joints are ['joint1', "),
+        (["joint1", "world_joint"], "robot description's joint 'world_joint' is fixed, not a moving joint"),
+    ]
+    for names, problem in cases:
+        assert main(["--bag", str(bag), "--out", str(out), "--joint-names", *names]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"latent-nodes bag2dataset: recording {bag}: {problem}") and err.count("\n") == 1, err
+    # A broadcaster that leaves out the gripper: the missing joint is named.
+    partial = tmp_path / "partial"
+    record_on(partial, "xarm6", ARM["xarm6"])
+    assert main(["--bag", str(partial), "--out", str(out)]) == 2
+    assert f"recording {partial}: /joint_states lacks joints ['drive_joint']" in capsys.readouterr().err
+    # An unreadable description is named as such.
+    broken = tmp_path / "broken"
+    record_on(broken, "xarm6", ARM["xarm6"], description="<robot name='x'><joint")
+    assert main(["--bag", str(broken), "--out", str(out)]) == 2
+    assert f"recording {broken}: its /robot_description: robot description is not valid XML" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# --- the nodes, over real DDS ------------------------------------------------------------------------------
+
+
+def latched_description(graph):
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from std_msgs.msg import String
+
+    from latent_nodes.nodes import messages
+
+    return graph.probe.create_publisher(String, messages.ROBOT_DESCRIPTION,
+                                        QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+
+
+def commander_graph(g, names: list[str]):
+    """A commander and a stand-in robot: /joint_states of ``names`` at rest, 50 Hz; its description publisher."""
+    from sensor_msgs.msg import JointState
+    from trajectory_msgs.msg import JointTrajectory
+
+    from latent_nodes.nodes import messages
+    from latent_nodes.nodes.commander_node import CommanderNode
+
+    commander = g.add(CommanderNode, settle_s=0.1)
+    description = latched_description(g)
+    states = g.publisher(JointState, messages.JOINT_STATES)
+    g.probe.create_timer(0.02, lambda: states.publish(messages.joint_state(names, np.zeros(len(names)))))
+    trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+    g.start()
+    g.wait_for_subscribers(trajectory)
+    assert g.wait(lambda: commander.last_joint_state is not None, timeout=10.0)
+    return commander, description, trajectory
+
+
+def test_the_commander_drives_a_robot_whose_description_has_a_ros2_control_block():
+    """The UR5e's description as shipped: its trajectory is executed within the description's limits.
+
+    Before, the <ros2_control> block's joints replaced the arm's, and the trajectory was refused ("robot
+    description's joint 'shoulder_pan_joint' is None, not a moving joint").
+    """
+    pytest.importorskip("rclpy")
+    from rcl_interfaces.msg import Log
+    from ros_harness import Graph
+    from std_msgs.msg import String
+
+    from latent_nodes.nodes import messages
+
+    names = ARM["ur5e"]
+    target = np.tile(np.linspace(0.0, 0.2, 20)[:, None], (1, len(names)))  # 0.2 rad in 2 s, within the limits
+    with Graph() as g:
+        commander, description, trajectory = commander_graph(g, names)
+        description.publish(String(data=text("ur5e")))
+        assert g.wait(lambda: commander.description is not None, timeout=10.0)
+        trajectory.publish(messages.joint_trajectory(names, target, 0.1))
+        assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=20.0), \
+            g.probe.logs("commander", Log.ERROR)
+        commands = list(g.probe.got[messages.JOINT_COMMAND])
+        errors = g.probe.logs("commander", Log.ERROR)
+    assert not errors
+    assert commands and all(list(m.name) == names for m in commands)
+    np.testing.assert_allclose(commands[-1].position, target[-1], atol=1e-9)
+    assert commander.arm.names == tuple(names)
+    np.testing.assert_array_equal(commander.arm.upper, [2 * np.pi] * 2 + [np.pi] + [2 * np.pi] * 3)
+
+
+def test_the_commander_reports_an_unreadable_description_once_on_receipt():
+    """One error line when it arrives, not one per trajectory; it leaves no limits behind."""
+    pytest.importorskip("rclpy")
+    from rcl_interfaces.msg import Log
+    from ros_harness import Graph
+    from std_msgs.msg import String
+
+    from latent_nodes.nodes import messages
+
+    names = ARM["ur5e"]
+    with Graph() as g:
+        commander, description, trajectory = commander_graph(g, names)
+        description.publish(String(data=text("ur5e")))
+        assert g.wait(lambda: commander.description is not None, timeout=10.0)
+        description.publish(String(data="<robot name='ur'><joint"))
+        assert g.wait(lambda: g.probe.logs("commander", Log.ERROR), timeout=10.0)
+        assert commander.description is None
+        for k in (2, 3):  # each refused with its own line; the description's problem is not repeated
+            trajectory.publish(messages.joint_trajectory(names, np.zeros((20, len(names))), 0.1))
+            assert g.wait(lambda k=k: len(g.probe.logs("commander", Log.ERROR)) == k, timeout=10.0)
+        first, *refused = g.probe.logs("commander", Log.ERROR)
+        assert g.probe.count(messages.JOINT_COMMAND) == 0
+    assert first == ("ignoring /robot_description: robot description is not valid XML (unclosed token: line 1, "
+                     "column 17)"), first
+    assert all(r.startswith("refusing trajectory, nothing sent") for r in refused), refused
+
+
+def test_a_bag_recorded_by_the_record_node_on_a_robot_converts_with_its_joints(tmp_path):
+    """The record node keeps the robot's latched /robot_description; bag2dataset then needs no joint names."""
+    pytest.importorskip("rclpy")
+    import time
+
+    from geometry_msgs.msg import PoseStamped
+    from ros_harness import Graph
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import String
+    from std_srvs.srv import Trigger
+
+    from latent_nodes.data.dataset import load_dataset
+    from latent_nodes.nodes import messages
+    from latent_nodes.nodes.record_node import RecordNode
+    from latent_nodes.scripts.bag2dataset import main
+
+    broadcast = ARM["fr3"] + GRIPPER["fr3"] + list(MIMIC["fr3"])
+    bag, out = tmp_path / "fr3", tmp_path / "fr3.npz"
+    with Graph() as g:
+        latched_description(g).publish(String(data=text("fr3")))  # before the recorder starts, as a robot does
+        node = g.add(RecordNode, bag=str(bag), behaviour="wipe")
+        joints, pose = g.publisher(JointState, messages.JOINT_STATES), g.publisher(PoseStamped, messages.BLOCK_POSE)
+        start, stop = (g.probe.create_client(Trigger, f"/record/{s}_episode") for s in ("start", "stop"))
+        g.start()
+        g.wait_for_subscribers(joints)
+        g.wait_for_subscribers(pose)
+        assert g.wait(lambda: node.recorder.writer.messages >= 1, timeout=10.0)  # the description
+        pose.publish(messages.block_pose((0.4, 0.1), "table"))
+        for client in (start, None, stop):
+            if client is None:
+                t0 = time.monotonic()
+                while (t := time.monotonic() - t0) < 2.3:
+                    joints.publish(messages.joint_state(broadcast, t + np.arange(len(broadcast))))
+                    time.sleep(0.01)
+                continue
+            assert client.wait_for_service(timeout_sec=5.0)
+            future = client.call_async(Trigger.Request())
+            assert g.wait(future.done, 5.0) and future.result().success, future.result()
+        node.close()
+    assert main(["--bag", str(bag), "--out", str(out), "--behaviours", "wipe"]) == 0
+    dataset = load_dataset(out)
+    assert dataset.joint_names == tuple(ARM["fr3"] + GRIPPER["fr3"])  # fr3_finger_joint2 (mimic) left out
+    assert dataset.sequences.shape == (1, 20, 8 + 2)

@@ -4,8 +4,9 @@ Each file under test/data/robot_descriptions is a public description package's x
 xacro (README.md there: repository, commit, command): xArm 6, RRBot (ros2_control_demos example 8),
 Franka FR3, Kinova Gen3 and UR5e, each with a ``<ros2_control>`` block that names every joint again,
 two with ``<transmission>`` blocks (xArm at the top level, RRBot inside ``<ros2_control>``), xArm and
-Gen3 with ``<gazebo>`` tags and mimic joints. The reader's joints and limits are compared with an
-independent parser, yourdfpy, on the same files.
+Gen3 with ``<gazebo>`` tags, xArm, FR3 and Gen3 with mimic joints. The reader's joints and limits are
+compared with an independent parser, yourdfpy, on the same files. Then the nodes that read descriptions:
+the commander over DDS, the record node and bag2dataset.
 """
 
 from __future__ import annotations

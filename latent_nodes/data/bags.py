@@ -20,17 +20,26 @@ episode starts instead at its *motion onset*: the last joint state before any jo
 in the generated demonstrations. A smooth start crosses the threshold a little after it begins; that lag
 is the same for the same motion, so it no longer varies between episodes as the delay after the mark does.
 
+A bag recorded on a robot may also hold its ``/robot_description`` (the record node keeps it, latched):
+``recorded_joints`` then gives the joints a dataset takes from it, the description's commandable ones
+(``latent_nodes.robot.robot_description``: kinematic, moving, mimic joints left out, so a description with
+``<ros2_control>`` and transmission blocks reads as its robot), or checks joints named by hand against it.
+
 Bags are read with ``rosbags``, which needs no ROS installation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
+
 JOINT_TOPIC, POSE_TOPIC, EPISODE_TOPIC = "/joint_states", "/block_pose", "/episode"
+DESCRIPTION_TOPIC = "/robot_description"  # std_msgs/String, latched, as robot_state_publisher offers it
 EPISODE_END = "end"  # an /episode mark with this text (or an empty one) ends the open episode
 STAMPS = ("receive", "header")  # what times a joint state: when the recorder got it, or its header stamp
 
@@ -101,6 +110,54 @@ def read_episodes(bag: str | Path, joint_names: list[str] | tuple[str, ...], ste
     poses.sort(key=lambda p: p[0])
     return [_episode(bag, label, t0, t1, joints, poses, joint_names, steps, dt, onset)
             for label, t0, t1 in _segments(bag, marks, joints, behaviour)]
+
+
+def read_description(bag: str | Path) -> RobotDescription | None:
+    """The robot description recorded in ``bag`` (its last ``/robot_description``), parsed; None if it has none."""
+    from rosbags.highlevel import AnyReader
+
+    bag = Path(bag)
+    if not bag.exists():
+        raise BagError(f"recording {bag} does not exist")
+    text = None
+    try:
+        with AnyReader([bag]) as reader:
+            wanted = [c for c in reader.connections if c.topic == DESCRIPTION_TOPIC]
+            if not wanted:  # (no connections would mean all of them to rosbags)
+                return None
+            for conn, _, raw in reader.messages(connections=wanted):
+                text = reader.deserialize(raw, conn.msgtype).data
+    except Exception as exc:  # rosbags raises several types for unreadable or foreign files
+        raise BagError(f"recording {bag} cannot be read: {exc}") from None
+    if text is None:
+        return None
+    try:
+        return RobotDescription.from_urdf(text)
+    except RobotDescriptionError as exc:
+        raise BagError(f"recording {bag}: its {DESCRIPTION_TOPIC}: {exc}") from None
+
+
+def recorded_joints(bag: str | Path, names: Sequence[str] | None) -> list[str] | None:
+    """The joints to read from ``bag``, by the robot description recorded in it.
+
+    ``names`` None: the description's commandable joints in its order (None if the bag has no description).
+    Given ``names`` are checked against it: a joint it lacks, a fixed joint or a mimic joint (which follows
+    its leader and is never commanded) is refused naming the bag, so a dataset never learns a joint the
+    commander could not send. A bag without a description leaves ``names`` as they are.
+    """
+    description = read_description(bag)
+    if description is None:
+        return None if names is None else list(names)
+    if names is None:
+        if not description.commandable:
+            raise BagError(f"recording {bag}: its {DESCRIPTION_TOPIC} ({description.name!r}) has no commandable "
+                           "joints; name the joints to read")
+        return list(description.commandable)
+    try:
+        description.check_commandable(names)
+    except RobotDescriptionError as exc:
+        raise BagError(f"recording {bag}: {exc}") from None
+    return list(names)
 
 
 def _segments(bag: Path, marks: list[tuple[int, str]], joints: list, behaviour: str | None

@@ -53,7 +53,7 @@ from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.ros2_control_output import DESCRIPTION_QOS, ROS2_CONTROL_PARAMETERS, Ros2ControlOutput
 from latent_nodes.nodes.runner import run_node
-from latent_nodes.robot.robot_description import RobotDescriptionError, joint_limits
+from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
 from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
 from latent_nodes.robot.splice import splice
 
@@ -65,11 +65,11 @@ def arm_limits() -> JointLimits:
     return JointLimits(tuple(arm.JOINT_NAMES), arm.JOINT_LOWER, arm.JOINT_UPPER, arm.MAX_VELOCITY)
 
 
-def limits_for(names: list[str], description: str | None) -> JointLimits:
+def limits_for(names: list[str], description: RobotDescription | None) -> JointLimits:
     """Limits of the joints ``names``: the embedded arm's when they name any of its joints, else the description's.
 
     A partial or mixed set of the embedded arm's joints thus meets the embedded arm, and is refused by
-    ``check_trajectory`` as always. Raises ``UnsafeTrajectory`` naming what is missing (no description
+    ``check_trajectory`` as always. Raises ``UnsafeTrajectory`` naming what is missing (no usable description
     yet, or a joint it gives no limits for): a joint without known limits is never commanded.
     """
     embedded = arm_limits()
@@ -81,7 +81,7 @@ def limits_for(names: list[str], description: str | None) -> JointLimits:
         raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and no {messages.ROBOT_DESCRIPTION} "
                                "has arrived to give their limits")
     try:
-        return joint_limits(description, names)
+        return description.limits(names)
     except RobotDescriptionError as exc:
         raise UnsafeTrajectory(f"no limits for the trajectory's joints: {exc}") from None
 
@@ -109,7 +109,7 @@ class CommanderNode(Node):
         self.arm = arm_limits()
         self.names = list(self.arm.names)
         self.joints_fixed = s.target == "ros2_control"
-        self.description: str | None = None  # /robot_description: limits of another arm's joints
+        self.description: RobotDescription | None = None  # /robot_description: limits of another arm's joints
         # target ros2_control: whole trajectories to the robot's controllers (nodes/ros2_control_output.py)
         if s.target == "ros2_control" and s.model_joints and tuple(s.model_joints) != self.arm.names:
             # Another robot's model: its joints are named by the parameter; their limits come from the robot
@@ -161,7 +161,13 @@ class CommanderNode(Node):
     # --- inputs ----------------------------------------------------------------------------------------
 
     def on_description(self, msg: String) -> None:
-        self.description = msg.data
+        """Parsed once on receipt: a description that cannot be read is reported here, in one line."""
+        try:
+            self.description = RobotDescription.from_urdf(msg.data)
+        except RobotDescriptionError as exc:
+            self.description = None  # a newer, unreadable description must not leave the old one's limits
+            self.get_logger().error(f"ignoring {messages.ROBOT_DESCRIPTION}: {exc}")
+            return
         if not self.joints_fixed:
             self.get_logger().info(f"{messages.ROBOT_DESCRIPTION} received: limits for joints other than the "
                                    "embedded arm's come from it")

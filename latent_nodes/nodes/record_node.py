@@ -1,8 +1,11 @@
 """Recorder: demonstrations into one rosbag2 MCAP bag, many labelled episodes per bag.
 
 Records ``/joint_states`` and ``/block_pose`` (with their receive times on this node's clock) into the
-bag named by the ``bag`` parameter. An episode is one execution of a behaviour: ``~/start_episode``
-(std_srvs/Trigger) opens one labelled with the ``behaviour`` parameter, ``~/stop_episode`` closes it.
+bag named by the ``bag`` parameter, and the robot's ``/robot_description`` (latched, as
+robot_state_publisher offers it) when one is published: ``bag2dataset`` takes the dataset's joints from
+it (its commandable joints; ``latent_nodes.robot.robot_description``). An episode is one execution of
+a behaviour: ``~/start_episode`` (std_srvs/Trigger) opens one labelled with the ``behaviour``
+parameter, ``~/stop_episode`` closes it.
 The start's reply names the mark's time on the node's clock (``... started at t=12.345000 s``), where
 step 0 of the episode is resampled from.
 Both publish the mark on ``/episode`` (std_msgs/String: the label at the start, an empty string at the
@@ -61,11 +64,12 @@ class RecordNode(Node):
             raise StartupError(str(exc)) from None
         self.recorder.record(messages.JOINT_STATES, JointState)
         self.recorder.record(messages.BLOCK_POSE, PoseStamped)
+        self.recorder.record(messages.ROBOT_DESCRIPTION, String, latched=True)  # the joints bag2dataset reads
         self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, 10)
         self.create_service(Trigger, "~/start_episode", self.on_start)
         self.create_service(Trigger, "~/stop_episode", self.on_stop)
-        self.get_logger().info(f"recording {messages.JOINT_STATES} and {messages.BLOCK_POSE} into {path} (MCAP); "
-                               f"next episode: {self.behaviour!r}")
+        self.get_logger().info(f"recording {messages.JOINT_STATES}, {messages.BLOCK_POSE} and "
+                               f"{messages.ROBOT_DESCRIPTION} into {path} (MCAP); next episode: {self.behaviour!r}")
 
     @property
     def behaviour(self) -> str:

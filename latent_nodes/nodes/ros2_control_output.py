@@ -45,7 +45,7 @@ from latent_nodes.robot.joint_trajectory import (
     spline_trajectory,
     split_joints,
 )
-from latent_nodes.robot.robot_description import RobotDescriptionError, joint_limits
+from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
 from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory
 
 try:  # a system ROS 2 install has control_msgs; the PyPI wheels do not
@@ -193,7 +193,7 @@ class Ros2ControlOutput:
         """Limits of the joints sent, from the robot description; the others keep the model's."""
         robot = [self.robot_names[i] for i in self.sent]
         try:
-            read = joint_limits(msg.data, robot)
+            read = RobotDescription.from_urdf(msg.data).limits(robot)
         except RobotDescriptionError as exc:
             self.limits, self.limits_problem = None, str(exc)
             self.node.get_logger().error(f"ignoring {messages.ROBOT_DESCRIPTION}: {exc}")

@@ -1,9 +1,28 @@
-"""Joint limits read from a robot description (URDF text), without ROS.
+"""The one reader of robot descriptions (URDF text, e.g. ``/robot_description``), without ROS.
 
-A ros2_control arm is not the embedded one: its position and velocity limits are those its robot
-description (``/robot_description``) states, and the commander must hold a trajectory to them. Only
-what the limits need is read here: each named joint's type and ``<limit>``. A continuous joint has no
-position limits (infinite bounds) but must still state a velocity.
+A ros2_control arm is not the embedded one: its joints and their position and velocity limits are
+those its robot description states, and the commander must hold a trajectory to them. The commander,
+its ros2_control output and ``bag2dataset`` all read the description here, so they agree on which
+joints a robot has and fail the same way.
+
+A description as robot packages ship it holds more than the kinematic tree: a ``<ros2_control>`` block
+(every ros2_control robot has one) names each joint again with its command and state interfaces,
+``<transmission>`` blocks (at the top level, or inside ``<ros2_control>``) name joints with their
+actuators, and ``<gazebo>`` tags carry plugins. Their ``<joint name=...>`` elements are not joints of the
+robot. Following the URDF specification (wiki.ros.org/urdf/XML/robot, /joint), the kinematic joints are
+the ``<joint>`` elements that are direct children of ``<robot>``; only those are read.
+
+- **Commandable joints**: revolute, continuous and prismatic joints without ``<mimic>``, in document
+  order. A mimic joint follows its leader (``<mimic joint=...>``); a controller commands the leader,
+  so a trajectory naming a mimic joint is refused, naming the leader.
+- **Limits** (URDF ``<limit>``): ``lower`` and ``upper`` default to 0, ``velocity`` is required and must
+  be positive; a continuous joint has no position limits (infinite bounds). ``effort`` is not used.
+- **Errors** (``RobotDescriptionError``, one line) name what is missing: not XML, a root other than
+  ``<robot>``, a joint the description lacks (listing the commandable ones), a fixed or mimic joint, no
+  ``<limit>``, a limit that is not a number.
+
+The joints a ``<ros2_control>`` block gives a ``position`` command interface are kept too
+(``position_commanded``): what the robot's ros2_control hardware actually accepts position commands for.
 """
 
 from __future__ import annotations
@@ -11,6 +30,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,11 +40,24 @@ MOVING_TYPES = ("revolute", "continuous", "prismatic")
 
 
 class RobotDescriptionError(ValueError):
-    """A robot description that does not give the limits of the joints a trajectory moves."""
+    """A robot description that does not give what is asked of it; the message says what is missing."""
 
 
-def _number(limit: ET.Element, attribute: str, joint: str, default: str | None = None) -> float:
-    text = limit.get(attribute, default)
+@dataclass(frozen=True)
+class Joint:
+    """A kinematic joint: its URDF type, its ``<limit>`` attributes (None: no ``<limit>``), its leader if a mimic."""
+
+    name: str
+    type: str
+    limit: dict[str, str] | None
+    mimics: str | None = None
+
+    @property
+    def moving(self) -> bool:
+        return self.type in MOVING_TYPES
+
+
+def _number(joint: str, attribute: str, text: str | None) -> float:
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -35,45 +68,91 @@ def _number(limit: ET.Element, attribute: str, joint: str, default: str | None =
     return value
 
 
-def joint_limits(urdf: str, robot_names: Sequence[str], names: Sequence[str] | None = None) -> JointLimits:
-    """Limits of ``robot_names`` from the URDF ``urdf``, labelled ``names`` (default: the robot names).
+@dataclass(frozen=True)
+class RobotDescription:
+    """A parsed robot description: its name and kinematic joints (document order)."""
 
-    ``names`` lets the commander keep the model's joint names while reading the robot's joints.
-    Raises ``RobotDescriptionError`` naming what is missing: no XML, a joint it lacks (listing the
-    moving joints it has), a fixed joint, a limit or velocity that is not a number.
-    """
-    try:
-        root = ET.fromstring(urdf)
-    except ET.ParseError as exc:
-        raise RobotDescriptionError(f"robot description is not valid XML ({exc})") from None
-    if root.tag != "robot":
-        raise RobotDescriptionError(f"robot description's root element is <{root.tag}>, not <robot>")
-    joints = {j.get("name"): j for j in root.iter("joint")}
-    lower, upper, velocity = [], [], []
-    for name in robot_names:
-        joint = joints.get(name)
-        if joint is None:
-            moving = [n for n, j in joints.items() if j.get("type") in MOVING_TYPES]
-            raise RobotDescriptionError(f"robot description has no joint {name!r}; its moving joints are {moving}")
-        kind = joint.get("type")
-        if kind not in MOVING_TYPES:
-            raise RobotDescriptionError(f"robot description's joint {name!r} is {kind}, not a moving joint")
-        limit = joint.find("limit")
-        if limit is None:
+    name: str
+    joints: dict[str, Joint]
+    position_commanded: tuple[str, ...] = ()  # joints with a position command interface in <ros2_control>
+
+    @classmethod
+    def from_urdf(cls, urdf: str) -> RobotDescription:
+        """Parse URDF text; RobotDescriptionError if it is not XML, not a ``<robot>`` or repeats a joint name."""
+        try:
+            root = ET.fromstring(urdf)
+        except ET.ParseError as exc:
+            raise RobotDescriptionError(f"robot description is not valid XML ({exc})") from None
+        if root.tag != "robot":
+            raise RobotDescriptionError(f"robot description's root element is <{root.tag}>, not <robot>")
+        joints: dict[str, Joint] = {}
+        for element in root.findall("joint"):  # direct children only: not <ros2_control>/<transmission>/<gazebo>
+            name = element.get("name")
+            if not name:
+                raise RobotDescriptionError("robot description has a <joint> without a name")
+            if name in joints:
+                raise RobotDescriptionError(f"robot description has two joints named {name!r}")
+            limit = element.find("limit")
+            mimic = element.find("mimic")
+            joints[name] = Joint(name, element.get("type", ""), None if limit is None else dict(limit.attrib),
+                                 None if mimic is None else mimic.get("joint", ""))
+        commanded = [j.get("name") for block in root.findall("ros2_control") for j in block.findall("joint")
+                     if any(c.get("name") == "position" for c in j.findall("command_interface"))]
+        return cls(root.get("name", ""), joints, tuple(commanded))
+
+    @property
+    def commandable(self) -> tuple[str, ...]:
+        """Moving joints that follow no other (revolute, continuous, prismatic, no ``<mimic>``), document order."""
+        return tuple(j.name for j in self.joints.values() if j.moving and j.mimics is None)
+
+    @property
+    def mimic(self) -> dict[str, str]:
+        """Mimic joints and the joint each follows."""
+        return {j.name: j.mimics for j in self.joints.values() if j.mimics is not None}
+
+    def check_commandable(self, names: Sequence[str]) -> None:
+        """RobotDescriptionError naming the first of ``names`` that is no commandable joint, and why."""
+        for name in names:
+            joint = self.joints.get(name)
+            if joint is None:
+                raise RobotDescriptionError(f"robot description has no joint {name!r}; its moving joints are "
+                                            f"{list(self.commandable)}")
+            if not joint.moving:
+                raise RobotDescriptionError(f"robot description's joint {name!r} is {joint.type or 'untyped'}, "
+                                            "not a moving joint")
+            if joint.mimics is not None:
+                raise RobotDescriptionError(f"robot description's joint {name!r} mimics {joint.mimics!r}: it "
+                                            f"follows that joint and is not commanded (command {joint.mimics!r})")
+
+    def joint_limit(self, name: str) -> tuple[float, float, float]:
+        """(lower, upper, velocity) of commandable joint ``name``, per the URDF specification."""
+        self.check_commandable([name])
+        joint = self.joints[name]
+        if joint.limit is None:
             raise RobotDescriptionError(f"robot description's joint {name!r} has no <limit>")
-        if kind == "continuous":
+        if joint.type == "continuous":
             lo, hi = -np.inf, np.inf
-        else:
-            # The URDF specification: lower and upper default to 0, velocity is required.
-            lo, hi = _number(limit, "lower", name, "0"), _number(limit, "upper", name, "0")
+        else:  # lower and upper default to 0 (URDF spec); a revolute joint without them cannot move
+            lo = _number(name, "lower", joint.limit.get("lower", "0"))
+            hi = _number(name, "upper", joint.limit.get("upper", "0"))
             if lo > hi:
                 raise RobotDescriptionError(f"robot description's joint {name!r} has lower {lo:g} > upper {hi:g}")
-        vel = _number(limit, "velocity", name)
-        if vel <= 0:
-            raise RobotDescriptionError(f"robot description's joint {name!r} has velocity limit {vel:g}: "
+        velocity = _number(name, "velocity", joint.limit.get("velocity"))
+        if velocity <= 0:
+            raise RobotDescriptionError(f"robot description's joint {name!r} has velocity limit {velocity:g}: "
                                         "expected a positive speed")
-        lower.append(lo)
-        upper.append(hi)
-        velocity.append(vel)
-    labels = tuple(robot_names if names is None else names)
-    return JointLimits(labels, np.array(lower), np.array(upper), np.array(velocity))
+        return lo, hi, velocity
+
+    def limits(self, robot_names: Sequence[str], names: Sequence[str] | None = None) -> JointLimits:
+        """Limits of ``robot_names``, labelled ``names`` (default: the robot names).
+
+        ``names`` lets the commander keep the model's joint names while reading the robot's joints.
+        """
+        rows = [self.joint_limit(name) for name in robot_names]
+        lower, upper, velocity = (np.array([row[k] for row in rows], dtype=np.float64) for k in range(3))
+        return JointLimits(tuple(robot_names if names is None else names), lower, upper, velocity)
+
+
+def joint_limits(urdf: str, robot_names: Sequence[str], names: Sequence[str] | None = None) -> JointLimits:
+    """Limits of ``robot_names`` from the URDF text ``urdf``: ``RobotDescription.from_urdf(urdf).limits(...)``."""
+    return RobotDescription.from_urdf(urdf).limits(robot_names, names)

@@ -2,9 +2,12 @@
 
 Each ``--bag`` is ``PATH`` or ``PATH:BEHAVIOUR`` or ``PATH:BEHAVIOUR:SPLIT``. A bag with an ``/episode``
 topic is split into its labelled episodes; one without it is a single episode labelled by BEHAVIOUR.
-SPLIT is ``train`` (default) or ``test``. Joint order and names come from ``--joint-names`` (default:
-the embedded arm's). ``--align-onset RAD`` starts each episode at its motion onset instead of its start
-mark (``latent_nodes.data.bags``), which removes the varying delay between pressing start and moving.
+SPLIT is ``train`` (default) or ``test``. Joint order and names come from ``--joint-names``; without it,
+from the robot description recorded in the first bag (``/robot_description``: its commandable joints in
+its order, mimic joints left out), else the embedded arm's. Joints named by hand are checked against the
+description of every bag that has one (``latent_nodes.data.bags.recorded_joints``). ``--align-onset RAD``
+starts each episode at its motion onset instead of its start mark (``latent_nodes.data.bags``), which
+removes the varying delay between pressing start and moving.
 ``--stamps header`` times joint states by their header stamps instead of their receive times (for
 recordings whose driver stamps on the recorder's clock, e.g. ``latent-nodes teach``'s). The result trains
 like any generated dataset (``latent-nodes train --dataset``).
@@ -40,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="dataset file to write (.npz)")
     p.add_argument("--behaviours", nargs="+", default=list(BEHAVIOURS),
                    help="behaviour names in label order (labels in the bags must be among them)")
-    p.add_argument("--joint-names", nargs="+", help="joints to read, in order (default: the embedded arm's)")
+    p.add_argument("--joint-names", nargs="+", help="joints to read, in order (default: the commandable joints of "
+                                                    "the first bag's /robot_description, else the embedded arm's)")
     p.add_argument("--steps", type=int, default=ModelConfig().seq_len, help="time steps per episode")
     p.add_argument("--dt", type=float, default=0.1, help="seconds between steps")
     p.add_argument("--align-onset", type=float, metavar="RAD",
@@ -54,17 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from latent_nodes.data.bags import read_episodes
+    from latent_nodes.data.bags import read_episodes, recorded_joints
     from latent_nodes.data.dataset import Dataset, save_dataset
 
-    if args.joint_names is None:
-        from latent_nodes.sim.arm import JOINT_NAMES
-
-        args.joint_names = list(JOINT_NAMES)
     try:
         seqs, labels, xys, splits = [], [], [], []
         for spec in args.bag:
             path, behaviour, split = parse_bag_spec(spec)
+            # The first bag fixes the joints (given, from its description, or the embedded arm's); every
+            # bag's description must have them as commandable joints.
+            names = recorded_joints(path, args.joint_names)
+            if names is None:
+                from latent_nodes.sim.arm import JOINT_NAMES
+
+                names = list(JOINT_NAMES)
+            args.joint_names = names
             for ep in read_episodes(path, args.joint_names, args.steps, args.dt, behaviour, args.align_onset,
                                     args.stamps):
                 if ep.behaviour not in args.behaviours:

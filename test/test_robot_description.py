@@ -377,8 +377,10 @@ def test_the_commander_drives_a_robot_whose_description_has_a_ros2_control_block
     np.testing.assert_array_equal(commander.arm.max_velocity, [by_name[n].limit.velocity for n in names])
 
 
-def test_the_commander_reports_an_unreadable_description_once_on_receipt():
-    """One error line when it arrives, not one per trajectory; it leaves no limits behind."""
+def test_the_commander_reports_an_unreadable_description_on_receipt_and_refuses_naming_it():
+    """One error line when it arrives; it leaves no limits behind, and each trajectory it leaves without limits
+    is refused naming why. Before, the refusal said no description had arrived.
+    """
     pytest.importorskip("rclpy")
     from rcl_interfaces.msg import Log
     from ros_harness import Graph
@@ -393,15 +395,15 @@ def test_the_commander_reports_an_unreadable_description_once_on_receipt():
         assert g.wait(lambda: commander.description is not None, timeout=10.0)
         description.publish(String(data="<robot name='ur'><joint"))
         assert g.wait(lambda: g.probe.logs("commander", Log.ERROR), timeout=10.0)
-        assert commander.description is None
-        for k in (2, 3):  # each refused with its own line; the description's problem is not repeated
+        for k in (2, 3):  # each refused with its own line
             trajectory.publish(messages.joint_trajectory(names, np.zeros((20, len(names))), 0.1))
             assert g.wait(lambda k=k: len(g.probe.logs("commander", Log.ERROR)) == k, timeout=10.0)
         first, *refused = g.probe.logs("commander", Log.ERROR)
         assert g.probe.count(messages.JOINT_COMMAND) == 0
-    assert first == ("ignoring /robot_description: robot description is not valid XML (unclosed token: line 1, "
-                     "column 17)"), first
-    assert all(r.startswith("refusing trajectory, nothing sent") for r in refused), refused
+    problem = "robot description is not valid XML (unclosed token: line 1, column 17)"
+    assert first == f"ignoring /robot_description: {problem}", first
+    assert refused == [f"refusing trajectory, nothing sent: joints {names} are not the embedded arm's and the last "
+                       f"/robot_description could not be read, so their limits are unknown: {problem}"] * 2, refused
 
 
 def test_a_bag_recorded_by_the_record_node_on_a_robot_converts_with_its_joints(tmp_path):

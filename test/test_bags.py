@@ -147,6 +147,27 @@ def test_clear_errors(tmp_path):
         read_episodes(junk, NAMES, 20, 0.1, "reach")
 
 
+def test_a_bag_without_the_demonstration_topics_is_refused_naming_its_topics(tmp_path):
+    """A robot recorded under its own names (here a namespaced /arm/joint_states) has none of the three topics.
+
+    Before, rosbags was handed no connections, which it reads as every topic: each message was taken for an
+    /episode mark, and the bag was refused as unreadable ("... has no attribute 'data'").
+    """
+    from latent_nodes.data.recording import BagWriter
+
+    bag = tmp_path / "namespaced"
+    with BagWriter(bag) as writer:
+        writer.text("/robot_description", 0, "<robot name='r'/>", latched=True)
+        for k in range(1, 50):
+            writer.write_cdr("/arm/joint_states", "sensor_msgs/msg/JointState", k * 20_000_000, TS.serialize_cdr(
+                JointState(header=Header(stamp=Time(sec=0, nanosec=0), frame_id=""), name=NAMES,
+                           position=np.zeros(9), velocity=np.zeros(0), effort=np.zeros(0)), JointState.__msgtype__))
+    with pytest.raises(BagError) as info:
+        read_episodes(bag, NAMES, 20, 0.1, "reach")
+    assert str(info.value) == (f"recording {bag} has none of the topics /joint_states, /block_pose, /episode; its "
+                               "topics are ['/arm/joint_states', '/robot_description']")
+
+
 def test_bag2dataset_command_writes_a_trainable_dataset(tmp_path):
     from latent_nodes.data.dataset import load_dataset
     from latent_nodes.scripts.bag2dataset import main

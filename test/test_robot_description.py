@@ -2,11 +2,13 @@
 
 Each file under test/data/robot_descriptions is a public description package's xacro expanded with
 xacro (README.md there: repository, commit, command): xArm 6, RRBot (ros2_control_demos example 8),
-Franka FR3, Kinova Gen3 and UR5e, each with a ``<ros2_control>`` block that names every joint again,
-two with ``<transmission>`` blocks (xArm at the top level, RRBot inside ``<ros2_control>``), xArm and
-Gen3 with ``<gazebo>`` tags, xArm, FR3 and Gen3 with mimic joints. The reader's joints and limits are
-compared with an independent parser, yourdfpy, on the same files. Then the nodes that read descriptions:
-the commander over DDS, the record node and bag2dataset.
+Franka FR3, Kinova Gen3, UR5e, ROBOTIS OpenMANIPULATOR-X and Doosan M1013 with a Robotiq 2F-85, each
+with a ``<ros2_control>`` block that names every joint again (the M1013 has two: arm and gripper). Four
+arms from four makers ship ``<transmission>`` blocks too: xArm, OpenMANIPULATOR-X and M1013 at the top
+level, RRBot inside ``<ros2_control>``. xArm, Gen3, OpenMANIPULATOR-X and M1013 carry ``<gazebo>`` tags;
+xArm, FR3, Gen3, OpenMANIPULATOR-X and M1013 mimic joints. The reader's joints and limits are compared
+with an independent parser, yourdfpy, on the same files. Then the nodes that read descriptions: the
+commander over DDS, the record node and bag2dataset.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ ARM = {
     "gen3": [f"joint_{i}" for i in range(1, 8)],
     "ur5e": ["shoulder_pan_joint", "shoulder_lift_joint", "elbow_joint", "wrist_1_joint", "wrist_2_joint",
              "wrist_3_joint"],
+    "open_manipulator_x": [f"joint{i}" for i in range(1, 5)],
+    "m1013": [f"joint_{i}" for i in range(1, 7)],
 }
 GRIPPER = {"xarm6": ["drive_joint"], "rrbot": [], "fr3": ["fr3_finger_joint1"], "gen3": ["right_finger_bottom_joint"],
-           "ur5e": []}
+           "ur5e": [], "open_manipulator_x": ["gripper_left_joint"], "m1013": ["robotiq_85_left_knuckle_joint"]}
 MIMIC = {
     "xarm6": {n: "drive_joint" for n in ("left_finger_joint", "left_inner_knuckle_joint", "right_outer_knuckle_joint",
                                           "right_finger_joint", "right_inner_knuckle_joint")},
@@ -44,7 +48,24 @@ MIMIC = {
     "gen3": {n: "right_finger_bottom_joint" for n in ("right_finger_tip_joint", "left_finger_bottom_joint",
                                                        "left_finger_tip_joint")},
     "ur5e": {},
+    "open_manipulator_x": {"gripper_right_joint": "gripper_left_joint"},
+    "m1013": {n: "robotiq_85_left_knuckle_joint" for n in (
+        "robotiq_85_right_knuckle_joint", "robotiq_85_left_inner_knuckle_joint", "robotiq_85_right_inner_knuckle_joint",
+        "robotiq_85_left_finger_tip_joint", "robotiq_85_right_finger_tip_joint")},
 }
+# The joints each description's <ros2_control> blocks give a position command interface: the arm's, and the
+# gripper's leader where the gripper is in a block (OpenMANIPULATOR-X: the arm's block; M1013: its own block).
+POSITION_COMMANDED = {robot: ARM[robot] + (GRIPPER[robot] if robot in ("open_manipulator_x", "m1013") else [])
+                      for robot in ARM}
+# What the files hold besides the kinematic tree, counted by hand: <ros2_control> blocks (direct children of
+# <robot>), <transmission> and <gazebo> elements anywhere, and the joint names the transmissions give.
+# Doosan's transmissions name joint1..joint6, which its arm (joint_1..joint_6) does not have: shipped so.
+BLOCKS = {"xarm6": (1, 7, 20), "rrbot": (1, 2, 0), "fr3": (1, 0, 0), "gen3": (1, 0, 5), "ur5e": (1, 0, 0),
+          "open_manipulator_x": (1, 6, 9), "m1013": (2, 6, 8)}
+TRANSMITTED = {"open_manipulator_x": ARM["open_manipulator_x"] + ["gripper_left_joint", "gripper_right_joint"],
+               "m1013": [f"joint{i}" for i in range(1, 7)], "rrbot": ["joint1", "joint2"]}
+MAKER = {"xarm6": "UFACTORY", "rrbot": "ros2_control_demos", "fr3": "Franka Robotics", "gen3": "Kinova",
+         "ur5e": "Universal Robots", "open_manipulator_x": "ROBOTIS", "m1013": "Doosan Robotics"}
 ROBOTS = sorted(ARM)
 
 
@@ -66,11 +87,19 @@ def ros2_control_joints(robot: str) -> list[str]:
 def test_the_files_are_as_shipped(robot):
     """Each file has the blocks its README row claims (so the tests below exercise them)."""
     root = ET.fromstring(text(robot))
-    assert len(root.findall("ros2_control")) == 1
+    blocks, transmissions, gazebo = BLOCKS[robot]
+    assert len(root.findall("ros2_control")) == blocks
     assert set(ARM[robot]) <= set(ros2_control_joints(robot))  # the block repeats the arm's joint names
-    transmissions = {"xarm6": 7, "rrbot": 2}.get(robot, 0)
     assert len(list(root.iter("transmission"))) == transmissions
-    assert len(list(root.iter("gazebo"))) == {"xarm6": 20, "gen3": 5}.get(robot, 0)
+    assert len(list(root.iter("gazebo"))) == gazebo
+    if robot in TRANSMITTED:
+        assert [j.get("name") for t in root.iter("transmission") for j in t.findall("joint")] == TRANSMITTED[robot]
+
+
+def test_three_makers_arms_ship_ros2_control_and_transmission_blocks():
+    """The issue's bar: at least three different makers' arms with both blocks, as their packages ship them."""
+    both = {MAKER[robot] for robot, (blocks, transmissions, _) in BLOCKS.items() if blocks and transmissions}
+    assert both == {"UFACTORY", "ROBOTIS", "Doosan Robotics", "ros2_control_demos"}
 
 
 @pytest.mark.parametrize("robot", ROBOTS)
@@ -102,6 +131,7 @@ def test_every_limit_agrees_with_yourdfpy(robot):
         assert limits.max_velocity[k] == joint.limit.velocity, name
     continuous = [n for n in limits.names if by_name[n].type == "continuous"]
     assert len(continuous) == {"rrbot": 2, "gen3": 4}.get(robot, 0)
+    assert len(limits.names) == len(ARM[robot] + GRIPPER[robot])
 
 
 @pytest.mark.parametrize("robot", ROBOTS)
@@ -119,7 +149,7 @@ def test_a_ros2_control_joint_does_not_replace_the_kinematic_one(robot):
 @pytest.mark.parametrize("robot", ROBOTS)
 def test_the_ros2_control_block_commands_the_arm_by_position(robot):
     description = RobotDescription.from_urdf(text(robot))
-    assert description.position_commanded == tuple(ARM[robot])
+    assert description.position_commanded == tuple(POSITION_COMMANDED[robot])
     assert set(description.position_commanded) <= set(description.commandable)
 
 
@@ -312,8 +342,10 @@ def commander_graph(g, names: list[str]):
     return commander, description, trajectory
 
 
-def test_the_commander_drives_a_robot_whose_description_has_a_ros2_control_block():
-    """The UR5e's description as shipped: its trajectory is executed within the description's limits.
+@pytest.mark.parametrize("robot", ["ur5e", "m1013"])
+def test_the_commander_drives_a_robot_whose_description_has_a_ros2_control_block(robot):
+    """The UR5e's and the M1013's descriptions as shipped (the M1013's with transmission blocks and a second
+    <ros2_control> block for its gripper): the arm's trajectory is executed within the description's limits.
 
     Before, the <ros2_control> block's joints replaced the arm's, and the trajectory was refused ("robot
     description's joint 'shoulder_pan_joint' is None, not a moving joint").
@@ -325,11 +357,11 @@ def test_the_commander_drives_a_robot_whose_description_has_a_ros2_control_block
 
     from latent_nodes.nodes import messages
 
-    names = ARM["ur5e"]
+    names = ARM[robot]
     target = np.tile(np.linspace(0.0, 0.2, 20)[:, None], (1, len(names)))  # 0.2 rad in 2 s, within the limits
     with Graph() as g:
         commander, description, trajectory = commander_graph(g, names)
-        description.publish(String(data=text("ur5e")))
+        description.publish(String(data=text(robot)))
         assert g.wait(lambda: commander.description is not None, timeout=10.0)
         trajectory.publish(messages.joint_trajectory(names, target, 0.1))
         assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=20.0), \
@@ -340,11 +372,15 @@ def test_the_commander_drives_a_robot_whose_description_has_a_ros2_control_block
     assert commands and all(list(m.name) == names for m in commands)
     np.testing.assert_allclose(commands[-1].position, target[-1], atol=1e-9)
     assert commander.arm.names == tuple(names)
-    np.testing.assert_array_equal(commander.arm.upper, [2 * np.pi] * 2 + [np.pi] + [2 * np.pi] * 3)
+    by_name = {j.name: j for j in independent(robot).robot.joints}
+    np.testing.assert_array_equal(commander.arm.upper, [by_name[n].limit.upper for n in names])
+    np.testing.assert_array_equal(commander.arm.max_velocity, [by_name[n].limit.velocity for n in names])
 
 
-def test_the_commander_reports_an_unreadable_description_once_on_receipt():
-    """One error line when it arrives, not one per trajectory; it leaves no limits behind."""
+def test_the_commander_reports_an_unreadable_description_on_receipt_and_refuses_naming_it():
+    """One error line when it arrives; it leaves no limits behind, and each trajectory it leaves without limits
+    is refused naming why. Before, the refusal said no description had arrived.
+    """
     pytest.importorskip("rclpy")
     from rcl_interfaces.msg import Log
     from ros_harness import Graph
@@ -359,15 +395,15 @@ def test_the_commander_reports_an_unreadable_description_once_on_receipt():
         assert g.wait(lambda: commander.description is not None, timeout=10.0)
         description.publish(String(data="<robot name='ur'><joint"))
         assert g.wait(lambda: g.probe.logs("commander", Log.ERROR), timeout=10.0)
-        assert commander.description is None
-        for k in (2, 3):  # each refused with its own line; the description's problem is not repeated
+        for k in (2, 3):  # each refused with its own line
             trajectory.publish(messages.joint_trajectory(names, np.zeros((20, len(names))), 0.1))
             assert g.wait(lambda k=k: len(g.probe.logs("commander", Log.ERROR)) == k, timeout=10.0)
         first, *refused = g.probe.logs("commander", Log.ERROR)
         assert g.probe.count(messages.JOINT_COMMAND) == 0
-    assert first == ("ignoring /robot_description: robot description is not valid XML (unclosed token: line 1, "
-                     "column 17)"), first
-    assert all(r.startswith("refusing trajectory, nothing sent") for r in refused), refused
+    problem = "robot description is not valid XML (unclosed token: line 1, column 17)"
+    assert first == f"ignoring /robot_description: {problem}", first
+    assert refused == [f"refusing trajectory, nothing sent: joints {names} are not the embedded arm's and the last "
+                       f"/robot_description could not be read, so their limits are unknown: {problem}"] * 2, refused
 
 
 def test_a_bag_recorded_by_the_record_node_on_a_robot_converts_with_its_joints(tmp_path):

@@ -81,6 +81,9 @@ def read_episodes(bag: str | Path, joint_names: list[str] | tuple[str, ...], ste
     try:
         with AnyReader([bag]) as reader:
             wanted = [c for c in reader.connections if c.topic in (JOINT_TOPIC, POSE_TOPIC, EPISODE_TOPIC)]
+            if not wanted:  # no connections would mean every topic to rosbags, each read as a demonstration's
+                raise BagError(f"recording {bag} has none of the topics {JOINT_TOPIC}, {POSE_TOPIC}, "
+                               f"{EPISODE_TOPIC}; its topics are {sorted({c.topic for c in reader.connections})}")
             for conn, stamp, raw in reader.messages(connections=wanted):
                 msg = reader.deserialize(raw, conn.msgtype)
                 if conn.topic == JOINT_TOPIC:

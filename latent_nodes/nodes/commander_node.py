@@ -65,12 +65,14 @@ def arm_limits() -> JointLimits:
     return JointLimits(tuple(arm.JOINT_NAMES), arm.JOINT_LOWER, arm.JOINT_UPPER, arm.MAX_VELOCITY)
 
 
-def limits_for(names: list[str], description: RobotDescription | None) -> JointLimits:
+def limits_for(names: list[str], description: RobotDescription | RobotDescriptionError | None) -> JointLimits:
     """Limits of the joints ``names``: the embedded arm's when they name any of its joints, else the description's.
 
-    A partial or mixed set of the embedded arm's joints thus meets the embedded arm, and is refused by
-    ``check_trajectory`` as always. Raises ``UnsafeTrajectory`` naming what is missing (no usable description
-    yet, or a joint it gives no limits for): a joint without known limits is never commanded.
+    ``description``: the last ``/robot_description`` received, parsed, or the error it could not be read with
+    (so a refusal says why there are no limits), or None before one arrives. A partial or mixed set of the
+    embedded arm's joints meets the embedded arm, and is refused by ``check_trajectory`` as always. Raises
+    ``UnsafeTrajectory`` naming what is missing (no description yet, an unreadable one, or a joint it gives no
+    limits for): a joint without known limits is never commanded.
     """
     embedded = arm_limits()
     if not names or set(names) & set(embedded.names):
@@ -80,6 +82,9 @@ def limits_for(names: list[str], description: RobotDescription | None) -> JointL
     if description is None:
         raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and no {messages.ROBOT_DESCRIPTION} "
                                "has arrived to give their limits")
+    if isinstance(description, RobotDescriptionError):
+        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and the last {messages.ROBOT_DESCRIPTION} "
+                               f"could not be read, so their limits are unknown: {description}")
     try:
         return description.limits(names)
     except RobotDescriptionError as exc:
@@ -109,7 +114,7 @@ class CommanderNode(Node):
         self.arm = arm_limits()
         self.names = list(self.arm.names)
         self.joints_fixed = s.target == "ros2_control"
-        self.description: RobotDescription | None = None  # /robot_description: limits of another arm's joints
+        self.description: RobotDescription | RobotDescriptionError | None = None  # /robot_description or its error
         # target ros2_control: whole trajectories to the robot's controllers (nodes/ros2_control_output.py)
         if s.target == "ros2_control" and s.model_joints and tuple(s.model_joints) != self.arm.names:
             # Another robot's model: its joints are named by the parameter; their limits come from the robot
@@ -165,7 +170,7 @@ class CommanderNode(Node):
         try:
             self.description = RobotDescription.from_urdf(msg.data)
         except RobotDescriptionError as exc:
-            self.description = None  # a newer, unreadable description must not leave the old one's limits
+            self.description = exc  # a newer, unreadable description leaves no limits: the old one's are gone
             self.get_logger().error(f"ignoring {messages.ROBOT_DESCRIPTION}: {exc}")
             return
         if not self.joints_fixed:

@@ -44,6 +44,8 @@ setup(
         "tqdm",
         "scipy",
         "setuptools",
+        # the perception node's camera source finds the block in images with OpenCV
+        "opencv-python-headless",
     ],
     extras_require={
         # The ROS 2 Kilted wheels on PyPI, for machines without a system ROS 2.

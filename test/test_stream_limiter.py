@@ -86,3 +86,20 @@ def test_without_an_acceleration_limit_only_the_velocity_limit_applies():
     limiter = StreamLimiter(PERIOD)
     limiter.reset(np.zeros(2))
     np.testing.assert_allclose(limiter.step(np.array([1.0, 0.01]), limits, PERIOD), [VMAX * PERIOD, 0.01])
+
+
+def test_a_target_running_into_a_joint_limit_is_stopped_there_within_the_acceleration_limit():
+    """The plan reaches the limit at speed and stops there: the stream brakes in time, no dead stop."""
+    dts = np.full(200, PERIOD)
+    t = np.cumsum(dts)
+    targets = np.stack([np.minimum(1.8 * t, 3.0), np.zeros_like(t)], axis=1)  # 1.8 rad/s into the 3 rad limit
+    q = run(targets, dts)
+    v, a = rates(q, dts)
+    assert np.abs(a).max() <= AMAX + 1e-6 and q[:, 0].max() <= 3.0
+    np.testing.assert_allclose(q[-1, 0], 3.0, atol=1e-9)
+
+
+def test_a_stream_that_starts_beyond_a_joint_limit_is_brought_inside_not_made_nan():
+    """An arm measured past its limit (a calibration offset): the stream starts there and is clamped."""
+    q = run([np.array([3.0, 0.0])] * 5, np.full(5, PERIOD), start=(3.05, 0.0))
+    assert np.all(np.isfinite(q)) and np.all(q[1:, 0] == 3.0)

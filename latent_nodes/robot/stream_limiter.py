@@ -10,7 +10,8 @@ each joint at most ``max_velocity`` and change that speed by at most ``max_accel
   no faster than it could still brake to a stop on it (``v = sqrt(a^2 dt^2 + 2 a |e|) - a dt``, the
   discrete time-optimal approach): a fixed target is reached without overshoot, a target moving at a
   steady speed is tracked without lag. A target that stops dead (the plan's own corner or end) can be
-  overshot by at most ``v^2 / (2 a)``; positions are then clamped to the joint limits, which win.
+  overshot by at most ``v^2 / (2 a)``, but never past a joint limit: a joint approaches its limits no
+  faster than it can stop at them, and positions are clamped to them besides.
 - A late tick (a busy executor, a paused process) does not buy a bigger step: the step is limited as for
   at most ``LATE_TICK_PERIODS`` nominal periods, however long the tick was late. The stream then falls
   behind the plan and catches up within the limits, instead of jumping to where the plan has got to.
@@ -37,9 +38,11 @@ def braking_speed(error: np.ndarray, max_acceleration: np.ndarray, dt: float) ->
     """The highest speed towards ``error`` (>= 0) from which steps of ``dt`` can still stop on it.
 
     Solves ``v dt + v^2 / (2 a) = e`` for v: this tick's step plus the braking distance equal the error.
-    Infinite acceleration gives infinite speed (only the velocity limit applies).
+    Infinite acceleration gives infinite speed (only the velocity limit applies); an error below zero
+    (already past: a joint measured beyond its limit) gives zero.
     """
     a = np.asarray(max_acceleration, dtype=np.float64)
+    error = np.maximum(error, 0.0)
     with np.errstate(invalid="ignore"):
         speed = np.sqrt((a * dt) ** 2 + 2.0 * a * error) - a * dt
     return np.where(np.isinf(a), np.inf, speed)
@@ -85,10 +88,20 @@ class StreamLimiter:
         # What is left after following the target's motion: closed no faster than one could still brake on.
         error = target - self.position - feed * h
         correction = np.sign(error) * np.minimum(np.abs(error) / h, braking_speed(np.abs(error), amax, h))
+        # Within one step's braking distance, arrive exactly: at most a h^2 away, the speed to get there and
+        # the stop after both fit the acceleration limit (braking_speed alone would only approach it).
+        correction = np.where(np.abs(error) <= amax * h * h, error / h, correction)
         wanted = np.clip(feed + correction, -vmax, vmax)
+        # Never faster towards a joint limit than one can still stop at it: the clamp below then never has
+        # to stop a joint dead (a plan running into a limit, a target overshot near one).
+        wanted = np.clip(wanted, -braking_speed(self.position - limits.lower, amax, h),
+                         braking_speed(limits.upper - self.position, amax, h))
         reach = amax * h
         velocity = np.clip(np.clip(wanted, self.velocity - reach, self.velocity + reach), -vmax, vmax)
-        position = limits.clamp(self.position + velocity * h)
-        self.velocity = (position - self.position) / dt  # as sent: over the real interval
+        moved = self.position + velocity * h
+        position = limits.clamp(moved)
+        # The velocity sent, over the real interval; a joint the clamp stopped at its limit is at rest there
+        # (a stream that started beyond a limit jumps onto it once, and does not carry that jump on).
+        self.velocity = np.where(position != moved, 0.0, velocity * h / dt)
         self.position, self.last_target = position, target.copy()
         return position.copy()

@@ -4,34 +4,52 @@ Subscribes ``/completed_behaviour`` (trajectory_msgs/JointTrajectory) and sends 
 ``/joint_command`` at ``command_rate``, interpolating between the trajectory's points. Both worlds (the
 embedded sim and CoppeliaSim's scene script, chosen by ``target``) read the same topic. Before anything
 is sent a trajectory must pass ``latent_nodes.robot.safety``: exactly the arm's joint names, finite values,
-increasing times; positions are clamped to the joint limits and every streamed target is rate-limited to
-the velocity limits. A newer trajectory replaces the running one (it starts from the last target sent).
-With ``target: ros2_control`` the checked trajectory goes whole to the robot's controllers instead, timed
-within the velocity limits, under the robot's joint names and limits (``ros2_control_output.py``).
+increasing times; positions are clamped to the joint limits. Every streamed target keeps within the
+velocity limits (``max_joint_velocity`` on top of the arm's) and the acceleration limits
+(``max_joint_acceleration``, per joint ``joint_max_acceleration``), and a late tick steps no further than
+the limits allow over two nominal periods (``latent_nodes.robot.stream_limiter``). A newer trajectory
+replaces the running one (it starts from the last target sent, at the stream's velocity). With ``target:
+ros2_control`` the checked trajectory goes whole to the robot's controllers instead, timed within the
+velocity limits, under the robot's joint names and limits (``ros2_control_output.py``).
 
-Streaming on ``/joint_command``, the arm's joints are those of the first trajectory that passes these
-checks, fixed from then on (a trajectory naming other joints is refused). Their limits are the embedded
-arm's when the names are its joints, else those ``/robot_description`` (transient local) gives for them;
-a trajectory with a joint that has no limits there is refused, nothing sent. So a model of another arm
+Streaming on ``/joint_command``, the arm's joints are those of the first trajectory that is accepted
+(checked, admitted and with fresh feedback for its joints), fixed from then on (a trajectory naming other
+joints is refused; one refused for any reason fixes nothing). Their limits are the embedded arm's when
+the names are its joints, else those ``/robot_description`` (transient local) gives for them; a
+trajectory with a joint that has no limits there is refused, nothing sent. So a model of another arm
 drives that arm, within the limits of its description. (ros2_control keeps the embedded arm's joints as
 the model's, renamed by ``joint_name_map``.)
-A trajectory with a zero header stamp starts on receipt. One with a stamp is timed from that stamp, the
-behaviour's start (the online inference node's updates): it is spliced in at the current time
-(``latent_nodes.robot.splice``), continuing from the step the arm is at and blending from the last target sent
-within the velocity limit, with no restart from home and no jump.
 
-Execution stops on ``~/stop`` (std_srvs/Trigger), when ``/joint_states`` goes stale, and when the clock
-jumps back (a restarted world on simulated time): the feedback then belongs to another world, so it is
-forgotten and no hold command is sent. Nothing is commanded before fresh ``/joint_states`` arrive, and a
-refused or stopped trajectory is never resumed. Trajectories are received volatile: a restarted
-commander hears only what is published after it starts, never a replay of an old one. When a
-trajectory has run and the arm has had ``settle_s`` to arrive, the RMS tracking error between the
-trajectory and ``/joint_states`` over the execution is published on ``/commander/tracking_error``.
+Stamps follow ros2_controllers' joint_trajectory_controller (``latent_nodes.robot.admission``): a zero
+header stamp starts on receipt; a trajectory whose last point is already past (stamp + last
+``time_from_start`` before now) is refused, and so is one starting more than ``max_future_start_s`` from
+now; a refusal for a stamp off by more than the behaviour's length says which clock is probably wrong
+(sim time against wall time, two machines). An admitted stamp times the trajectory from the behaviour's
+start (the online inference node's updates): it is spliced in at the current time
+(``latent_nodes.robot.splice``), continuing from the step the arm is at and blending from the last target
+sent within the velocity limit, with no restart from home and no jump.
+
+Feedback is ``/joint_states``, aged by its header stamp where set (the receipt time for a zero stamp, or
+with a warning for a stamp ahead of this clock or on another kind of clock). While streaming, each
+feedback is compared with the target in force when it was measured (``latent_nodes.robot.tolerances``):
+a joint further than its path tolerance for ``path_tolerance_time_s`` stops the trajectory and holds the
+arm where it is. After ``settle_s`` the last point is checked against the goal tolerance (an ERROR and a
+hold where the arm is when a joint is off; streaming only: a ros2_control controller checks its own
+constraints), and the RMS tracking error between the trajectory and
+``/joint_states`` over the execution is published on ``/commander/tracking_error``.
+
+Execution also stops on ``~/stop`` (std_srvs/Trigger), holding the arm where it is, when ``/joint_states``
+goes stale, and when the clock jumps back (a restarted world on simulated time): the feedback then
+belongs to another world, so it is forgotten and no hold command is sent. A hold is the measured position
+clamped to the joint limits. Nothing is commanded before fresh ``/joint_states`` arrive, and a refused or
+stopped trajectory is never resumed. Trajectories are received volatile: a restarted commander hears only
+what is published after it starts, never a replay of an old one.
 
 Once a second the node reports its health on ``/diagnostics``: state, feedback age, the last tracking
-error, trajectories executed, refused and stopped; WARN while there is no fresh feedback (nothing could be
-executed), ERROR for a while after a trajectory was refused as unsafe or stopped for stale feedback or a
-clock jump.
+error, the last tolerance violation (joint and error), trajectories executed, refused and stopped; WARN
+while there is no fresh feedback (nothing could be executed), ERROR for a while after a trajectory was
+refused as unsafe or for its stamp, stopped off its path, ended off its goal, or stopped for stale
+feedback or a clock jump.
 """
 
 from __future__ import annotations

@@ -95,3 +95,12 @@ def test_bad_arguments_are_refused():
         splice(updated, 0.3, np.array([np.nan, 0, 0]), VMAX)
     with pytest.raises(ValueError, match="positive velocity"):
         splice(updated, 0.3, np.zeros(3), np.zeros(3))
+
+
+def test_a_behaviour_that_starts_later_is_approached_from_now_to_its_first_point_on_time():
+    """As JTC (trajectory.cpp kilted L143-160): from where the arm is now to the first point, due at its time."""
+    updated = behaviour(0.0)
+    last = updated.positions[0] + 0.1
+    spliced = splice(updated, -0.5, last, VMAX)  # the stamp is half a second ahead
+    assert spliced.times[0] == pytest.approx(-0.5) and np.allclose(spliced.sample(-0.5), last)
+    assert np.allclose(spliced.positions[1:], updated.positions) and np.allclose(spliced.times[1:], updated.times)

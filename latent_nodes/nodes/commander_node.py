@@ -257,18 +257,23 @@ class CommanderNode(Node):
             self.get_logger().warning(f"ignoring /joint_states: {exc}", throttle_duration_sec=1.0)
             return
         self.measured, self.measured_at = q, at
-        if self.active is None or at < self.started_at:
+        if self.active is None:
+            return
+        if self.output is None:  # the controller checks its own tolerances (its constraints.* parameters)
+            # Against the target in force when the positions were measured (also before a future stamp,
+            # while the stream moves to the first point).
+            reference = self.history.at(seconds(at))
+            violation = None if reference is None else self.monitor.check_path(q - reference, seconds(at))
+            if violation is not None:
+                self.stop_off_plan(violation)
+                return
+        if at < self.started_at:
             return
         squared = (q - self.active.sample(seconds(at - self.started_at))) ** 2
         finite = np.isfinite(squared)
         self.error_sum[finite] += squared[finite]
         self.error_count[finite] += 1
         self.last_squared_error = squared
-        if self.output is None:  # the controller checks its own tolerances (its constraints.* parameters)
-            reference = self.history.at(seconds(at))
-            violation = None if reference is None else self.monitor.check_path(q - reference, seconds(at))
-            if violation is not None:
-                self.stop_off_plan(violation)
 
     def feedback_under(self, arm: JointLimits) -> tuple[np.ndarray | None, Time | None]:
         """The latest feedback read under ``arm``'s joints (the arm's own, or a candidate's before it is fixed)."""

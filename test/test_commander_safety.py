@@ -303,3 +303,22 @@ def test_feedback_stamped_ahead_of_this_clock_is_aged_by_receipt_with_a_warning(
         assert 0.0 <= commander.feedback_age() < 0.5, "neither negative (always fresh) nor refused"
         trajectory.publish(messages.joint_trajectory(NAMES, np.tile(HOME, (5, 1)), DT))
         assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) > 0, timeout=10.0)
+
+
+def test_acceleration_limits_come_from_the_parameters_per_joint_and_at_run_time():
+    import pytest
+    from rclpy.parameter import Parameter
+
+    with Graph() as g:
+        commander = g.add(CommanderNode, max_joint_acceleration=6.0,
+                          joint_max_acceleration=[f"{NAMES[0]}:2.5", f"{NAMES[1]}:50.0"])
+        g.start()
+        limits = commander.limits().max_acceleration
+        assert limits[0] == 2.5 and limits[1] == 6.0 and np.all(limits[2:] == 6.0), "each capped by the common one"
+        assert commander.set_parameters([Parameter("max_joint_acceleration", value=4.0)])[0].successful
+        assert commander.limits().max_acceleration[1] == 4.0
+        assert not commander.set_parameters([Parameter("max_joint_acceleration", value=0.0)])[0].successful
+        for bad, words in ((["arm_joint_1"], "joint_max_acceleration: entry 'arm_joint_1' is not joint_name:value"),
+                           (["arm_joint_1:0"], "joint_max_acceleration: every limit must be positive")):
+            with pytest.raises(ValueError, match=words):
+                g.add(CommanderNode, joint_max_acceleration=bad)

@@ -77,3 +77,7 @@ def test_joint_value_entries():
     for bad in (["elbow"], ["elbow:"], [":0.2"], ["elbow:fast"], ["elbow:-1"], ["elbow:nan"], ["a:1", "a:2"]):
         with pytest.raises(ValueError, match="joint_path_tolerance"):
             parse_joint_values(bad, "joint_path_tolerance")
+    assert parse_joint_values(["elbow:0"], "joint_path_tolerance") == {"elbow": 0.0}  # a tolerance: not enforced
+    with pytest.raises(ValueError, match=r"joint_max_acceleration: entry 'elbow:0' is not joint_name:value with a "
+                                         r"finite value > 0"):
+        parse_joint_values(["elbow:0"], "joint_max_acceleration", positive=True)  # a limit must be positive

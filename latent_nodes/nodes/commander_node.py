@@ -141,9 +141,8 @@ class CommanderNode(Node):
             raise ValueError("max_joint_velocity, max_joint_acceleration, stale_feedback_s and command_rate must be "
                              "positive, settle_s >= 0")
         # Per-joint overrides ("joint:value"); a malformed one is a start-up error, one line.
-        self.acceleration_overrides = parse_joint_values(s.joint_max_acceleration, "joint_max_acceleration")
-        if any(v <= 0 for v in self.acceleration_overrides.values()):
-            raise ValueError("joint_max_acceleration: every limit must be positive")
+        self.acceleration_overrides = parse_joint_values(s.joint_max_acceleration, "joint_max_acceleration",
+                                                         positive=True)
         self.path_overrides = parse_joint_values(s.joint_path_tolerance, "joint_path_tolerance")
         self.goal_overrides = parse_joint_values(s.joint_goal_tolerance, "joint_goal_tolerance")
         # The embedded arm until the first accepted trajectory fixes the joint set (ros2_control: always).

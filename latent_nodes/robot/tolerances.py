@@ -35,8 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def parse_joint_values(entries: Sequence[str], what: str) -> dict[str, float]:
-    """``["joint:value", ...]`` as a mapping; ValueError (one line naming ``what``) for a malformed entry."""
+def parse_joint_values(entries: Sequence[str], what: str, positive: bool = False) -> dict[str, float]:
+    """``["joint:value", ...]`` as a mapping; ValueError (one line naming ``what``) for a malformed entry.
+
+    Values must be finite and >= 0 (a tolerance of 0 is not enforced), or > 0 with ``positive`` (a limit).
+    """
     values: dict[str, float] = {}
     for entry in entries:
         name, sep, text = str(entry).rpartition(":")
@@ -44,8 +47,9 @@ def parse_joint_values(entries: Sequence[str], what: str) -> dict[str, float]:
             value = float(text)
         except ValueError:
             value = float("nan")
-        if not sep or not name or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{what}: entry {entry!r} is not joint_name:value with a finite value >= 0")
+        if not sep or not name or not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise ValueError(f"{what}: entry {entry!r} is not joint_name:value with a finite value "
+                             f"{'> 0' if positive else '>= 0'}")
         if name in values:
             raise ValueError(f"{what}: joint {name!r} is given twice")
         values[name] = value

@@ -18,7 +18,9 @@ What differs here, and why:
 - A path violation must last ``path_tolerance_time_s`` before it counts: the arm's own servo lag, and a
   feedback message that arrives late, make single samples noisy, and JTC's one-cycle check runs at the
   controller's rate on its hardware's own state. A joint that comes back within its tolerance starts over.
-- The goal is checked once, after ``settle_s`` (the commander's goal time), against the last point.
+- The goal is checked once, after ``settle_s`` (the commander's goal time), against the last point, on
+  positions only: JTC's goal also bounds the velocity (``stopped_velocity_tolerance``, tolerances.hpp
+  L113), but ``/joint_states`` velocities are optional, and the streamed targets end at rest anyway.
 
 ``joint_values`` reads the per-joint overrides (``"joint:value"`` entries, the shape of ros2_control's
 ``joint_limits.<joint>.max_acceleration`` and JTC's ``constraints.<joint>.trajectory``) the commander's

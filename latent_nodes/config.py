@@ -188,7 +188,25 @@ class NodesConfig:
     stale_feedback_s: float = _f(0.5, "commander stops, and online inference stops observing the joints, if "
                                       "/joint_states is older than this, s", gt=0.0)
     command_rate: float = _f(50.0, "commander's rate of joint targets on /joint_command, Hz", gt=0.0)
-    settle_s: float = _f(0.5, "commander holds the last point this long, then reports the tracking error", ge=0.0)
+    settle_s: float = _f(0.5, "commander holds the last point this long, then checks goal_tolerance and reports the "
+                              "tracking error", ge=0.0)
+    max_joint_acceleration: float = _f(30.0, "commander's acceleration limit on the streamed targets, rad/s^2, per "
+                                             "joint (embedded, coppeliasim)", gt=0.0)
+    joint_max_acceleration: list = _f([], "commander: per-joint acceleration limits as joint_name:rad/s^2 entries "
+                                          "(ros2_control's joint_limits.<joint>.max_acceleration; a URDF has none), "
+                                          "each capped by max_joint_acceleration", item=str)
+    max_future_start_s: float = _f(1.0, "commander refuses a stamped trajectory that starts more than this far in "
+                                         "the future, s (one ending in the past is always refused)", ge=0.0)
+    path_tolerance: float = _f(0.3, "commander stops and holds when a joint stays further than this from the "
+                                    "streamed target for path_tolerance_time_s, rad (0: not enforced)", ge=0.0)
+    path_tolerance_time_s: float = _f(0.25, "how long a joint may be outside path_tolerance before the commander "
+                                            "stops, s", ge=0.0)
+    goal_tolerance: float = _f(0.05, "commander reports an ERROR and holds when a joint ends further than this from "
+                                     "the last point after settle_s, rad (0: not enforced)", ge=0.0)
+    joint_path_tolerance: list = _f([], "commander: per-joint path tolerances as joint_name:rad entries (JTC's "
+                                        "constraints.<joint>.trajectory); others use path_tolerance", item=str)
+    joint_goal_tolerance: list = _f([], "commander: per-joint goal tolerances as joint_name:rad entries (JTC's "
+                                        "constraints.<joint>.goal); others use goal_tolerance", item=str)
     arm_controller_topic: str = _f("/arm_controller/joint_trajectory", "ros2_control target: the arm's "
                                    "joint_trajectory_controller topic (every joint but gripper_joints)", min_length=1)
     gripper_controller_topic: str = _f("/gripper_controller/joint_trajectory", "ros2_control target: the gripper "

@@ -23,7 +23,7 @@ from latent_nodes.sim import arm
 NAMES = list(arm.JOINT_NAMES)
 HOME = np.asarray(arm.HOME, dtype=np.float64)
 TOWARDS_MIDDLE = np.sign((arm.JOINT_LOWER + arm.JOINT_UPPER) / 2 - HOME)
-DT, STEPS, VMAX = 0.1, 20, 2.0
+DT, STEPS, VMAX, AMAX = 0.1, 20, 2.0, 10.0
 
 
 def plan(offset: float) -> np.ndarray:
@@ -42,9 +42,13 @@ def commands(g: Graph) -> tuple[np.ndarray, np.ndarray]:
 
 @contextmanager
 def commander_graph() -> Iterator[tuple[Graph, CommanderNode, object]]:
-    """A commander whose arm reports HOME every 10 ms, ready; yields (graph, commander, trajectory publisher)."""
+    """A commander whose arm reports HOME every 10 ms, ready; yields (graph, commander, trajectory publisher).
+
+    The fake arm never moves, so the path and goal tolerances are off (0): these tests check the stream.
+    """
     with Graph() as g:
-        commander = g.add(CommanderNode, max_joint_velocity=VMAX, settle_s=0.2)
+        commander = g.add(CommanderNode, max_joint_velocity=VMAX, max_joint_acceleration=AMAX, settle_s=0.2,
+                          path_tolerance=0.0, goal_tolerance=0.0)
         states = g.publisher(JointState, messages.JOINT_STATES)
         g.probe.create_timer(0.01, lambda: states.publish(messages.joint_state(NAMES, HOME)))
         trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
@@ -75,12 +79,12 @@ def test_an_update_stamped_with_the_behaviours_start_is_spliced_in_without_a_res
         # rate limiter's own clock reading, taken a moment before the stamp).
         steps = np.abs(np.diff(q, axis=0)).max(axis=1)
         assert np.all(steps <= VMAX * np.diff(t) + 2e-3), steps.max()
-        # Phase kept: once blended (0.15 rad at the fingers' 1.5 rad/s takes 0.1 s, so within two of the
-        # plan's steps) the commands follow the update at its own times from the first behaviour's start;
-        # it is not restarted from its first point.
+        # Phase kept: once blended (0.15 rad within the acceleration limit takes 2 sqrt(0.15 / AMAX) = 0.25 s,
+        # well below the fingers' 1.5 rad/s) the commands follow the update at its own times from the first
+        # behaviour's start; it is not restarted from its first point.
         reference = CheckedTrajectory((np.arange(STEPS) + 1) * DT, updated, False)
         received = s0 + float(spliced_at[0].split(" s into")[0].split()[-1])
-        after = (t > received + 2 * DT + 0.05) & (t < s0 + STEPS * DT)
+        after = (t > received + 2 * np.sqrt(0.15 / AMAX) + 0.15) & (t < s0 + STEPS * DT)
         assert after.sum() > 20
         lag = VMAX / 50.0  # a target is at most one command period behind
         deviation = max(np.abs(q[i] - reference.sample(t[i] - s0)).max() for i in np.nonzero(after)[0])

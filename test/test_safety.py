@@ -60,3 +60,14 @@ def test_velocity_cap_and_bad_limits():
         JointLimits(NAMES, [0, 0], [1, 1, 1], [1, 1, 1])
     with pytest.raises(ValueError, match="lower <= upper"):
         JointLimits(NAMES, [0, 0, 2], [1, 1, 1], [1, 1, 1])
+
+
+def test_acceleration_limits_are_optional_and_capped():
+    assert np.all(np.isinf(LIMITS.max_acceleration)), "no acceleration known: infinite (a URDF has none)"
+    capped = LIMITS.with_acceleration_cap(5.0).with_acceleration_cap([10.0, 2.0, 7.0])
+    np.testing.assert_allclose(capped.max_acceleration, [5.0, 2.0, 5.0])
+    np.testing.assert_allclose(capped.with_velocity_cap(0.8).max_acceleration, [5.0, 2.0, 5.0])  # kept
+    with pytest.raises(ValueError, match="acceleration cap must be positive"):
+        LIMITS.with_acceleration_cap(0.0)
+    with pytest.raises(ValueError, match="positive acceleration"):
+        JointLimits(NAMES, [0, 0, 0], [1, 1, 1], [1, 1, 1], [1.0, -1.0, 1.0])

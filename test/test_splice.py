@@ -56,14 +56,22 @@ def test_a_large_change_blends_over_several_points_at_the_limit():
     assert np.allclose(commands[-1], updated.positions[-1])
 
 
-def test_after_the_behaviour_is_over_the_blend_goes_to_the_last_point_as_fast_as_allowed():
-    updated = behaviour(0.1)
-    last = behaviour(0.0).positions[-1]
-    spliced = splice(updated, 2.5, last, VMAX)  # the 2 s behaviour ended half a second ago
+def test_a_large_change_near_the_end_blends_to_the_last_point_as_fast_as_allowed():
+    updated = behaviour(0.5)
+    elapsed = updated.duration - 0.05  # 50 ms left, 0.5 rad to go: no point reachable in time
+    last = behaviour(0.0).sample(elapsed)
+    spliced = splice(updated, elapsed, last, VMAX)
     assert len(spliced.times) == 2 and np.allclose(spliced.positions[-1], updated.positions[-1])
-    assert spliced.duration - 2.5 == pytest.approx(np.max(np.abs(updated.positions[-1] - last)) / 2.0)
-    commands = stream(spliced, 2.5, last)
+    assert spliced.duration - elapsed == pytest.approx(np.max(np.abs(updated.positions[-1] - last)) / 2.0)
+    commands = stream(spliced, elapsed, last)
     assert np.max(np.abs(np.diff(commands, axis=0))) <= VMAX[0] * TICK + 1e-12
+
+
+@pytest.mark.parametrize("elapsed", [2.0, 2.5, 1.7e9])
+def test_a_behaviour_that_is_already_over_is_refused_not_run_as_a_straight_line(elapsed):
+    """Before: a far-past stamp became a straight joint-space line to the last point at full velocity."""
+    with pytest.raises(ValueError, match="nothing left to splice"):
+        splice(behaviour(0.1), elapsed, behaviour(0.0).positions[-1], VMAX)
 
 
 def test_the_commanders_rate_limiter_leaves_a_spliced_stream_untouched():
@@ -87,3 +95,12 @@ def test_bad_arguments_are_refused():
         splice(updated, 0.3, np.array([np.nan, 0, 0]), VMAX)
     with pytest.raises(ValueError, match="positive velocity"):
         splice(updated, 0.3, np.zeros(3), np.zeros(3))
+
+
+def test_a_behaviour_that_starts_later_is_approached_from_now_to_its_first_point_on_time():
+    """As JTC (trajectory.cpp kilted L143-160): from where the arm is now to the first point, due at its time."""
+    updated = behaviour(0.0)
+    last = updated.positions[0] + 0.1
+    spliced = splice(updated, -0.5, last, VMAX)  # the stamp is half a second ahead
+    assert spliced.times[0] == pytest.approx(-0.5) and np.allclose(spliced.sample(-0.5), last)
+    assert np.allclose(spliced.positions[1:], updated.positions) and np.allclose(spliced.times[1:], updated.times)

@@ -4,34 +4,52 @@ Subscribes ``/completed_behaviour`` (trajectory_msgs/JointTrajectory) and sends 
 ``/joint_command`` at ``command_rate``, interpolating between the trajectory's points. Both worlds (the
 embedded sim and CoppeliaSim's scene script, chosen by ``target``) read the same topic. Before anything
 is sent a trajectory must pass ``latent_nodes.robot.safety``: exactly the arm's joint names, finite values,
-increasing times; positions are clamped to the joint limits and every streamed target is rate-limited to
-the velocity limits. A newer trajectory replaces the running one (it starts from the last target sent).
-With ``target: ros2_control`` the checked trajectory goes whole to the robot's controllers instead, timed
-within the velocity limits, under the robot's joint names and limits (``ros2_control_output.py``).
+increasing times; positions are clamped to the joint limits. Every streamed target keeps within the
+velocity limits (``max_joint_velocity`` on top of the arm's) and the acceleration limits
+(``max_joint_acceleration``, per joint ``joint_max_acceleration``), and a late tick steps no further than
+the limits allow over two nominal periods (``latent_nodes.robot.stream_limiter``). A newer trajectory
+replaces the running one (it starts from the last target sent, at the stream's velocity). With ``target:
+ros2_control`` the checked trajectory goes whole to the robot's controllers instead, timed within the
+velocity limits, under the robot's joint names and limits (``ros2_control_output.py``).
 
-Streaming on ``/joint_command``, the arm's joints are those of the first trajectory that passes these
-checks, fixed from then on (a trajectory naming other joints is refused). Their limits are the embedded
-arm's when the names are its joints, else those ``/robot_description`` (transient local) gives for them;
-a trajectory with a joint that has no limits there is refused, nothing sent. So a model of another arm
+Streaming on ``/joint_command``, the arm's joints are those of the first trajectory that is accepted
+(checked, admitted and with fresh feedback for its joints), fixed from then on (a trajectory naming other
+joints is refused; one refused for any reason fixes nothing). Their limits are the embedded arm's when
+the names are its joints, else those ``/robot_description`` (transient local) gives for them; a
+trajectory with a joint that has no limits there is refused, nothing sent. So a model of another arm
 drives that arm, within the limits of its description. (ros2_control keeps the embedded arm's joints as
 the model's, renamed by ``joint_name_map``.)
-A trajectory with a zero header stamp starts on receipt. One with a stamp is timed from that stamp, the
-behaviour's start (the online inference node's updates): it is spliced in at the current time
-(``latent_nodes.robot.splice``), continuing from the step the arm is at and blending from the last target sent
-within the velocity limit, with no restart from home and no jump.
 
-Execution stops on ``~/stop`` (std_srvs/Trigger), when ``/joint_states`` goes stale, and when the clock
-jumps back (a restarted world on simulated time): the feedback then belongs to another world, so it is
-forgotten and no hold command is sent. Nothing is commanded before fresh ``/joint_states`` arrive, and a
-refused or stopped trajectory is never resumed. Trajectories are received volatile: a restarted
-commander hears only what is published after it starts, never a replay of an old one. When a
-trajectory has run and the arm has had ``settle_s`` to arrive, the RMS tracking error between the
-trajectory and ``/joint_states`` over the execution is published on ``/commander/tracking_error``.
+Stamps follow ros2_controllers' joint_trajectory_controller (``latent_nodes.robot.admission``): a zero
+header stamp starts on receipt; a trajectory whose last point is already past (stamp + last
+``time_from_start`` before now) is refused, and so is one starting more than ``max_future_start_s`` from
+now; a refusal for a stamp off by more than the behaviour's length says which clock is probably wrong
+(sim time against wall time, two machines). An admitted stamp times the trajectory from the behaviour's
+start (the online inference node's updates): it is spliced in at the current time
+(``latent_nodes.robot.splice``), continuing from the step the arm is at and blending from the last target
+sent within the velocity limit, with no restart from home and no jump.
+
+Feedback is ``/joint_states``, aged by its header stamp where set (the receipt time for a zero stamp, or
+with a warning for a stamp ahead of this clock or on another kind of clock). While streaming, each
+feedback is compared with the target in force when it was measured (``latent_nodes.robot.tolerances``):
+a joint further than its path tolerance for ``path_tolerance_time_s`` stops the trajectory and holds the
+arm where it is. After ``settle_s`` the last point is checked against the goal tolerance (an ERROR and a
+hold where the arm is when a joint is off; streaming only: a ros2_control controller checks its own
+constraints), and the RMS tracking error between the trajectory and
+``/joint_states`` over the execution is published on ``/commander/tracking_error``.
+
+Execution also stops on ``~/stop`` (std_srvs/Trigger), holding the arm where it is, when ``/joint_states``
+goes stale, and when the clock jumps back (a restarted world on simulated time): the feedback then
+belongs to another world, so it is forgotten and no hold command is sent. A hold is the measured position
+clamped to the joint limits. Nothing is commanded before fresh ``/joint_states`` arrive, and a refused or
+stopped trajectory is never resumed. Trajectories are received volatile: a restarted commander hears only
+what is published after it starts, never a replay of an old one.
 
 Once a second the node reports its health on ``/diagnostics``: state, feedback age, the last tracking
-error, trajectories executed, refused and stopped; WARN while there is no fresh feedback (nothing could be
-executed), ERROR for a while after a trajectory was refused as unsafe or stopped for stale feedback or a
-clock jump.
+error, the last tolerance violation (joint and error), trajectories executed, refused and stopped; WARN
+while there is no fresh feedback (nothing could be executed), ERROR for a while after a trajectory was
+refused as unsafe or for its stamp, stopped off its path, ended off its goal, or stopped for stale
+feedback or a clock jump.
 """
 
 from __future__ import annotations
@@ -53,9 +71,17 @@ from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
 from latent_nodes.nodes.ros2_control_output import DESCRIPTION_QOS, ROS2_CONTROL_PARAMETERS, Ros2ControlOutput
 from latent_nodes.nodes.runner import run_node
+from latent_nodes.robot.admission import RefusedStamp, admit_stamp, feedback_time
 from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
-from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory, rate_limit
+from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory
 from latent_nodes.robot.splice import splice
+from latent_nodes.robot.stream_limiter import StreamLimiter
+from latent_nodes.robot.tolerances import CommandHistory, ToleranceMonitor, Violation, joint_values, parse_joint_values
+
+# The commander's own parameters (NodesConfig fields); ros2_control_output.py lists the ros2_control ones.
+COMMANDER_PARAMETERS = ("target", "max_joint_velocity", "max_joint_acceleration", "joint_max_acceleration",
+                        "stale_feedback_s", "command_rate", "settle_s", "max_future_start_s", "path_tolerance",
+                        "path_tolerance_time_s", "goal_tolerance", "joint_path_tolerance", "joint_goal_tolerance")
 
 
 def arm_limits() -> JointLimits:
@@ -97,19 +123,33 @@ def rms_of(squared_errors: np.ndarray) -> float:
     return float(np.sqrt(finite.mean())) if finite.size else float("nan")
 
 
+def seconds(t: Time) -> float:
+    return t.nanoseconds * 1e-9
+
+
+def positive(value: float) -> str | None:
+    return None if value > 0 else "must be positive"
+
+
 class CommanderNode(Node):
-    """Validates trajectories, streams rate-limited targets, watches feedback, reports tracking error."""
+    """Validates and admits trajectories, streams limited targets, watches feedback and tolerances."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__("commander", **kwargs)
         self.settings = declare_section(
-            self, NodesConfig, only=["target", "max_joint_velocity", "stale_feedback_s", "command_rate", "settle_s",
-                                     *ROS2_CONTROL_PARAMETERS],
-            dynamic=["max_joint_velocity"],
-            validators={"max_joint_velocity": lambda v: None if v > 0 else "must be positive"})
+            self, NodesConfig, only=[*COMMANDER_PARAMETERS, *ROS2_CONTROL_PARAMETERS],
+            dynamic=["max_joint_velocity", "max_joint_acceleration"],
+            validators={"max_joint_velocity": positive, "max_joint_acceleration": positive})
         s = self.settings
-        if not (s.max_joint_velocity > 0 and s.stale_feedback_s > 0 and s.command_rate > 0 and s.settle_s >= 0):
-            raise ValueError("max_joint_velocity, stale_feedback_s and command_rate must be positive, settle_s >= 0")
+        if not (s.max_joint_velocity > 0 and s.max_joint_acceleration > 0 and s.stale_feedback_s > 0
+                and s.command_rate > 0 and s.settle_s >= 0):
+            raise ValueError("max_joint_velocity, max_joint_acceleration, stale_feedback_s and command_rate must be "
+                             "positive, settle_s >= 0")
+        # Per-joint overrides ("joint:value"); a malformed one is a start-up error, one line.
+        self.acceleration_overrides = parse_joint_values(s.joint_max_acceleration, "joint_max_acceleration",
+                                                         positive=True)
+        self.path_overrides = parse_joint_values(s.joint_path_tolerance, "joint_path_tolerance")
+        self.goal_overrides = parse_joint_values(s.joint_goal_tolerance, "joint_goal_tolerance")
         # The embedded arm until the first accepted trajectory fixes the joint set (ros2_control: always).
         self.arm = arm_limits()
         self.names = list(self.arm.names)
@@ -123,6 +163,11 @@ class CommanderNode(Node):
             self.arm = JointLimits(tuple(s.model_joints), np.full(n, -np.inf), np.full(n, np.inf), np.full(n, np.inf))
             self.names = list(self.arm.names)
         self.output = Ros2ControlOutput(self, s, self.arm) if s.target == "ros2_control" else None
+        # Streaming: the targets within the limits (a late tick capped), and the arm checked against them.
+        self.limiter = StreamLimiter(1.0 / s.command_rate)
+        self.history = CommandHistory(keep_s=s.stale_feedback_s + 1.0)
+        self.monitor = self.tolerance_monitor(self.names)
+        self.violation: Violation | None = None  # the last path or goal tolerance violation, for /diagnostics
 
         self.command_pub = self.create_publisher(JointState, messages.JOINT_COMMAND, 10)
         self.error_pub = self.create_publisher(Float64, messages.TRACKING_ERROR, 10)
@@ -141,21 +186,42 @@ class CommanderNode(Node):
             post_callback=self.on_clock_jump)
 
         self.measured: np.ndarray | None = None  # latest /joint_states positions, arm order
-        self.measured_at: Time | None = None
+        self.measured_at: Time | None = None  # when they were measured: the header stamp, else the receipt
         self.last_joint_state: tuple[JointState, Time] | None = None  # read again when the joint set changes
         self.active: CheckedTrajectory | None = None
         self.started_at: Time | None = None
         self.last_command: np.ndarray | None = None
         self.last_tick: Time | None = None
-        self.squared_errors: list[np.ndarray] = []
+        # Tracking error over an execution, as running sums (bounded memory however long it runs).
+        self.error_sum = np.zeros(len(self.names))
+        self.error_count = np.zeros(len(self.names))
+        self.last_squared_error = np.full(len(self.names), np.nan)
         self.last_tracking_error = float("nan")
         self.health = Health(self, self.health_status)
         if self.output is None:
             self.get_logger().info(f"streaming to the {s.target} arm on {messages.JOINT_COMMAND} at "
-                                   f"{s.command_rate:g} Hz; velocity limit {s.max_joint_velocity:g} rad/s")
+                                   f"{s.command_rate:g} Hz; velocity limit {s.max_joint_velocity:g} rad/s, "
+                                   f"acceleration limit {s.max_joint_acceleration:g} rad/s^2")
 
     def limits(self) -> JointLimits:
-        return self.arm.with_velocity_cap(self.settings.max_joint_velocity)
+        """The arm's limits under the commander's velocity and acceleration settings (read at each use)."""
+        s = self.settings
+        acceleration, _ = joint_values(self.acceleration_overrides, self.names, np.inf)
+        return (self.arm.with_velocity_cap(s.max_joint_velocity)
+                .with_acceleration_cap(np.minimum(acceleration, s.max_joint_acceleration)))
+
+    def tolerance_monitor(self, names: list[str]) -> ToleranceMonitor:
+        """Path and goal tolerances of ``names``: per-joint overrides, else the common parameters."""
+        s = self.settings
+        path, unknown_path = joint_values(self.path_overrides, names, s.path_tolerance)
+        goal, unknown_goal = joint_values(self.goal_overrides, names, s.goal_tolerance)
+        unknown_acceleration = joint_values(self.acceleration_overrides, names, 0.0)[1]
+        for label, unknown in (("joint_path_tolerance", unknown_path), ("joint_goal_tolerance", unknown_goal),
+                               ("joint_max_acceleration", unknown_acceleration)):
+            if unknown:
+                self.get_logger().warning(f"{label} names joints the arm does not have: {unknown}; its joints are "
+                                          f"{names}")
+        return ToleranceMonitor(names, path, s.path_tolerance_time_s, goal)
 
     def elapsed(self, since: Time) -> float:
         return (self.get_clock().now() - since).nanoseconds * 1e-9
@@ -180,44 +246,91 @@ class CommanderNode(Node):
     def on_joint_states(self, msg: JointState) -> None:
         self.read_feedback(msg, self.get_clock().now())
 
+    def parse_feedback(self, msg: JointState, received_at: Time, names: list[str]) -> tuple[np.ndarray, Time]:
+        """(positions of ``names``, when they were measured); ValueError for a message without them.
+
+        The time is the header stamp where it is set and on this node's clock, else the receipt time
+        (``latent_nodes.robot.admission.feedback_time``, which also says which clock a bad stamp is on).
+        """
+        q = self.output.positions(msg) if self.output else messages.joint_positions(msg, names)
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        measured = feedback_time(stamp, seconds(received_at))
+        if measured.warning:
+            self.get_logger().warning(measured.warning, throttle_duration_sec=5.0)
+        return q, Time(nanoseconds=int(round(measured.at_s * 1e9)), clock_type=received_at.clock_type)
+
     def read_feedback(self, msg: JointState, received_at: Time) -> None:
         self.last_joint_state = (msg, received_at)
         try:
-            q = self.output.positions(msg) if self.output else messages.joint_positions(msg, self.names)
+            q, at = self.parse_feedback(msg, received_at, self.names)
         except ValueError as exc:
             self.get_logger().warning(f"ignoring /joint_states: {exc}", throttle_duration_sec=1.0)
             return
-        self.measured, self.measured_at = q, received_at
-        if self.active is not None:
-            desired = self.active.sample(self.elapsed(self.started_at))
-            self.squared_errors.append((q - desired) ** 2)
+        self.measured, self.measured_at = q, at
+        if self.active is None:
+            return
+        if self.output is None:  # the controller checks its own tolerances (its constraints.* parameters)
+            # Against the target in force when the positions were measured (also before a future stamp,
+            # while the stream moves to the first point).
+            reference = self.history.at(seconds(at))
+            violation = None if reference is None else self.monitor.check_path(q - reference, seconds(at))
+            if violation is not None:
+                self.stop_off_plan(violation)
+                return
+        if at < self.started_at:
+            return
+        squared = (q - self.active.sample(seconds(at - self.started_at))) ** 2
+        finite = np.isfinite(squared)
+        self.error_sum[finite] += squared[finite]
+        self.error_count[finite] += 1
+        self.last_squared_error = squared
+
+    def feedback_under(self, arm: JointLimits) -> tuple[np.ndarray | None, Time | None]:
+        """The latest feedback read under ``arm``'s joints (the arm's own, or a candidate's before it is fixed)."""
+        if list(arm.names) == self.names or self.last_joint_state is None:
+            return (self.measured, self.measured_at) if list(arm.names) == self.names else (None, None)
+        try:
+            return self.parse_feedback(*self.last_joint_state, list(arm.names))
+        except ValueError:
+            return None, None
 
     def on_trajectory(self, msg: JointTrajectory) -> None:
         names, times, positions = messages.trajectory_arrays(msg)
+        now = self.get_clock().now()
+        behaviour_start = messages.trajectory_start(msg, self.get_clock().clock_type)
         try:
             if self.output is not None:
                 self.arm = self.output.current_limits()  # the robot's, once known
             arm = self.arm if self.joints_fixed else limits_for(names, self.description)
             trajectory = check_trajectory(names, times, positions, arm)
+            # A stamp: JTC's rule (the end must not be past) and a bound on the start (admission.py).
+            admission = None if behaviour_start is None else admit_stamp(
+                seconds(behaviour_start), seconds(now), trajectory.duration, self.settings.max_future_start_s)
+        except RefusedStamp as exc:
+            self.health.count("refused_stamp", event=True)
+            self.get_logger().error(f"refusing trajectory, nothing sent: {exc}")
+            return
         except UnsafeTrajectory as exc:
             self.health.count("refused_unsafe", event=True)
             self.get_logger().error(f"refusing trajectory, nothing sent: {exc}")
             return
-        if not self.joints_fixed:
-            self.fix_joints(arm)
-        age = self.feedback_age()
+        # The feedback under the trajectory's joints; the joint set is fixed only once a trajectory is accepted.
+        measured, measured_at = self.feedback_under(arm)
+        age = float("inf") if measured_at is None else self.elapsed(measured_at)
         if age > self.settings.stale_feedback_s:
             self.health.count("refused_no_feedback", event=True)
             self.get_logger().error(f"refusing trajectory, nothing sent: no fresh /joint_states "
-                                    f"(last {'never' if self.measured_at is None else f'{age:.2f} s ago'})")
+                                    f"(last {'never' if measured_at is None else f'{age:.2f} s ago'})")
             return
+        if not self.joints_fixed:
+            self.fix_joints(arm)
+        if admission is not None and admission.clock_warning:
+            self.get_logger().warning(f"trajectory accepted, but its {admission.clock_warning}")
         if trajectory.clamped:
             self.get_logger().warning("trajectory exceeds the joint limits; clamped to them")
         start = self.last_command if self.active is not None and self.output is None else self.measured
-        now = self.get_clock().now()
-        behaviour_start = messages.trajectory_start(msg, self.get_clock().clock_type)
         if behaviour_start is not None:  # timed from the behaviour's start: continue it at the current phase
-            elapsed = (now - behaviour_start).nanoseconds * 1e-9
+            elapsed = admission.elapsed
             trajectory = splice(trajectory, elapsed, start, self.limits().max_velocity)
             self.get_logger().info(f"splicing the trajectory in {elapsed:.2f} s into its behaviour "
                                    f"({'from the running one' if self.active is not None else 'from the arm'})")
@@ -235,9 +348,17 @@ class CommanderNode(Node):
                                                trajectory.clamped)
                 started_at = now
             trajectory = self.output.send(trajectory, self.measured, self.limits())
+        elif self.active is None:  # the stream starts where the arm is, at rest
+            self.limiter.reset(start)
+            self.history.clear()
+            self.last_tick = now
+        self.limiter.new_trajectory()  # a replaced trajectory's stream goes on at its velocity, from its last tick
+        self.monitor.start()
         self.active, self.started_at = trajectory, started_at
-        self.last_command, self.last_tick = start.copy(), now
-        self.squared_errors = []
+        self.last_command = start.copy()
+        if self.output is not None:
+            self.last_tick = now
+        self.error_sum[:], self.error_count[:], self.last_squared_error[:] = 0.0, 0.0, np.nan
         self.get_logger().info(f"executing {len(times)} points over {trajectory.duration:.2f} s")
 
     def fix_joints(self, arm: JointLimits) -> None:
@@ -247,6 +368,9 @@ class CommanderNode(Node):
             return
         self.arm, self.names = arm, list(arm.names)
         self.measured, self.measured_at = None, None
+        n = len(self.names)
+        self.error_sum, self.error_count, self.last_squared_error = np.zeros(n), np.zeros(n), np.full(n, np.nan)
+        self.monitor = self.tolerance_monitor(self.names)
         if self.last_joint_state is not None:
             self.read_feedback(*self.last_joint_state)  # as fresh as it was, if it has these joints
         self.get_logger().info(f"arm joints {self.names}, limits from {messages.ROBOT_DESCRIPTION}")
@@ -277,20 +401,51 @@ class CommanderNode(Node):
         self.active = None
         if self.output is not None:
             self.output.stop()
-        elif self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s:
-            self.command_pub.publish(messages.joint_state(self.names, self.measured))
+        else:
+            self.hold()
         self.health.count("stopped_on_request")
         self.get_logger().warning(f"trajectory stopped: {reason}")
+
+    def hold(self) -> None:
+        """Command the measured position, clamped to the joint limits; nothing without fresh feedback.
+
+        JTC's ``set_hold_position`` (joint_trajectory_controller.cpp kilted L1835-1845) holds the measured
+        state; a joint measured past its limit is held at the limit here, never commanded outside it.
+        """
+        if self.measured is None or self.feedback_age() > self.settings.stale_feedback_s:
+            return
+        q = self.limits().clamp(self.measured)
+        now = self.get_clock().now()
+        self.command_pub.publish(messages.joint_state(self.names, q, stamp=now.to_msg()))
+        self.limiter.reset(q)
+        self.history.add(seconds(now), q)
+        self.last_command, self.last_tick = q, now
+
+    def stop_off_plan(self, violation: Violation) -> None:
+        """The arm stayed off the streamed targets: stop, hold where it is, report (JTC aborts and holds)."""
+        self.active = None
+        self.hold()
+        self.violation = violation
+        self.health.count("stopped_path_tolerance", event=True)
+        self.get_logger().error(f"trajectory stopped, holding: {violation.describe()}")
 
     def health_status(self) -> tuple[int, str, dict]:
         """Level, message and values for /diagnostics."""
         age = self.feedback_age()
         values = {"state": "executing" if self.active is not None else "idle", "target": self.settings.target,
                   "feedback_age_s": age, "tracking_error_rad": self.last_tracking_error,
-                  "max_joint_velocity": self.settings.max_joint_velocity}
+                  "max_joint_velocity": self.settings.max_joint_velocity,
+                  "max_joint_acceleration": self.settings.max_joint_acceleration}
+        if self.violation is not None:
+            values.update({"violation": self.violation.kind, "violation_joint": self.violation.joint,
+                           "violation_error_rad": self.violation.error})
+        for event in ("stopped_path_tolerance", "goal_tolerance_violated"):
+            if self.health.recent(event) and self.violation is not None:
+                return ERROR, self.violation.describe(), values
         for event, text in (("stopped_stale_feedback", "a trajectory was stopped: /joint_states went stale"),
                             ("stopped_clock_jump", "a trajectory was stopped: the clock jumped back"),
-                            ("refused_unsafe", "an unsafe trajectory was refused (see the log)")):
+                            ("refused_unsafe", "an unsafe trajectory was refused (see the log)"),
+                            ("refused_stamp", "a trajectory was refused for its header stamp (see the log)")):
             if self.health.recent(event):
                 return ERROR, text, values
         if age > self.settings.stale_feedback_s:
@@ -315,26 +470,40 @@ class CommanderNode(Node):
                 self.finish()
             return
         now = self.get_clock().now()
-        dt = max((now - self.last_tick).nanoseconds * 1e-9, 0.0)
+        dt = max(seconds(now - self.last_tick), 0.0)
         self.last_tick = now
         t = self.elapsed(self.started_at)
-        limits = self.limits()
-        desired = self.active.sample(t)
-        command = limits.clamp(rate_limit(self.last_command, desired, limits.max_velocity, dt))
+        # Within the velocity and acceleration limits; a late tick steps no further than LATE_TICK_PERIODS
+        # nominal periods allow (stream_limiter.py).
+        command = self.limiter.step(self.active.sample(t), self.limits(), dt)
         self.command_pub.publish(messages.joint_state(self.names, command, stamp=now.to_msg()))
+        self.history.add(seconds(now), command)
         self.last_command = command
         if t >= self.active.duration + self.settings.settle_s:
             self.finish()
 
     def finish(self) -> None:
-        errors = np.array(self.squared_errors) if self.squared_errors else np.full((1, len(self.names)), np.nan)
-        rms, final = rms_of(errors), rms_of(errors[-1])
+        """After settle_s: the goal tolerance (JTC's goal check, once), then the tracking error over the run."""
+        with np.errstate(invalid="ignore"):
+            rms = float(np.sqrt(self.error_sum.sum() / self.error_count.sum())) if self.error_count.sum() else np.nan
+        final = rms_of(self.last_squared_error)
+        goal = self.active.positions[-1]
         self.active = None
         self.last_tracking_error = rms
-        self.health.count("executed")
         self.error_pub.publish(messages.float64(rms))
-        self.get_logger().info(f"trajectory done: tracking error {rms:.4f} rad RMS over {len(self.squared_errors)} "
-                               f"feedback samples, {final:.4f} rad at the end")
+        samples = int(self.error_count.max()) if self.error_count.size else 0
+        self.get_logger().info(f"trajectory done: tracking error {rms:.4f} rad RMS over {samples} feedback samples, "
+                               f"{final:.4f} rad at the end")
+        fresh = self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s
+        violation = self.monitor.check_goal(self.measured - goal) if fresh and self.output is None else None
+        if violation is None:
+            self.health.count("executed")
+            return
+        self.hold()  # as JTC on a goal violation: hold where the arm is (L518-544)
+        self.violation = violation
+        self.health.count("goal_tolerance_violated", event=True)
+        self.get_logger().error(f"trajectory ended off its goal, holding: {violation.describe()} after "
+                                f"settle_s ({self.settings.settle_s:g} s)")
 
 
 def main(args: list[str] | None = None) -> int:

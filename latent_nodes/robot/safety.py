@@ -4,7 +4,8 @@ A trajectory that the inference node (or anyone else on the topic) publishes is 
 single joint target leaves the commander: the joint names must be exactly the arm's, every value finite,
 the timing strictly increasing. Accepted trajectories are clamped to the joint limits, and the streamed
 targets are rate-limited so that no joint is asked to move faster than its velocity limit, whatever the
-trajectory (or a jump from the arm's current pose to the first point) demands. Keeping this free of
+trajectory (or a jump from the arm's current pose to the first point) demands; the commander's stream
+also keeps within an acceleration limit (``latent_nodes.robot.stream_limiter``). Keeping this free of
 rclpy lets the tests check every rule directly.
 """
 
@@ -22,16 +23,24 @@ class UnsafeTrajectory(ValueError):
 
 @dataclass(frozen=True)
 class JointLimits:
-    """Position and velocity limits of the arm's joints, in the arm's joint order."""
+    """Position, velocity and (optionally) acceleration limits of the arm's joints, in the arm's joint order.
+
+    A URDF ``<limit>`` has no acceleration, so ``max_acceleration`` is optional: ``None`` (the default, what
+    every reader of a robot description passes) means none is known, infinite per joint; the commander
+    adds its own (``with_acceleration_cap``, from its parameters).
+    """
 
     names: tuple[str, ...]
     lower: np.ndarray  # [J] rad
     upper: np.ndarray  # [J] rad
     max_velocity: np.ndarray  # [J] rad/s
+    max_acceleration: np.ndarray | None = None  # [J] rad/s^2; None: infinite
 
     def __post_init__(self) -> None:
         n = len(self.names)
-        for label in ("lower", "upper", "max_velocity"):
+        if self.max_acceleration is None:
+            object.__setattr__(self, "max_acceleration", np.full(n, np.inf))
+        for label in ("lower", "upper", "max_velocity", "max_acceleration"):
             value = np.asarray(getattr(self, label), dtype=np.float64).reshape(-1)
             if value.shape != (n,):
                 raise ValueError(f"JointLimits.{label} has {value.size} values for {n} joints")
@@ -40,12 +49,23 @@ class JointLimits:
             raise ValueError(f"joint names must be unique, got {list(self.names)}")
         if np.any(self.lower > self.upper) or np.any(self.max_velocity <= 0):
             raise ValueError("joint limits need lower <= upper and a positive velocity limit")
+        if np.any(np.isnan(self.max_acceleration)) or np.any(self.max_acceleration <= 0):
+            raise ValueError("joint limits need a positive acceleration limit (or none: infinite)")
 
     def with_velocity_cap(self, cap: float) -> JointLimits:
         """The same limits with every velocity limit at most ``cap`` rad/s (a commander setting)."""
         if not cap > 0:
             raise ValueError(f"velocity cap must be positive, got {cap}")
-        return JointLimits(self.names, self.lower, self.upper, np.minimum(self.max_velocity, cap))
+        return JointLimits(self.names, self.lower, self.upper, np.minimum(self.max_velocity, cap),
+                           self.max_acceleration)
+
+    def with_acceleration_cap(self, cap: float | np.ndarray) -> JointLimits:
+        """The same limits with each acceleration limit at most ``cap`` rad/s^2 (one value, or one per joint)."""
+        cap = np.broadcast_to(np.asarray(cap, dtype=np.float64), (len(self.names),))
+        if np.any(np.isnan(cap)) or np.any(cap <= 0):
+            raise ValueError(f"acceleration cap must be positive, got {cap.tolist()}")
+        return JointLimits(self.names, self.lower, self.upper, self.max_velocity,
+                           np.minimum(self.max_acceleration, cap))
 
     def clamp(self, q: np.ndarray) -> np.ndarray:
         """Positions clamped into [lower, upper], joint by joint (works on [J] or [N, J])."""

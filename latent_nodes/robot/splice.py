@@ -9,7 +9,10 @@ position to the first updated point it can reach within the velocity limit, then
 their own times. Choosing the first *reachable* point (rather than the next one) keeps the blend within
 the limit without stretching the rest of the behaviour: the phase after the blend is the updated plan's.
 If no point is reachable in time (a large change near the end), the blend ends on the last point, as
-soon as the velocity limit allows.
+soon as the velocity limit allows. A behaviour that is already over has nothing left to continue: it is
+refused (``ValueError``), never turned into a straight line to its last point. The commander refuses such
+a trajectory before it gets here (``latent_nodes.robot.admission``, JTC's rule for a stamp whose end is in
+the past).
 
 Everything here works in seconds from the behaviour's start, the clock the commander samples with.
 """
@@ -38,6 +41,8 @@ def splice(updated: CheckedTrajectory, elapsed: float, last_command: np.ndarray,
                          f"value per joint of the trajectory ({updated.positions.shape[1]})")
     if not (np.all(np.isfinite(start)) and np.all(vmax > 0) and np.isfinite(elapsed)):
         raise ValueError("splice needs a finite last command and elapsed time and positive velocity limits")
+    if elapsed >= updated.duration:
+        raise ValueError(f"the behaviour ended {elapsed - updated.duration:.3g} s ago: nothing left to splice in")
     # Seconds each later point needs to be reached from ``start`` at the velocity limit (slowest joint).
     later = np.nonzero(updated.times > elapsed)[0]
     for j in later:
@@ -46,7 +51,7 @@ def splice(updated: CheckedTrajectory, elapsed: float, last_command: np.ndarray,
             times = np.concatenate([[elapsed], updated.times[j:]])
             positions = np.vstack([start, updated.positions[j:]])
             return CheckedTrajectory(times, positions, updated.clamped)
-    # No point reachable on time (or the behaviour's time is over): end on the last point, as fast as allowed.
+    # No point reachable on time: end on the last point, as fast as allowed.
     needed = float(np.max(np.abs(updated.positions[-1] - start) / vmax))
     blend = max(needed, 1e-3)  # strictly increasing times even when the arm is already there
     return CheckedTrajectory(np.array([elapsed, elapsed + blend]), np.vstack([start, updated.positions[-1]]),

@@ -33,6 +33,16 @@ def test_margin_rule():
         m.decide(NAMES, [1.0, 2.0, 3.0])
 
 
+def test_any_number_of_behaviours_is_ranked_and_one_is_named_while_it_fits():
+    m = RecognitionMargin(ratio=4.0, min_gap=2e-4, max_error=5e-3)
+    three = m.decide(("wipe", "push", "poke"), [0.2, 1e-3, 0.05])
+    assert three.decision == "push" and three.ranking == ("push", "poke", "wipe")
+    assert m.decide(("wipe", "push", "poke"), [0.2, 1e-3, 2e-3]).decision == UNDECIDED  # the runner-up too close
+    # One behaviour: no runner-up to beat, so it is named exactly while the window fits it.
+    assert m.decide(("wipe",), [1e-3]).decision == "wipe"
+    assert m.decide(("wipe",), [0.1]).decision == UNDECIDED
+
+
 @pytest.fixture(scope="module")
 def completer() -> BehaviourCompleter:
     torch.set_num_threads(1)

@@ -227,6 +227,11 @@ def test_the_dataset_command_writes_and_describes_a_file(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert dataset_command.main(["--train-grid", "3", "3", "--test-grid", "1", "1", "--out", str(out)]) == 2
     assert "training position" in capsys.readouterr().err
+    assert dataset_command.main(["--train-grid", "2", "2", "--test-grid", "0", "0", "--behaviours", "double_tap",
+                                 "reach", "--out", str(out)]) == 0
+    assert load_dataset(out).behaviour_names == ("double_tap", "reach")
+    assert dataset_command.main(["--behaviours", "wave", "--out", str(out)]) == 2
+    assert "demonstrator's scripts" in capsys.readouterr().err
 
 
 # --- positions beyond the grid: random layouts, random unseen positions, an extrapolation band -----

@@ -185,7 +185,7 @@ class OnlineEstimator:
         started = time.perf_counter()
         t = self._check_step(step)
         # The block is judged as a glimpse's would be, the domain policy included (when recognizing, against
-        # the first behaviour's region: both share the training positions in the default data).
+        # the first behaviour's region: they share the training positions in the default data).
         assessment = None if block_xy is None else self._assess(block_xy)
         xy = None if assessment is None else assessment.xy
         q = None if joints is None else self._check_joints(joints)

@@ -142,9 +142,13 @@ class InferenceNode(Node):
             f"{self.completer.describe_domain(self.domain_behaviour(s.behaviour))}, "
             f"out_of_domain {s.out_of_domain} beyond {s.domain_margin:g} m")
 
-    def domain_behaviour(self, name: str) -> str:
-        """The behaviour whose trained region judges poses (under ``auto``, the first: they share positions)."""
-        return self.completer.behaviours[0] if name == AUTO else name
+    def domain_behaviour(self, name: str, xy: np.ndarray | None = None) -> str:
+        """The behaviour whose trained region judges poses: under ``auto`` the one trained nearest ``xy``
+        (behaviours recorded at different positions each keep their region), the first without a pose.
+        """
+        if name != AUTO:
+            return name
+        return self.completer.behaviours[0] if xy is None else self.completer.nearest_region(xy)
 
     def check_behaviour(self, name: str) -> str | None:
         """Why ``name`` cannot be completed, or None (a parameter validator: returns, never raises).
@@ -185,7 +189,7 @@ class InferenceNode(Node):
         xy = messages.block_xy(msg)
         behaviour = self.settings.behaviour
         try:
-            self.completer.assess(xy, self.domain_behaviour(behaviour))
+            self.completer.assess(xy, self.domain_behaviour(behaviour, xy))
         except ValueError as exc:  # InvalidObservation: non-finite, off the table, or out of the domain
             if self.online:
                 with self.wake:

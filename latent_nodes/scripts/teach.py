@@ -20,6 +20,10 @@ unseen test positions into ``OUT/test``; convert them with::
 
 (``--stamps header``: joint states timed by the simulator's stamps; leave it out for ``--realtime`` bags.)
 
+``--behaviours`` takes the demonstrator's scripts (``reach``, ``reach_circle``, ``double_tap``), each
+recorded under its own name or, as ``NAME=SCRIPT``, under a name of yours (``peck=double_tap``): the name
+becomes the behaviour's name in the dataset and the model, as a person's labels on a real arm do.
+
 The lessons, their order and their perturbation are ``generate_dataset``'s (``latent_nodes.data.teaching``),
 so the converted dataset can be compared sample by sample with ``latent-nodes dataset``'s.
 """

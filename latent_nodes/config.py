@@ -47,7 +47,8 @@ CASE_EMBEDDING = "embedding"
 CASE_REGULARIZED = "embedding+regularization"
 CASES = (CASE_NO_EMBEDDING, CASE_EMBEDDING, CASE_REGULARIZED)
 
-# The two behaviours of the paper, in label order.
+# The two behaviours of the paper, in label order: the default dataset's and the shipped model's. A model
+# trained on other recordings has its own names (and count), which the nodes take from the model file.
 BEHAVIOURS = ("reach", "reach_circle")
 
 # Poses further than this outside the trained block positions are refused by default (metres). Chosen
@@ -169,8 +170,11 @@ class NodesConfig:
     """Runtime settings of the ROS 2 graph."""
 
     model_path: str = _f("", "checkpoint to load; empty means the shipped model in models/")
-    behaviour: str = _f(BEHAVIOURS[0], "behaviour to complete: reach | reach_circle | auto (online mode: "
-                                       "recognized from the observed prefix)", choices=(*BEHAVIOURS, "auto"))
+    # Not a fixed list: the names are the loaded model's (its dataset's labels), so the inference node checks
+    # a value against the model it loaded (nodes/inference_node.py, check_behaviour).
+    behaviour: str = _f("", "behaviour to complete: one of the loaded model's behaviour names, or auto (online "
+                            "mode: recognized among all of them from the observed prefix); empty: the model's "
+                            "first behaviour")
     mode: str = _f("glimpse", "inference from the first block pose only (glimpse) or re-inferred at every step "
                               "from /block_pose and /joint_states while the behaviour runs (online)",
                    choices=("glimpse", "online"))

@@ -94,9 +94,10 @@ def generate_launch_description() -> LaunchDescription:
                                           "running coppeliasim/latent_nodes_bridge.lua (docs/coppeliasim.md)"),
         DeclareLaunchArgument("model", default_value="",
                               description="model file; empty means the shipped models/latent_nodes_default.pt"),
-        DeclareLaunchArgument("behaviour", default_value="reach", choices=["reach", "reach_circle", "auto"],
-                              description="behaviour to complete (changeable later on /behaviour); auto: "
-                                          "recognized from the observed motion, with mode:=online"),
+        DeclareLaunchArgument("behaviour", default_value="",
+                              description="behaviour to complete, one of the model's names (changeable later "
+                                          "on /behaviour); empty: the model's first; auto: recognized from the "
+                                          "observed motion, with mode:=online"),
         DeclareLaunchArgument("mode", default_value="glimpse", choices=["glimpse", "online"],
                               description="inference from one glimpse of the block, or online: re-inferred at "
                                           "every step from /block_pose and /joint_states (docs/online.md)"),

@@ -181,7 +181,11 @@ def test_bag2dataset_command_writes_a_trainable_dataset(tmp_path):
     assert ds.sequences.shape == (3, 20, 11)
     assert ds.labels.tolist() == [0, 1, 0] and ds.split.tolist() == ["train", "train", "test"]
     assert ds.joint_names == tuple(NAMES)
-    assert main(["--bag", f"{b}:wave", "--out", str(out), "--joint-names", *NAMES]) == 2
+    # A label outside --behaviours is refused; without --behaviours the labels found are the names.
+    assert main(["--bag", f"{b}:wave", "--out", str(out), "--joint-names", *NAMES,
+                 "--behaviours", "reach", "reach_circle"]) == 2
+    assert main(["--bag", f"{b}:wave", "--out", str(out), "--joint-names", *NAMES]) == 0
+    assert load_dataset(out).behaviour_names == ("wave",)
     # --align-onset reaches the reader: the sines move at once, so the episodes start at their first state.
     assert main(["--bag", str(a), "--out", str(out), "--joint-names", *NAMES, "--align-onset", "0.001"]) == 0
     np.testing.assert_allclose(load_dataset(out).sequences, ds.sequences[:2])

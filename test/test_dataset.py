@@ -64,6 +64,8 @@ def test_train_and_test_subsets():
     ({"split": np.array(["train"] * 5 + ["val"])}, "split"),
     ({"block_xy": np.zeros((5, 2))}, "block_xy"),
     ({"dt": 0.0}, "dt"),
+    ({"behaviour_names": ("wipe", "wipe")}, "distinct"),
+    ({"behaviour_names": ("wipe", " ")}, "non-blank"),
 ])
 def test_inconsistent_datasets_are_refused(change, match):
     fields = make().__dict__ | change

@@ -1,4 +1,4 @@
-"""Scripted demonstrations: the Fig. 3 grid, the two behaviours' shapes, limits, seeds and the command."""
+"""Scripted demonstrations: the Fig. 3 grid, the behaviours' shapes (the paper's two, double_tap), seeds, command."""
 
 from dataclasses import replace
 
@@ -10,6 +10,7 @@ from latent_nodes.data.dataset import load_dataset, save_dataset
 from latent_nodes.scripts import dataset as dataset_command
 from latent_nodes.sim import arm, kinematics
 from latent_nodes.sim.demonstrations import (
+    DEMONSTRATIONS,
     generate_dataset,
     generate_demonstration,
     joint_references,
@@ -118,8 +119,48 @@ def test_behaviour_2_circles_the_block(default_dataset):
         assert radius[7:12].max() < 0.08 and radius[7:12].min() > 0.015  # near the block, around it
 
 
+@pytest.fixture(scope="module")
+def three_behaviours():
+    """The small grid with the third behaviour added (15 demonstrations: about a second)."""
+    return generate_dataset(SMALL, SimConfig(), behaviours=DEMONSTRATIONS)
+
+
+def test_double_tap_dips_twice_above_the_block_without_touching_it(three_behaviours):
+    ds = three_behaviours
+    top = SimConfig().block_size
+    taps = ds.sequences[ds.labels == DEMONSTRATIONS.index("double_tap")]
+    assert len(taps) == 5
+    for seq in taps:
+        np.testing.assert_allclose(seq[0, :9], arm.HOME, atol=1e-9)
+        np.testing.assert_allclose(seq[-1, :9], arm.HOME, atol=0.01)
+        tips = fingertips(seq)
+        assert np.linalg.norm(tips[6:14, :2] - seq[0, 9:11], axis=1).max() < 0.01  # right above the block
+        z = tips[6:14, 2]
+        # Two dips: two local minima of the height while above the block, each at least 1.5 cm below hover.
+        minima = [k for k in range(1, len(z) - 1) if z[k] < z[k - 1] and z[k] <= z[k + 1]]
+        assert len(minima) == 2 and all(z.max() - z[k] > 0.015 for k in minima), z
+        assert tips[:, 2].min() > top + 0.01  # never down on the block ...
+        np.testing.assert_allclose(seq[:, 9:], np.repeat(seq[:1, 9:], len(seq), axis=0), atol=1e-4)  # ... it stays
+    assert swept_angle(taps[0]) < 120
+
+
+def test_a_third_behaviour_leaves_the_paper_twos_samples_as_they_were(three_behaviours):
+    two = generate_dataset(SMALL, SimConfig())
+    three = three_behaviours
+    assert three.behaviour_names == DEMONSTRATIONS and len(three) == 15
+    np.testing.assert_array_equal(three.sequences[:10], two.sequences)
+    assert set(three.settings["phases"]) == set(DEMONSTRATIONS) and set(two.settings["phases"]) == set(BEHAVIOURS)
+    # Any subset, in any order: the labels follow the order given, each sample is its script's.
+    tap_only = generate_dataset(SMALL, SimConfig(), behaviours=["double_tap"])
+    assert tap_only.behaviour_names == ("double_tap",) and set(tap_only.labels) == {0}
+    np.testing.assert_array_equal(tap_only.sequences, three.sequences[10:])
+    for bad in ([], ["wave"], ["reach", "reach"]):
+        with pytest.raises(ValueError, match="distinct names of the demonstrator's scripts"):
+            generate_dataset(SMALL, SimConfig(), behaviours=bad)
+
+
 def test_scripted_joint_speeds_stay_under_the_rated_speeds():
-    for behaviour in BEHAVIOURS:
+    for behaviour in DEMONSTRATIONS:
         for xy in train_test_positions()[0][[0, 4, 20, 24]]:  # the workspace's corners are the hardest
             refs = joint_references(make_script(behaviour, xy, np.random.default_rng(7), SimConfig(), DataConfig()))
             peak = np.abs(np.diff(refs, axis=0)).max(axis=0) * 100.0
@@ -186,6 +227,11 @@ def test_the_dataset_command_writes_and_describes_a_file(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert dataset_command.main(["--train-grid", "3", "3", "--test-grid", "1", "1", "--out", str(out)]) == 2
     assert "training position" in capsys.readouterr().err
+    assert dataset_command.main(["--train-grid", "2", "2", "--test-grid", "0", "0", "--behaviours", "double_tap",
+                                 "reach", "--out", str(out)]) == 0
+    assert load_dataset(out).behaviour_names == ("double_tap", "reach")
+    assert dataset_command.main(["--behaviours", "wave", "--out", str(out)]) == 2
+    assert "demonstrator's scripts" in capsys.readouterr().err
 
 
 # --- positions beyond the grid: random layouts, random unseen positions, an extrapolation band -----

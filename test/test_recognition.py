@@ -33,6 +33,16 @@ def test_margin_rule():
         m.decide(NAMES, [1.0, 2.0, 3.0])
 
 
+def test_any_number_of_behaviours_is_ranked_and_one_is_named_while_it_fits():
+    m = RecognitionMargin(ratio=4.0, min_gap=2e-4, max_error=5e-3)
+    three = m.decide(("wipe", "push", "poke"), [0.2, 1e-3, 0.05])
+    assert three.decision == "push" and three.ranking == ("push", "poke", "wipe")
+    assert m.decide(("wipe", "push", "poke"), [0.2, 1e-3, 2e-3]).decision == UNDECIDED  # the runner-up too close
+    # One behaviour: no runner-up to beat, so it is named exactly while the window fits it.
+    assert m.decide(("wipe",), [1e-3]).decision == "wipe"
+    assert m.decide(("wipe",), [0.1]).decision == UNDECIDED
+
+
 @pytest.fixture(scope="module")
 def completer() -> BehaviourCompleter:
     torch.set_num_threads(1)
@@ -57,3 +67,34 @@ def test_training_demonstrations_are_recognized(completer, b, i):
     assert e.recognition.errors[other] > 100 * e.recognition.errors[BEHAVIOURS[b]]
     # The recognized completion is the behaviour's own: it matches the demonstration.
     assert np.abs(e.completion.joints - seq[:, :9]).max() < 0.03
+
+
+def test_recognizing_judges_the_block_against_the_region_trained_nearest_it(tmp_path):
+    """Behaviours recorded at different positions: a pose in either's region is inside while recognizing."""
+    from latent_nodes.config import Config
+    from latent_nodes.inference.completion import OutOfDomain
+    from latent_nodes.model.checkpoint import save_checkpoint
+    from latent_nodes.model.training import to_checkpoint, trainer_for_dataset
+    from latent_nodes.sim.demonstrations import generate_dataset
+
+    data = generate_dataset(DataConfig(train_grid=[3, 3], test_grid=[0, 0]), SimConfig())
+    x = data.block_xy[:, 0]
+    # reach only on the near two rows (x <= 0.475), reach_circle only on the far two (x >= 0.475).
+    data = data.subset(((data.labels == 0) & (x < 0.5)) | ((data.labels == 1) & (x > 0.45)))
+    cfg = Config()
+    cfg.model.layer_sizes, cfg.train.batch_size = [16, 8, 4], 32
+    torch.manual_seed(0)
+    trainer, normalizer = trainer_for_dataset(cfg, data)
+    trainer.fit(5)  # the regions are what is tested, not the fit
+    save_checkpoint(tmp_path / "m.pt", to_checkpoint(trainer, normalizer, data))
+    completer = BehaviourCompleter.from_checkpoint(tmp_path / "m.pt")
+    far, near = [0.6, 0.0], [0.35, 0.0]  # 0.125 m outside reach's region / reach_circle's
+    assert completer.nearest_region(far) == "reach_circle" and completer.nearest_region(near) == "reach"
+    assert completer.nearest_region([np.nan, 0.0]) == "reach"
+    with pytest.raises(OutOfDomain, match="outside the region 'reach' was trained on"):
+        OnlineEstimator(completer, "reach").observe(far)
+    for xy in (far, near):
+        estimate = OnlineEstimator(completer, None).observe(xy)  # recognizing: inside one of the regions
+        assert estimate.recognition is not None and estimate.completion.domain.pose_distance == 0.0
+    with pytest.raises(OutOfDomain, match="outside the region 'reach_circle'"):
+        OnlineEstimator(completer, None).observe([0.7, 0.0])  # beyond both: judged by the nearest

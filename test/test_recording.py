@@ -76,7 +76,7 @@ def test_an_interrupted_recording_is_a_complete_bag_with_its_open_episode_ended(
 def test_refusals(tmp_path):
     bag = tmp_path / "b"
     with BagWriter(bag) as writer:
-        for label in ("", "end", " reach"):
+        for label in ("", "end", " reach", "auto", "Undecided"):  # "auto" and "undecided" mean something to the nodes
             with pytest.raises(RecordingError):
                 writer.start_episode(0, label)
         with pytest.raises(RecordingError, match="start one first"):

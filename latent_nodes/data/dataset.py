@@ -89,6 +89,10 @@ class Dataset:
                     f"split {self.split.shape}")
         if not np.all(np.isfinite(seq)) or not np.all(np.isfinite(self.block_xy)):
             return "sequences or block_xy contain NaN or infinite values"
+        names = self.behaviour_names
+        if not names or len(set(names)) != len(names) or not all(name.strip() for name in names):
+            # A name picks a behaviour (the inference node's parameter): each one once, none blank.
+            return f"behaviour_names must be one or more distinct, non-blank names, got {list(names)}"
         if n and (self.labels.min() < 0 or self.labels.max() >= len(self.behaviour_names)):
             return (f"labels must index behaviour_names {list(self.behaviour_names)}, "
                     f"got {np.unique(self.labels).tolist()}")

@@ -53,13 +53,24 @@ def _latched_qos():
                QosLiveliness.AUTOMATIC, zero, False)
 
 
+# Names a behaviour cannot have, because the nodes give them a meaning: the inference node's ``behaviour:
+# auto`` asks for recognition, and recognition reports "undecided" (inference/recognition.py) while it abstains.
+RESERVED_LABELS = ("auto", "undecided")
+
+
 def valid_label(label: str) -> str | None:
-    """Why ``label`` cannot name an episode, or None: an episode mark's text is its behaviour's name."""
+    """Why ``label`` cannot name an episode, or None: an episode mark's text is its behaviour's name.
+
+    Any other name is the user's to choose: it becomes a behaviour name of the dataset and the model.
+    """
     text = label.strip()
     if not text:
         return "an episode needs a behaviour label (an empty mark ends an episode)"
     if text.lower() == EPISODE_END:
         return f"{EPISODE_END!r} ends an episode; it cannot label one"
+    if text.lower() in RESERVED_LABELS:
+        return (f"{text!r} is reserved (the inference node's behaviour auto, recognition's undecided); "
+                "choose another name")
     if text != label:
         return f"behaviour label {label!r} has leading or trailing spaces"
     return None

@@ -146,6 +146,21 @@ class BehaviourCompleter:
         return "unknown (the model file records none)" if domain is None else domain.describe(
             self.behaviour_index(behaviour))
 
+    def nearest_region(self, block_xy: Sequence[float]) -> str:
+        """The behaviour whose trained block positions lie nearest the block (the first of equals).
+
+        What a pose is judged against while the behaviour is still to be recognized (``behaviour: auto``):
+        behaviours recorded at different positions each keep their own region, so a pose inside any of them
+        is inside. The first behaviour for a position that is no (x, y) or a model without a domain record:
+        ``assess`` then says what is wrong, or lets it pass.
+        """
+        xy = np.asarray(block_xy, dtype=np.float64).reshape(-1)
+        if self.ckpt.domain is None or len(self.behaviours) == 1 or xy.shape != (2,) or not np.all(np.isfinite(xy)):
+            return self.behaviours[0]
+        distances = [self.pose_distance(xy, p) for p in range(len(self.behaviours))]
+        ranked = [d if np.isfinite(d) else np.inf for d in distances]
+        return self.behaviours[int(np.argmin(ranked))]
+
     def pose_distance(self, xy: np.ndarray, pattern: int) -> float:
         """Metres outside the behaviour's trained block positions (0 inside, NaN if the model has no record)."""
         domain = self.ckpt.domain

@@ -159,7 +159,9 @@ class OnlineEstimator:
         last = self._assessed
         if last is not None and raw.shape == last[0].shape and np.array_equal(raw, last[0]):
             return last[1]
-        assessment = self.completer.assess(raw, self.names[0])  # raises for a bad block: nothing is kept
+        # Recognizing: against the region of the behaviour trained nearest the block (they may differ).
+        behaviour = self.completer.nearest_region(raw) if self.recognizing else self.names[0]
+        assessment = self.completer.assess(raw, behaviour)  # raises for a bad block: nothing is kept
         self._assessed = (raw, assessment)
         return assessment
 
@@ -185,7 +187,7 @@ class OnlineEstimator:
         started = time.perf_counter()
         t = self._check_step(step)
         # The block is judged as a glimpse's would be, the domain policy included (when recognizing, against
-        # the first behaviour's region: both share the training positions in the default data).
+        # the region of the behaviour trained nearest it: ``_assess``).
         assessment = None if block_xy is None else self._assess(block_xy)
         xy = None if assessment is None else assessment.xy
         q = None if joints is None else self._check_joints(joints)

@@ -1,9 +1,10 @@
 """Behaviour recognition: which behaviour explains the observed window best, and is it clearly ahead?
 
-With the behaviour not given, the online estimator infers xi for every behaviour in one batch; each
-behaviour's prediction error on the observed window (normalized units, squared, averaged over observed
+With the behaviour not given, the online estimator infers xi for every behaviour of the model in one
+batch, however many it has and whatever they are called (the names are the model's, from its dataset);
+each behaviour's prediction error on the observed window (normalized units, squared, averaged over observed
 steps) ranks them. Ranking alone would always name a winner, also when the observation cannot tell the
-behaviours apart: every demonstration starts at home, so after the first step both behaviours explain the
+behaviours apart: every demonstration starts at home, so after the first step all behaviours explain the
 observation to within the model's reconstruction noise, and the lower of two tiny errors is a coin toss.
 The decision therefore abstains ("undecided") unless the best behaviour is clearly ahead:
 
@@ -11,6 +12,10 @@ The decision therefore abstains ("undecided") unless the best behaviour is clear
   observation that none of them explains), and
 - the runner-up's error is at least ``ratio`` times the best's *and* exceeds it by ``min_gap``: the
   runner-up is relatively and absolutely worse, so two errors both at the noise floor never decide.
+
+A model of one behaviour has no runner-up (its error counts as infinite): the behaviour is named exactly
+while it fits the window (the first rule), and undecided once the motion departs from it. ``auto`` then
+works as a check that the arm is doing the one behaviour the model knows.
 
 The defaults come from prefixes k = 1..19 of every training and test demonstration of the default
 dataset with the shipped model (``benchmarks/recognition_margin.py``; the table is in docs/online.md).

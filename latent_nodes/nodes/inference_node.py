@@ -32,7 +32,9 @@ only the block is observed for the rest of the behaviour, because the arm is sti
 
 The search itself (``inference.steps``, ``inference.n_starts``, ...) starts from the settings stored with
 the model and can be overridden per deployment. The behaviour comes from the ``behaviour`` parameter,
-changeable at run time, and from ``/behaviour`` (std_msgs/String), which sets that parameter.
+changeable at run time, and from ``/behaviour`` (std_msgs/String), which sets that parameter: one of the
+loaded model's behaviour names (whatever its dataset called them, one or more), ``auto``, or at start-up
+empty for the model's first; any other name is refused with the model's names.
 """
 
 from __future__ import annotations
@@ -105,9 +107,11 @@ class InferenceNode(Node):
         search = declare_section(self, InferenceConfig, prefix="inference.", defaults=self.completer.inference_cfg)
         if search != self.completer.inference_cfg:
             self.completer = self.completer.with_settings(search)
+        if not self.settings.behaviour:  # the default: the model's first behaviour, whatever its names
+            self.set_parameters([Parameter("behaviour", value=self.completer.behaviours[0])])
         reason = self.check_behaviour(self.settings.behaviour)
         if reason:
-            raise StartupError(reason)
+            raise StartupError(f"parameter behaviour: {reason}")
         self.joint_names = list(self.completer.joint_names)
         self.dt = self.completer.dt
         self.warm_up()
@@ -138,18 +142,26 @@ class InferenceNode(Node):
             f"{self.completer.describe_domain(self.domain_behaviour(s.behaviour))}, "
             f"out_of_domain {s.out_of_domain} beyond {s.domain_margin:g} m")
 
-    def domain_behaviour(self, name: str) -> str:
-        """The behaviour whose trained region judges poses (under ``auto``, the first: they share positions)."""
-        return self.completer.behaviours[0] if name == AUTO else name
+    def domain_behaviour(self, name: str, xy: np.ndarray | None = None) -> str:
+        """The behaviour whose trained region judges poses: under ``auto`` the one trained nearest ``xy``
+        (behaviours recorded at different positions each keep their region), the first without a pose.
+        """
+        if name != AUTO:
+            return name
+        return self.completer.behaviours[0] if xy is None else self.completer.nearest_region(xy)
 
     def check_behaviour(self, name: str) -> str | None:
-        """Why ``name`` cannot be completed, or None (a parameter validator: returns, never raises)."""
+        """Why ``name`` cannot be completed, or None (a parameter validator: returns, never raises).
+
+        The names are the loaded model's, however many and whatever they are called (its dataset's labels);
+        ``auto`` recognizes among all of them, also when there is only one (it is then named once the
+        window fits: inference/recognition.py).
+        """
         if name == AUTO:
             return None if self.settings.mode == "online" else "behaviour auto needs mode online"
-        try:
-            self.completer.behaviour_index(name)
-        except ValueError as exc:  # InvalidObservation
-            return str(exc)
+        if name not in self.completer.behaviours:
+            return (f"unknown behaviour {name!r}; the model {self.settings.model_path or 'shipped default'} knows "
+                    f"{', '.join(self.completer.behaviours)} (or auto, with mode online)")
         return None
 
     def warm_up(self) -> None:
@@ -177,7 +189,7 @@ class InferenceNode(Node):
         xy = messages.block_xy(msg)
         behaviour = self.settings.behaviour
         try:
-            self.completer.assess(xy, self.domain_behaviour(behaviour))
+            self.completer.assess(xy, self.domain_behaviour(behaviour, xy))
         except ValueError as exc:  # InvalidObservation: non-finite, off the table, or out of the domain
             if self.online:
                 with self.wake:

@@ -52,7 +52,8 @@ class RecordNode(Node):
         self.declare_parameter("overwrite", False, ParameterDescriptor(
             description="replace an existing bag of that name when this one is complete", read_only=True))
         self.declare_parameter("behaviour", BEHAVIOURS[0], ParameterDescriptor(
-            description="label of the next episode ~/start_episode opens: a behaviour name the dataset will use"))
+            description="label of the next episode ~/start_episode opens: your name for the behaviour, which the "
+                        "dataset and the model trained on it will use (any name but auto, undecided, end)"))
         reason = valid_label(self.behaviour)
         if reason:
             raise StartupError(f"parameter behaviour: {reason}")

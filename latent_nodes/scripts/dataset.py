@@ -1,12 +1,14 @@
 """Generate the demonstration dataset in the embedded simulator: ``latent-nodes dataset``.
 
-Both behaviours at every training and unseen test block position (the paper's Fig. 3 grid), recorded
+The paper's two behaviours (or, with ``--behaviours``, any of the demonstrator's, e.g. the third,
+``double_tap``) at every training and unseen test block position (the paper's Fig. 3 grid), recorded
 from the simulated arm and written as one file (format in ``latent_nodes/data/dataset.py``). Options come
 from the config schema (``DataConfig``, and ``SimConfig`` under ``--sim-``); ``--config`` reads a YAML
 file first. The same options and seed always give the same file, byte for byte.
 
     latent-nodes dataset                                   # data/demonstrations.npz
     latent-nodes dataset --train-grid 6 6 --test-grid 5 5 --seed 3 --out data/grid6.npz
+    latent-nodes dataset --behaviours reach reach_circle double_tap --out data/three.npz
     latent-nodes dataset --info data/demonstrations.npz    # describe an existing file
 """
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from latent_nodes.atomic import check_target
 from latent_nodes.cli import ArgumentParser
-from latent_nodes.config import DataConfig, SimConfig, add_arguments, apply_arguments, load_config
+from latent_nodes.config import BEHAVIOURS, DataConfig, SimConfig, add_arguments, apply_arguments, load_config
 
 DEFAULT_PATH = Path("data/demonstrations.npz")
 
@@ -37,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p, DataConfig, only=["train_grid", "test_grid", "perturbation", "hover_height", "circle_radius",
                                        "seed"])
     add_arguments(p, SimConfig, prefix="sim_")
+    from latent_nodes.sim.demonstrations import DEMONSTRATIONS
+
+    p.add_argument("--behaviours", nargs="+", default=list(BEHAVIOURS), metavar="SCRIPT",
+                   help=f"the demonstrator's behaviours to record, in label order: any of {' '.join(DEMONSTRATIONS)} "
+                        f"(default: the paper's {' '.join(BEHAVIOURS)})")
     return p
 
 
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         from latent_nodes.sim.demonstrations import generate_dataset
 
         start = time.perf_counter()
-        dataset = generate_dataset(cfg.data, cfg.sim)
+        dataset = generate_dataset(cfg.data, cfg.sim, behaviours=args.behaviours)
         save_dataset(dataset, out)
     except (ValueError, OSError) as exc:  # DatasetError, IKError and config errors are ValueErrors
         print(f"latent-nodes dataset: {exc}", file=sys.stderr)

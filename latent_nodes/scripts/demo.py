@@ -68,13 +68,14 @@ class Trial:
 
 def build_parser() -> argparse.ArgumentParser:
     from latent_nodes.cli import ArgumentParser
-    from latent_nodes.config import BEHAVIOURS
 
     p = ArgumentParser(prog="latent-nodes demo", description=__doc__.split("\n\n")[0],
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default="", help="model file; empty means the shipped models/latent_nodes_default.pt")
-    p.add_argument("--behaviours", nargs="+", choices=BEHAVIOURS, default=list(BEHAVIOURS),
-                   help="behaviours to complete at every position")
+    p.add_argument("--behaviours", nargs="+", metavar="NAME[=SCRIPT]",
+                   help="behaviours of the model to complete at every position, compared with the demonstrator's "
+                        "script of that name, or with SCRIPT (poke=double_tap, for a model with your own names); "
+                        "default: all of the model's")
     p.add_argument("--positions", nargs="+", type=float, metavar="X Y",
                    help="block positions (x y pairs, metres, table frame); default: the model's unseen test positions")
     p.add_argument("--scenario", choices=["glimpse", "moved", "recognize"], default="glimpse",
@@ -110,7 +111,6 @@ def ros_arguments(args: argparse.Namespace, config_dir: Path) -> list[str]:
     for name in NODES:
         out += ["--params-file", str(config_dir / f"{name}.yaml")]
     overrides = {
-        "inference:behaviour": args.behaviours[0],
         "commander:target": "embedded",
         "sim:publish_clock": "false",
         # One pose per trial: the demo asks perception explicitly instead of re-publishing on a timer or
@@ -119,6 +119,8 @@ def ros_arguments(args: argparse.Namespace, config_dir: Path) -> list[str]:
         "perception:perception_rate": "0.0",
         "perception:perception_min_change": "0.0",
     }
+    if args.behaviours:  # else the node starts with the model's first
+        overrides["inference:behaviour"] = args.behaviours[0]
     if args.model:
         overrides["inference:model_path"] = str(Path(args.model).resolve())
     if args.out_of_domain:
@@ -401,6 +403,15 @@ def main(argv: list[str] | None = None) -> int:
     if any(not (math.isfinite(d) and 0 < d <= 0.15) for d in args.outside):
         print("latent-nodes demo: --outside takes distances in metres, above 0 and at most 0.15", file=sys.stderr)
         return 2
+    if args.behaviours is not None:
+        from latent_nodes.data.teaching import parse_behaviours
+
+        try:
+            args.scripts = parse_behaviours(args.behaviours)  # NAME=SCRIPT; the names are checked on the model
+        except ValueError as exc:
+            print(f"latent-nodes demo: {exc}", file=sys.stderr)
+            return 2
+        args.behaviours = list(args.scripts)
     from latent_nodes.config import package_share
 
     config_dir = Path(args.config_dir) if args.config_dir else package_share() / "config"
@@ -448,6 +459,7 @@ def run_glimpse(args: argparse.Namespace, inference, driver: Driver) -> int:
     from latent_nodes.sim.demonstrations import train_test_positions
 
     cfg = inference.completer.config
+    scripts = model_behaviours(args, inference.completer)
     if args.positions is not None:
         positions = np.asarray(args.positions, dtype=np.float64).reshape(-1, 2)
     else:
@@ -456,7 +468,7 @@ def run_glimpse(args: argparse.Namespace, inference, driver: Driver) -> int:
     if args.trials > 0:
         trials = trials[: args.trials]
     trials += outside_trials(inference, args.behaviours, args.outside)
-    demonstrate = demonstrator(cfg, len(driver.joint_names))
+    demonstrate = demonstrator(cfg, len(driver.joint_names), scripts)
     print(f"latent-nodes demo: {len(trials)} trials ({', '.join(args.behaviours)}) at {len(positions)} "
           f"unseen positions; model {args.model or 'shipped default'}\n")
     run_trials(driver, trials, demonstrate, kinematics.forward_kinematics, inference.dt,
@@ -483,18 +495,43 @@ def glimpse_summary(trials: list[Trial]) -> dict:
     return summary
 
 
-def demonstrator(cfg, n_joints: int):
+def model_behaviours(args: argparse.Namespace, completer) -> dict[str, str]:
+    """The behaviours to run, each the model's, with the demonstrator script it is compared with.
+
+    ``--behaviours`` (parsed in ``main``: ``args.scripts``) or else every behaviour of the loaded model,
+    whatever its names; sets ``args.behaviours`` to the names. A name the model does not know, or one that
+    is no script and names none, is a ``GraphError`` line.
+    """
+    from latent_nodes.sim.demonstrations import DEMONSTRATIONS
+
+    names = list(completer.behaviours)
+    scripts = getattr(args, "scripts", None) or {name: name for name in (args.behaviours or names)}
+    unknown = [name for name in scripts if name not in names]
+    if unknown:
+        raise GraphError(f"--behaviours {unknown}: the model {args.model or 'shipped default'} knows {names}")
+    unscripted = [name for name, script in scripts.items() if script not in DEMONSTRATIONS]
+    if unscripted:
+        raise GraphError(f"the model's behaviours {unscripted} have no demonstrator script to show and compare "
+                         f"with; name one for each ({unscripted[0]}=SCRIPT, SCRIPT one of {list(DEMONSTRATIONS)})")
+    args.behaviours = list(scripts)
+    return scripts
+
+
+def demonstrator(cfg, n_joints: int, scripts: dict[str, str] | None = None):
     """``demonstrate(behaviour, xy)``: the scripted demonstration's joints at that position, the reference.
 
-    Without the training set's perturbation, recorded in a simulator of its own.
+    Without the training set's perturbation, recorded in a simulator of its own. ``scripts`` maps the
+    model's behaviour names to the demonstrator's scripts (none: the same names).
     """
     from latent_nodes.sim.demonstrations import generate_demonstration
     from latent_nodes.sim.simulator import ArmSimulator
 
     reference_world = ArmSimulator(cfg.sim)
+    scripts = dict(scripts or {})
 
     def demonstrate(behaviour: str, xy: np.ndarray) -> np.ndarray:
-        sequence = generate_demonstration(behaviour, xy, None, cfg.sim, cfg.data, simulator=reference_world)
+        sequence = generate_demonstration(scripts.get(behaviour, behaviour), xy, None, cfg.sim, cfg.data,
+                                          simulator=reference_world)
         return np.asarray(sequence)[:, :n_joints]
 
     return demonstrate

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from latent_nodes.atomic import save_png, write_text_atomic
-from latent_nodes.scripts.demo import Driver, demonstrator, running_graph
+from latent_nodes.scripts.demo import Driver, demonstrator, model_behaviours, running_graph
 
 MODES = {"restart": "glimpse", "online": "online"}  # what is compared -> the inference node's mode
 MIN_MOVE = 0.08  # metres between A and B: a move the old plan cannot absorb
@@ -224,10 +224,11 @@ def run_moved(args: argparse.Namespace, config_dir: Path) -> int:
                     positions = np.asarray(args.positions, dtype=np.float64).reshape(-1, 2)
                 else:
                     positions = np.asarray(train_test_positions(cfg.data, cfg.sim)[1], dtype=np.float64)
+                scripts = model_behaviours(args, inference.completer)
                 trials = make_trials(args.behaviours, positions, cfg.model.seq_len, args.seed)
                 if args.trials > 0:
                     trials = trials[: args.trials]
-                demonstrate = demonstrator(cfg, len(driver.joint_names))
+                demonstrate = demonstrator(cfg, len(driver.joint_names), scripts)
                 demos = {i: demonstrate(t.behaviour, np.asarray(t.block_b)) for i, t in enumerate(trials)}
                 print(f"latent-nodes demo --scenario moved: {len(trials)} trials, each in modes "
                       f"{', '.join(MODES)}; model {args.model or 'shipped default'}\n")

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from latent_nodes.atomic import save_png, write_text_atomic
-from latent_nodes.scripts.demo import Driver, demonstrator, running_graph
+from latent_nodes.scripts.demo import Driver, demonstrator, model_behaviours, running_graph
 
 PROPOSAL = "/recognize/proposal"
 TARGET_ACCURACY = 0.95
@@ -184,10 +184,11 @@ def run_recognize(args: argparse.Namespace, config_dir: Path) -> int:
             positions = np.asarray(args.positions, dtype=np.float64).reshape(-1, 2)
         else:
             positions = np.asarray(train_test_positions(cfg.data, cfg.sim)[1], dtype=np.float64)
+        scripts = model_behaviours(args, inference.completer)
         cases = [(b, xy) for b in args.behaviours for xy in positions]
         if args.trials > 0:
             cases = cases[: args.trials]
-        demonstrate = demonstrator(cfg, len(driver.joint_names))
+        demonstrate = demonstrator(cfg, len(driver.joint_names), scripts)
         proposals = Proposals(driver)
         print(f"latent-nodes demo --scenario recognize: {len(cases)} demonstrations shown step by step, the "
               f"node recognizing (recognition_max_error {inference.settings.recognition_max_error:g}); "

@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = ArgumentParser(prog="latent-nodes record", description=__doc__.split("\n\n")[0])
     p.add_argument("--bag", type=Path, required=True, help="rosbag2 directory to write (must not exist)")
-    p.add_argument("--behaviour", default=BEHAVIOURS[0], help="label of the first episode")
+    p.add_argument("--behaviour", default=BEHAVIOURS[0],
+                   help="label of the first episode: your name for the behaviour, which the dataset and the model "
+                        "trained on it will use (any name but auto, undecided, end)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bag once the new one is complete")
     try:
         args = p.parse_args(sys.argv[1:] if argv is None else argv)

@@ -25,7 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="examples:\n" + __doc__.split("\n\n")[-1])
     p.add_argument("--config", type=Path, help="YAML config file (sections data, sim, ...) read before the options")
-    p.add_argument("--behaviour", choices=[*BEHAVIOURS, "all"], default="all", help="which filmstrip(s) to render")
+    from latent_nodes.sim.demonstrations import DEMONSTRATIONS
+
+    p.add_argument("--behaviour", choices=[*DEMONSTRATIONS, "all"], default="all",
+                   help=f"which filmstrip(s) to render (all: the paper's {' and '.join(BEHAVIOURS)})")
     p.add_argument("--block", type=float, nargs=2, metavar=("X", "Y"),
                    help="block position, metres in the table frame (default: the unseen test position nearest "
                         "the workspace centre)")

@@ -20,6 +20,10 @@ unseen test positions into ``OUT/test``; convert them with::
 
 (``--stamps header``: joint states timed by the simulator's stamps; leave it out for ``--realtime`` bags.)
 
+``--behaviours`` takes the demonstrator's scripts (``reach``, ``reach_circle``, ``double_tap``), each
+recorded under its own name or, as ``NAME=SCRIPT``, under a name of yours (``peck=double_tap``): the name
+becomes the behaviour's name in the dataset and the model, as a person's labels on a real arm do.
+
 The lessons, their order and their perturbation are ``generate_dataset``'s (``latent_nodes.data.teaching``),
 so the converted dataset can be compared sample by sample with ``latent-nodes dataset``'s.
 """
@@ -46,12 +50,14 @@ TAIL_S = 0.15
 def build_parser() -> argparse.ArgumentParser:
     from latent_nodes.cli import ArgumentParser
     from latent_nodes.config import BEHAVIOURS, DataConfig
+    from latent_nodes.sim.demonstrations import DEMONSTRATIONS
 
     d = DataConfig()
     p = ArgumentParser(prog="latent-nodes teach", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("runs/teach"), help="directory for the bags train/ and test/")
-    p.add_argument("--behaviours", nargs="+", default=list(BEHAVIOURS), choices=BEHAVIOURS, metavar="BEHAVIOUR",
-                   help=f"behaviours to teach (default: {' '.join(BEHAVIOURS)})")
+    p.add_argument("--behaviours", nargs="+", default=list(BEHAVIOURS), metavar="[NAME=]SCRIPT",
+                   help=f"behaviours to teach, each a demonstrator script ({' | '.join(DEMONSTRATIONS)}), "
+                        f"recorded under NAME if given (poke=double_tap); default: {' '.join(BEHAVIOURS)}")
     p.add_argument("--train-grid", type=int, nargs=2, default=list(d.train_grid), metavar=("NX", "NY"),
                    help="training positions, a grid over the workspace")
     p.add_argument("--test-grid", type=int, nargs=2, default=list(d.test_grid), metavar=("NX", "NY"),
@@ -282,7 +288,8 @@ def teach_split(lessons, bag: Path, args, data_cfg, sim_cfg, log=print) -> int:
             teacher.stream(targets, CONTROL_RATE, start=teacher.mark())
             teacher.hold(targets[-1], TAIL_S)
             teacher.call(teacher.stop)
-            log(f"  {lesson.split} {n + 1}/{len(lessons)}: {lesson.behaviour} at "
+            shown = f" ({lesson.script})" if lesson.script else ""
+            log(f"  {lesson.split} {n + 1}/{len(lessons)}: {lesson.behaviour}{shown} at "
                 f"({lesson.block_xy[0]:.3f}, {lesson.block_xy[1]:.3f})")
         return len(lessons)
     finally:
@@ -331,8 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latent-nodes teach: {exc}", file=sys.stderr)
         return 1
     stamps = "" if args.realtime else " --stamps header"
+    names = " ".join(dict.fromkeys(lesson.behaviour for lesson in plan))  # the labels, in the order taught
+    test_bag = f" --bag {args.out / 'test'}::test" if any(lesson.split == "test" for lesson in plan) else ""
     print(f"latent-nodes teach: {len(plan)} episodes in {time.monotonic() - start:.0f} s; convert with\n"
-          f"  latent-nodes bag2dataset --bag {args.out / 'train'} --bag {args.out / 'test'}::test{stamps} "
+          f"  latent-nodes bag2dataset --bag {args.out / 'train'}{test_bag}{stamps} --behaviours {names} "
           "--out DATASET.npz")
     return 0
 

@@ -1,9 +1,9 @@
-"""Scripted demonstrations of the paper's two behaviours, run and recorded in the simulator.
+"""Scripted demonstrations of the paper's two behaviours and a third, run and recorded in the simulator.
 
-For a block position and a behaviour, a script lays out the fingertip's path (home -> approach ->
-[a full circle around the block, for ``reach_circle``] -> home) and the gripper's opening, turns it
-into joint targets with inverse kinematics at the control rate, streams those to the simulated arm's
-servos, and records what the arm *actually* did: 9 joint angles plus the block's (x, y) every
+For a block position and a behaviour, a script lays out the fingertip's path (home -> approach -> [a full
+circle around the block, for ``reach_circle``; two taps, for ``double_tap``] -> home) and the gripper's
+opening, turns it into joint targets with inverse kinematics at the control rate, streams those to the
+simulated arm's servos, and records what the arm *actually* did: 9 joint angles plus the block's (x, y) every
 ``SimConfig.dt`` seconds, T = 20 steps. The recorded angles therefore carry the servo's real lag and
 smoothing, like the paper's recordings of a Torobo Arm in CoppeliaSim.
 
@@ -14,12 +14,19 @@ Timeline over the 1.9 s between the first and last recorded step (fractions of i
 - ``reach_circle``: approach to the circle's start (the side of the block facing the arm), one full
   counter-clockwise turn of radius ``circle_radius`` around the block's vertical axis at hover height,
   return home, hold.
+- ``double_tap``: approach to hover above the block with the fingers nearly closed, dip twice to
+  ``MIN_CLEARANCE`` above its top (a tap that never touches it, so the block stays where perception saw
+  it), return home, hold. Not one of the paper's behaviours: a third one, so that datasets of more than
+  two (and user-named) behaviours can be made and taught (``latent-nodes teach --behaviours NAME=SCRIPT``).
 
-Both behaviours start at ``arm.HOME`` and end there. A seeded perturbation (sigma =
-``DataConfig.perturbation``, metres; normal draws truncated at 2 sigma) moves the approach arc's via
-point (2 sigma per axis, 1 sigma vertically), the hover height (sigma / 2), the hover point (sigma / 2
-per axis), and the circle's centre and radius (sigma / 4), so that no two samples are perfectly
-regular; ``rng=None`` gives the clean script.
+Every behaviour starts at ``arm.HOME`` and ends there. ``generate_dataset`` makes the paper's two
+(``config.BEHAVIOURS``) unless given others of ``DEMONSTRATIONS``; a sample's seed holds its behaviour's
+index in ``DEMONSTRATIONS``, so adding a behaviour leaves the others' samples as they were.
+
+A seeded perturbation (sigma = ``DataConfig.perturbation``, metres; normal draws truncated at 2 sigma) moves
+the approach arc's via point (2 sigma per axis, 1 sigma vertically), the hover height (sigma / 2), the hover
+point (sigma / 2 per axis), and the circle's centre and radius (sigma / 4), so that no two samples are
+perfectly regular; ``rng=None`` gives the clean script. ``double_tap`` draws the same numbers as ``reach``.
 
 Block positions follow the paper's Fig. 3: a grid of training positions over the workspace and unseen
 test positions in between (``train_test_positions``).
@@ -48,9 +55,13 @@ MIN_CLEARANCE = 0.015  # the fingertips never go lower than this above the block
 PHASES = {
     "reach": {"approach": (0.0, 0.45), "return": (0.52, 0.96)},
     "reach_circle": {"approach": (0.0, 0.28), "circle": (0.28, 0.68), "return": (0.68, 0.97)},
+    "double_tap": {"approach": (0.0, 0.30), "tap": (0.32, 0.66), "return": (0.70, 0.97)},
 }
-# Finger opening (rad) at the block: wide for the pre-grasp of ``reach``, half open while circling.
-FINGER_OPEN = {"reach": 0.45, "reach_circle": 0.30}
+# Finger opening (rad) at the block: wide for the pre-grasp of ``reach``, half open while circling,
+# nearly closed to tap with the fingertips.
+FINGER_OPEN = {"reach": 0.45, "reach_circle": 0.30, "double_tap": 0.12}
+# Every behaviour the demonstrator can script, in the order of their seed index (``sample_rng``).
+DEMONSTRATIONS = (*BEHAVIOURS, "double_tap")
 
 
 def cruise(s: float, ramp: float = 0.3) -> float:
@@ -216,6 +227,7 @@ class Script:
     radius: float
     start_angle: float  # circle start, radians about +z from the table's x axis
     duration: float  # seconds from the first to the last recorded step
+    tap_depth: float = 0.0  # how far each tap dips below the hover point (double_tap), metres
 
     def fingertip(self, t: float) -> np.ndarray | None:
         """Cartesian fingertip target at time ``t`` (seconds), or None in the joint-space return phase."""
@@ -229,6 +241,10 @@ class Script:
         if "circle" in phases and f >= phases["circle"][0]:
             angle = self.start_angle + 2 * math.pi * _phase(f, phases["circle"])
             point = self.centre + self.radius * np.array([math.cos(angle), math.sin(angle), 0.0])
+        if "tap" in phases and f >= phases["tap"][0]:
+            # Two dips of depth ``tap_depth``: (1 - cos 4 pi s) / 2 is 0 at hover, 1 at s = 1/4 and 3/4.
+            s = _phase(f, phases["tap"])
+            point = self.hover - np.array([0.0, 0.0, self.tap_depth * (1 - math.cos(4 * math.pi * s)) / 2])
         return point
 
     def fingers(self, t: float) -> float:
@@ -242,8 +258,8 @@ class Script:
 def make_script(behaviour: str, block_xy: np.ndarray, rng: np.random.Generator | None, sim_cfg: SimConfig,
                 data_cfg: DataConfig, steps: int = STEPS) -> Script:
     """Waypoints for ``behaviour`` at ``block_xy``, perturbed by ``rng`` (None: the clean script)."""
-    if behaviour not in BEHAVIOURS:
-        raise ValueError(f"unknown behaviour {behaviour!r}; expected one of {list(BEHAVIOURS)}")
+    if behaviour not in DEMONSTRATIONS:
+        raise ValueError(f"unknown behaviour {behaviour!r}; the demonstrator scripts {list(DEMONSTRATIONS)}")
     if data_cfg.perturbation < 0 or data_cfg.circle_radius <= 0 or data_cfg.hover_height < MIN_CLEARANCE:
         raise ValueError(f"need perturbation >= 0, circle_radius > 0 and hover_height >= {MIN_CLEARANCE} m, got "
                          f"{data_cfg.perturbation}, {data_cfg.circle_radius}, {data_cfg.hover_height}")
@@ -271,8 +287,10 @@ def make_script(behaviour: str, block_xy: np.ndarray, rng: np.random.Generator |
              if behaviour == "reach_circle" else hover_reach)
     # The approach bows slightly upwards: its via point is lifted above the midpoint.
     via = (home + hover) / 2 + np.array([0.0, 0.0, VIA_LIFT]) + noise(1.0, 1.0, 1.0)
+    # A tap comes down to MIN_CLEARANCE above the block's top: close, never touching it.
+    tap_depth = max(0.0, float(hover[2]) - (top + MIN_CLEARANCE)) if behaviour == "double_tap" else 0.0
     return Script(behaviour=behaviour, home=home, via=via, hover=hover, centre=centre, radius=radius,
-                  start_angle=start_angle, duration=(steps - 1) * sim_cfg.dt)
+                  start_angle=start_angle, duration=(steps - 1) * sim_cfg.dt, tap_depth=tap_depth)
 
 
 def joint_references(script: Script) -> np.ndarray:
@@ -340,24 +358,38 @@ def sample_rng(seed: int, behaviour: int, is_test: bool, index: int) -> np.rando
     return np.random.default_rng([int(seed), int(behaviour), int(is_test), int(index)])
 
 
-def generate_dataset(data_cfg: DataConfig | None = None, sim_cfg: SimConfig | None = None, *,
-                     steps: int = STEPS, progress: Callable[[int, int], None] | None = None) -> Dataset:
-    """Both behaviours at every training and test position (``train_test_positions``), one sample each.
+def demonstration_names(behaviours: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``behaviours`` checked against ``DEMONSTRATIONS`` (each scripted, none twice, at least one)."""
+    behaviours = tuple(behaviours)
+    unknown = [b for b in behaviours if b not in DEMONSTRATIONS]
+    if not behaviours or unknown or len(set(behaviours)) != len(behaviours):
+        raise ValueError(f"behaviours {list(behaviours)}: expected one or more distinct names of the "
+                         f"demonstrator's scripts {list(DEMONSTRATIONS)}")
+    return behaviours
 
+
+def generate_dataset(data_cfg: DataConfig | None = None, sim_cfg: SimConfig | None = None, *,
+                     steps: int = STEPS, progress: Callable[[int, int], None] | None = None,
+                     behaviours: tuple[str, ...] | list[str] = BEHAVIOURS) -> Dataset:
+    """Every behaviour at every training and test position (``train_test_positions``), one sample each.
+
+    ``behaviours``: the paper's two by default, or any of ``DEMONSTRATIONS`` (labels in that order).
     Samples are ordered behaviour by behaviour, training positions first; test samples come from the same
     process (same script, same perturbation) at the unseen positions. ``progress(done, total)`` is
     called after each sample. Same configuration and seed, same arrays.
     """
     data_cfg = data_cfg or DataConfig()
     sim_cfg = sim_cfg or SimConfig()
+    behaviours = demonstration_names(behaviours)
     train_xy, test_xy = train_test_positions(data_cfg, sim_cfg)
     sim = ArmSimulator(sim_cfg)
-    jobs = [(b, is_test, i, xy) for b in range(len(BEHAVIOURS))
+    jobs = [(b, is_test, i, xy) for b in range(len(behaviours))
             for is_test, positions in ((False, train_xy), (True, test_xy)) for i, xy in enumerate(positions)]
     sequences, labels, block_xy, split = [], [], [], []
     for n, (b, is_test, i, xy) in enumerate(jobs):
-        rng = sample_rng(data_cfg.seed, b, is_test, i)
-        sequences.append(generate_demonstration(BEHAVIOURS[b], xy, rng, sim_cfg, data_cfg, steps=steps, simulator=sim))
+        rng = sample_rng(data_cfg.seed, DEMONSTRATIONS.index(behaviours[b]), is_test, i)
+        sequences.append(generate_demonstration(behaviours[b], xy, rng, sim_cfg, data_cfg, steps=steps,
+                                                simulator=sim))
         labels.append(b)
         block_xy.append(xy)
         split.append("test" if is_test else "train")
@@ -374,34 +406,37 @@ def generate_dataset(data_cfg: DataConfig | None = None, sim_cfg: SimConfig | No
         "sim": dataclasses.asdict(sim_cfg),
         "steps": steps,
         "control_rate_hz": CONTROL_RATE,
-        "phases": PHASES,
-        "finger_open": FINGER_OPEN,
+        "phases": {b: PHASES[b] for b in behaviours},
+        "finger_open": {b: FINGER_OPEN[b] for b in behaviours},
         "seeding": "numpy default_rng([seed, behaviour index, is_test, position index]) per sample",
         "mujoco_version": mujoco.__version__,
     }
     return Dataset(sequences=np.asarray(sequences, dtype=np.float64), labels=np.asarray(labels, dtype=np.int64),
                    block_xy=np.asarray(block_xy, dtype=np.float64), split=np.asarray(split),
-                   joint_names=tuple(arm.JOINT_NAMES), behaviour_names=tuple(BEHAVIOURS), dt=float(sim_cfg.dt),
+                   joint_names=tuple(arm.JOINT_NAMES), behaviour_names=behaviours, dt=float(sim_cfg.dt),
                    settings=settings)
 
 
 def generate_samples(positions: np.ndarray, data_cfg: DataConfig | None = None, sim_cfg: SimConfig | None = None,
-                     *, seed: int = 0, steps: int = STEPS) -> Dataset:
-    """Both behaviours at each of ``positions``, as a dataset of test samples only (an evaluation set).
+                     *, seed: int = 0, steps: int = STEPS,
+                     behaviours: tuple[str, ...] | list[str] = BEHAVIOURS) -> Dataset:
+    """Every behaviour at each of ``positions``, as a dataset of test samples only (an evaluation set).
 
-    Same scripts and perturbation as ``generate_dataset``; each sample's draws come from
-    ``default_rng([seed, behaviour, 2, index])``, a stream no training or test sample of a dataset uses.
+    Same scripts and perturbation as ``generate_dataset`` (``behaviours`` as there); each sample's draws
+    come from ``default_rng([seed, behaviour, 2, index])`` (the behaviour's index in ``DEMONSTRATIONS``), a
+    stream no training or test sample of a dataset uses.
     """
     data_cfg = data_cfg or DataConfig()
     sim_cfg = sim_cfg or SimConfig()
+    behaviours = demonstration_names(behaviours)
     positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
     sim = ArmSimulator(sim_cfg)
     sequences, labels, block_xy = [], [], []
     try:
-        for b in range(len(BEHAVIOURS)):
+        for b, behaviour in enumerate(behaviours):
             for i, xy in enumerate(positions):
-                rng = np.random.default_rng([int(seed), b, 2, i])
-                sequences.append(generate_demonstration(BEHAVIOURS[b], xy, rng, sim_cfg, data_cfg, steps=steps,
+                rng = np.random.default_rng([int(seed), DEMONSTRATIONS.index(behaviour), 2, i])
+                sequences.append(generate_demonstration(behaviour, xy, rng, sim_cfg, data_cfg, steps=steps,
                                                         simulator=sim))
                 labels.append(b)
                 block_xy.append(xy)
@@ -415,5 +450,5 @@ def generate_samples(positions: np.ndarray, data_cfg: DataConfig | None = None, 
     n = len(sequences)
     return Dataset(sequences=np.asarray(sequences, dtype=np.float64).reshape(n, steps, len(arm.JOINT_NAMES) + 2),
                    labels=np.asarray(labels, dtype=np.int64), block_xy=np.asarray(block_xy).reshape(n, 2),
-                   split=np.full(n, "test"), joint_names=tuple(arm.JOINT_NAMES), behaviour_names=tuple(BEHAVIOURS),
+                   split=np.full(n, "test"), joint_names=tuple(arm.JOINT_NAMES), behaviour_names=behaviours,
                    dt=float(sim_cfg.dt), settings=settings)

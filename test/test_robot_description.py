@@ -324,7 +324,9 @@ def latched_description(graph):
 
 
 def commander_graph(g, names: list[str]):
-    """A commander and a stand-in robot: /joint_states of ``names`` at rest, 50 Hz; its description publisher."""
+    """A commander and a stand-in robot that follows its commands exactly (/joint_states of ``names`` at 50 Hz,
+    at the last /joint_command, from rest at 0): so the commander's path and goal tolerances hold; its
+    description publisher."""
     from sensor_msgs.msg import JointState
     from trajectory_msgs.msg import JointTrajectory
 
@@ -334,7 +336,10 @@ def commander_graph(g, names: list[str]):
     commander = g.add(CommanderNode, settle_s=0.1)
     description = latched_description(g)
     states = g.publisher(JointState, messages.JOINT_STATES)
-    g.probe.create_timer(0.02, lambda: states.publish(messages.joint_state(names, np.zeros(len(names)))))
+    at = {"q": np.zeros(len(names))}
+    g.probe.create_subscription(JointState, messages.JOINT_COMMAND,
+                                lambda m: at.update(q=np.asarray(m.position, dtype=np.float64)), 10)
+    g.probe.create_timer(0.02, lambda: states.publish(messages.joint_state(names, at["q"])))
     trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
     g.start()
     g.wait_for_subscribers(trajectory)

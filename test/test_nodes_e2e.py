@@ -40,6 +40,8 @@ def test_pose_to_trajectory_to_executed_arm(model):
         times = [messages.duration_to_seconds(p.time_from_start) for p in traj.points]
         np.testing.assert_allclose(times, 0.1 * np.arange(1, 21), atol=1e-9)
         np.testing.assert_allclose([list(p.positions) for p in traj.points], expected.joints, atol=1e-6)
+        # The result is published after the trajectory: wait for it too, it may still be on its way.
+        assert g.wait(lambda: g.probe.count(messages.INFERENCE_RESULT) >= 1)
         result = messages_json(g.probe.last(messages.INFERENCE_RESULT))
         assert result["behaviour"] == behaviour and np.allclose(result["block_xy"], xy)
         assert len(result["xi"]) == 2 and len(result["z"]) == 4 and result["error"] < 1e-3

@@ -4,12 +4,17 @@ import json
 
 import pytest
 
+from latent_nodes.config import default_model_path
 from latent_nodes.scripts import demo
 
 
-def test_demo_session_runs_trials_and_writes_results(tiny_model, tmp_path, capsys):
+def test_demo_session_runs_trials_and_writes_results(tmp_path, capsys):
+    """Pinned to the shipped model (models/latent_nodes_default.pt): the demo's claim is that the arm,
+    driven by that model through the whole graph, follows the scripted demonstration within a few mm;
+    a fixture model is not trained on those demonstrations.
+    """
     out = tmp_path / "demo"
-    status = demo.main(["--model", str(tiny_model), "--behaviours", "reach", "reach_circle",
+    status = demo.main(["--model", str(default_model_path()), "--behaviours", "reach", "reach_circle",
                         "--positions", "0.45", "0.05", "--out", str(out), "--log-level", "error", "--outside"])
     printed = capsys.readouterr().out
     assert status == 0, printed
@@ -18,7 +23,17 @@ def test_demo_session_runs_trials_and_writes_results(tiny_model, tmp_path, capsy
     for t in trials:
         assert t["ok"] and t["block_xy"] == [0.45, 0.05] and len(t["xi"]) == 2
         assert len(t["executed"]) == len(t["demonstrated"]) == 20
-        assert t["latency_ms"] > 0 and t["tracking_error"] >= 0 and t["final_distance"] >= 0
+        assert 0 < t["latency_ms"] < 200  # measured 2-35 ms; a glimpse over 0.2 s would be a stall
+        # The arm ends where the demonstration ends (both behaviours end back home): measured 0.26-0.48 mm
+        # here in four runs, 0.0-1.0 mm over 64 trials at the 16 unseen positions (two runs of the demo).
+        assert t["final_distance"] < 0.002, t["final_distance"]
+        # Mean fingertip distance along the path: here 3.7-5.1 mm (reach) and 8.0-8.2 mm (reach_circle) in
+        # four runs; 64 trials at load 3-7: 3.2-10.1 / 5.6-13.8 mm (docs/nodes.md: at most 11.9 mm). The
+        # simulator steps in wall-clock time, so load lags the arm: with three other test processes on
+        # the same 2 cores two runs measured 23 and 36 mm. 20 mm is 1.4x the worst trial at load <= 7.
+        assert t["mean_distance"] < 0.020, t["mean_distance"]
+        # The commander's tracking error: here 0.0073-0.0108 rad RMS; 64 trials 0.0040-0.0157.
+        assert t["tracking_error"] < 0.02, t["tracking_error"]
     assert (out / "demo_paths.png").stat().st_size > 10_000
     assert "2 of 2 trials completed" in printed and "reach_circle" in printed
     # The run is recorded as an MCAP bag that rosbags (and so ros2 bag / Foxglove) can read back.

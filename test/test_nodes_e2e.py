@@ -40,6 +40,8 @@ def test_pose_to_trajectory_to_executed_arm(model):
         times = [messages.duration_to_seconds(p.time_from_start) for p in traj.points]
         np.testing.assert_allclose(times, 0.1 * np.arange(1, 21), atol=1e-9)
         np.testing.assert_allclose([list(p.positions) for p in traj.points], expected.joints, atol=1e-6)
+        # The result is published after the trajectory: wait for it too, it may still be on its way.
+        assert g.wait(lambda: g.probe.count(messages.INFERENCE_RESULT) >= 1)
         result = messages_json(g.probe.last(messages.INFERENCE_RESULT))
         assert result["behaviour"] == behaviour and np.allclose(result["block_xy"], xy)
         assert len(result["xi"]) == 2 and len(result["z"]) == 4 and result["error"] < 1e-3
@@ -51,8 +53,13 @@ def test_pose_to_trajectory_to_executed_arm(model):
             final_q = sim.sim.joint_positions
         reached = kinematics.forward_kinematics(final_q)
         planned = kinematics.forward_kinematics(expected.joints[-1])
-        assert np.linalg.norm(reached - planned) < 0.01, (reached, planned)
-        assert g.probe.last(messages.TRACKING_ERROR).data < 0.1
+        # The arm settles on the last point to numerical precision (docs/simulator.md; measured 1e-16 m in
+        # six runs): 0.1 mm is far below the "few mm" any completion claim rests on.
+        assert np.linalg.norm(reached - planned) < 1e-4, (reached, planned)
+        # Tracking of the streamed, interpolated targets: measured 0.0020-0.0039 rad RMS in six runs on the
+        # shared 2-core machine (this plan moves a tenth of each joint's range, slower than the
+        # demonstrations' 0.012 rad RMS of docs/simulator.md); 0.006 rad is 1.5x the worst run, for load.
+        assert g.probe.last(messages.TRACKING_ERROR).data < 0.006
 
 
 def test_perception_reports_a_moved_block_in_the_table_frame():
@@ -92,7 +99,7 @@ def messages_json(msg):
 
 
 def test_graph_runs_on_simulated_time():
-    """use_sim_time:=true: the sim publishes /clock, the commander's timing follows it."""
+    """use_sim_time:=true: the sim publishes /clock, the commander's clock is that clock, not the wall clock."""
     from rosgraph_msgs.msg import Clock
     from trajectory_msgs.msg import JointTrajectory
 
@@ -107,12 +114,78 @@ def test_graph_runs_on_simulated_time():
         assert g.wait(lambda: len(clock) > 10 and commander.measured is not None)
         stamp = g.probe.last(messages.JOINT_STATES).header.stamp
         assert abs(messages.time_to_seconds(stamp) - messages.time_to_seconds(clock[-1].clock)) < 0.5
-        # The commander follows /clock (simulated time since start), not the wall clock (about 1.8e9 s).
+        # The commander's clock is the last /clock (simulated seconds since the sim started, published at
+        # 100 Hz), not the wall clock (about 1.8e9 s): within 0.5 s of it, i.e. a few ticks of a busy machine.
         sim_time_s = commander.get_clock().now().nanoseconds * 1e-9
-        assert sim_time_s < 100.0
+        assert abs(sim_time_s - messages.time_to_seconds(clock[-1].clock)) < 0.5
         home = np.asarray(commander.measured)
         trajectory.publish(messages.joint_trajectory(list(arm.JOINT_NAMES), np.tile(home, (5, 1)), 0.1))
         assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=5.0)
+
+
+def test_commander_timing_follows_a_clock_that_runs_at_a_quarter_of_wall_time():
+    """/clock 1000 s ahead of zero and running at 0.25x: a 0.5 s trajectory is streamed over 0.5 s of that
+    clock, 2 s of wall time, every command stamped with it. A commander on the wall clock would take 0.5 s
+    and stamp about 1.8e9 s; one that ignored the rate would take 0.5 s of wall time.
+    """
+    import threading
+
+    from rosgraph_msgs.msg import Clock
+    from sensor_msgs.msg import JointState
+    from trajectory_msgs.msg import JointTrajectory
+
+    t0, rate = 1000.0, 0.25
+    with Graph() as g:
+        g.add(SimNode, use_sim_time=True)  # stamps /joint_states with the same clock; physics in wall time
+        commander = g.add(CommanderNode, use_sim_time=True, settle_s=0.1)
+        clock_pub = g.publisher(Clock, "/clock")
+        commands: list[tuple[float, JointState]] = []  # (wall receipt time, message)
+        g.probe.create_subscription(JointState, messages.JOINT_COMMAND,
+                                    lambda m: commands.append((time.monotonic(), m)), 100)
+        trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+        started, running = time.monotonic(), threading.Event()
+
+        def sim_now() -> float:
+            return t0 + rate * (time.monotonic() - started)
+
+        def tick() -> None:  # /clock at 200 Hz of wall time
+            while not running.wait(0.005):
+                clock_pub.publish(Clock(clock=messages.seconds_to_time(sim_now())))
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            g.start()
+            g.wait_for_subscribers(trajectory)
+            assert g.wait(lambda: commander.measured is not None, timeout=10.0), "feedback on the simulated clock"
+            assert abs(commander.get_clock().now().nanoseconds * 1e-9 - sim_now()) < 0.1
+            home = np.asarray(commander.measured, dtype=np.float64)
+            points = np.tile(home, (5, 1))
+            points[:, 0] += 0.02 * np.arange(1, 6)  # the first joint 0.1 rad in 0.5 s, well within its limits
+            sent_at, sent_wall = sim_now(), time.monotonic()
+            trajectory.publish(messages.joint_trajectory(list(arm.JOINT_NAMES), points, 0.1))
+            assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=10.0)
+            wall_taken = time.monotonic() - sent_wall
+        finally:
+            running.set()
+            ticker.join(timeout=1.0)
+    moving = [(w, m) for w, m in commands if abs(m.position[0] - home[0]) > 1e-6]
+    first = moving[0]
+    last = next((w, m) for w, m in moving if abs(m.position[0] - points[-1, 0]) < 1e-6)
+    sim_span = messages.time_to_seconds(last[1].header.stamp) - messages.time_to_seconds(first[1].header.stamp)
+    wall_span = last[0] - first[0]
+    # Every command carries the simulated clock's time, after the trajectory was sent.
+    stamps = np.array([messages.time_to_seconds(m.header.stamp) for _, m in moving])
+    assert np.all((stamps > sent_at - 0.1) & (stamps < sent_at + 5.0)), stamps
+    # From the first step off home to the last point: the trajectory's 0.5 s on the simulated clock (measured
+    # 0.499-0.502 s in three runs; +-30 ms is a 20 ms command tick and some) ...
+    assert sim_span == pytest.approx(0.5, abs=0.03), sim_span
+    # ... which took 1 / rate = 4x as long on the wall clock (measured 4.00-4.01; +-5 % leaves room for a
+    # few tens of ms of receipt jitter on a busy machine).
+    assert wall_span / sim_span == pytest.approx(1.0 / rate, rel=0.05), (wall_span, sim_span)
+    # The report comes after the trajectory and settle_s on the simulated clock, (0.5 + 0.1) / rate = 2.4 s of
+    # wall time (measured 2.42-2.48 s; a commander on the wall clock would report after 0.6 s).
+    assert 2.3 <= wall_taken <= 3.0, wall_taken
 
 
 def test_the_world_in_lock_step_moves_one_period_per_target():

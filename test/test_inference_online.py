@@ -168,4 +168,3 @@ def test_a_block_that_leaves_the_table_mid_behaviour_is_refused_and_nothing_is_s
     # Still serving: the next behaviour starts and publishes.
     steps, sent = run_behaviour(g, [0.45, 0.0])
     assert steps[0]["published"] and sent
-

@@ -48,6 +48,8 @@ class StartupError(RuntimeError):
 
 def describe_callback(entity) -> str:
     """What an executor entity is, for a log line: its callback's name and what it serves."""
+    if entity is None:
+        return "a task (a future's done callback or a coroutine)"
     callback = getattr(entity, "callback", None)
     func = getattr(callback, "func", callback)  # functools.partial
     name = getattr(func, "__qualname__", None) or type(entity).__name__

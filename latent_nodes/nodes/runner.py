@@ -75,9 +75,12 @@ def where_raised(exc: BaseException) -> str:
 class ServingExecutor(SingleThreadedExecutor):
     """A single-threaded executor that survives a failing callback: logged, counted, and on to the next.
 
-    ``rclpy``'s ``spin_once`` re-raises a callback's exception out of ``spin`` (rclpy/executors.py,
-    ``SingleThreadedExecutor._spin_once_impl``), which ends the node; this ``spin`` takes the same ready
-    callbacks (``wait_for_ready_callbacks``) and runs each, but keeps an exception to its callback.
+    ``rclpy``'s ``spin`` loops on ``spin_once``, which re-raises a callback's exception (rclpy 9.1.2,
+    rclpy/executors.py: ``Executor.spin`` L351-354, ``SingleThreadedExecutor._spin_once_impl`` L918-938),
+    so one exception ends the node. This ``spin`` takes the same ready callbacks with the public
+    ``wait_for_ready_callbacks`` and runs each the same way, but keeps an exception to its callback. The
+    callback's bookkeeping (its callback group, the executor's guard condition) is done by rclpy's handler
+    in a ``finally`` before the exception reaches here (``Executor._make_handler``), so serving on is safe.
     """
 
     def __init__(self, repeat_s: float = ERROR_REPEAT_S, **kwargs) -> None:

@@ -98,6 +98,10 @@ class ServingExecutor(SingleThreadedExecutor):
                 return
             except (TimeoutException, ConditionReachedException):
                 continue
+            except RuntimeError:  # rclpy's RCLError: e.g. no wait set on a context a signal just shut down
+                if self.context.ok():
+                    raise
+                raise ExternalShutdownException() from None  # a stop, as rclpy says when it sees it first
             handler()
             exc = handler.exception()
             if exc is None:
@@ -157,8 +161,9 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
         # stop, not a failure. Otherwise this is why the node cannot run (ValueError: a parameter value
         # the schema refuses). Callbacks' errors never get here (ServingExecutor keeps them).
         if spinning:
-            raise  # the executor itself failed: a bug, with its traceback
-        if not started or rclpy.ok():
+            if rclpy.ok():
+                raise  # the executor itself failed: a bug, with its traceback
+        elif not started or rclpy.ok():
             if isinstance(exc, RuntimeError) and not isinstance(exc, StartupError):
                 raise
             logger.error(f"cannot start: {exc}")

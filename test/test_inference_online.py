@@ -168,3 +168,26 @@ def test_a_block_that_leaves_the_table_mid_behaviour_is_refused_and_nothing_is_s
     # Still serving: the next behaviour starts and publishes.
     steps, sent = run_behaviour(g, [0.45, 0.0])
     assert steps[0]["published"] and sent
+
+
+def test_a_slowly_drifting_block_is_moved_once_it_is_a_threshold_from_the_windows_start(online_graph):
+    """2 mm a pose never moves 1 cm between two steps; the node must still see the block as moved."""
+    g = online_graph
+
+    def drift() -> None:
+        for k in range(1, 13):  # 2 mm every 0.1 s (a step), 24 mm in all
+            g.pose.publish(messages.block_pose([0.45 + 0.002 * k, 0.0], "table"))
+            g.wait(lambda: False, timeout=0.1)
+
+    steps, sent = run_behaviour(g, [0.45, 0.0], during=drift, at_step=2)
+    restarts = [r for r in steps if r["step"] > 0 and r["window"] == [r["step"]]]
+    assert restarts, [(r["step"], r["window"]) for r in steps]
+    first = restarts[0]["step"]
+    # The block counts as moved from the first restart on: only the block is observed after it.
+    assert all(r["joint_rms"] is None for r in steps if r["step"] >= first)
+    assert all(r["joint_rms"] is not None for r in steps if 0 < r["step"] < first)
+    # No window mixes positions more than the threshold (1 cm) apart.
+    seen = {r["step"]: np.asarray(r["block_xy"]) for r in steps}
+    for r in steps:
+        inside = [seen[t] for t in r["window"] if t in seen]
+        assert max(np.linalg.norm(b - inside[0]) for b in inside) <= 0.01 + 1e-9, (r["step"], r["window"])

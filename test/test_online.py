@@ -91,6 +91,27 @@ def test_moved_block_is_followed(completer, demos, joints_after):
     assert (after.joint_rms is None) == (joints_after == "none")
 
 
+def test_a_slowly_drifting_block_restarts_the_window_once_it_is_a_threshold_from_the_windows_start(completer, demos):
+    """2 mm a step never moves 1 cm between two steps, but 1 cm from where the window started it has moved."""
+    start = demos(0, 12)[0, 9:].copy()
+    est = OnlineEstimator(completer, "reach")
+    positions = [start + np.array([0.002 * k, 0.0]) for k in range(14)]
+    restarts, anchor = [], positions[0]
+    for k, xy in enumerate(positions):
+        e = est.observe(xy, None)
+        if np.linalg.norm(xy - anchor) > est.move_threshold:
+            restarts.append(k)
+            anchor = xy
+        assert e.window[0] == (restarts[-1] if restarts else 0), f"step {k}: window {e.window}"
+        # Every position in the window lies within the threshold of the window's first one: no mixed fit.
+        spread = max(np.linalg.norm(positions[t] - positions[e.window[0]]) for t in e.window)
+        assert spread <= est.move_threshold
+        np.testing.assert_array_equal(est.window_block, positions[e.window[0]])
+    assert restarts[:2] in ([5, 10], [6, 12]), restarts  # 10-12 mm from the window's start
+    # The completion places the block where it is now, within a few mm, not where it started.
+    assert np.linalg.norm(e.completion.sequence[0, 9:] - positions[-1]) < 0.005
+
+
 def test_window_of_last_steps(completer, demos):
     seq = demos(1, 6)
     est = OnlineEstimator(completer, "reach_circle", window=3)

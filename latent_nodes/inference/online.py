@@ -12,8 +12,12 @@ has no usable previous estimate; it starts from the block-position map (``warm_s
 training coordinates with the model's full step budget.
 
 The window is every observed step of the behaviour, or the last ``window`` of them. When the block is
-seen to move by more than ``move_threshold`` the window restarts at that step: what was observed before
-describes a world that no longer exists, and a single latent cannot explain both. At that step only the
+seen more than ``move_threshold`` from where it was when the window started (``window_block``: the first
+block position observed in it) the window restarts at that step, from the new position: what was
+observed before describes a world that no longer exists, and a single latent cannot explain both. The
+distance is measured from the window's start, not from the previous step, so a block that drifts slowly
+(2 mm a step) restarts the window once it is a threshold away instead of mixing old and new positions
+in one fit. At that step only the
 block counts (the arm cannot have reacted to the move yet); joints count again from the next step, so a
 node whose arm is still finishing the old plan after a move may pass ``joints=None`` meanwhile.
 
@@ -122,9 +126,24 @@ class OnlineEstimator:
         self._observed = np.zeros((self.seq_len, self.output_dim), dtype=bool)
         self._steps: list[int] = []  # observed steps since the window last restarted
         self._block: np.ndarray | None = None  # last observed block position, metres
+        self._window_block: np.ndarray | None = None  # the first block position observed in the window, metres
         self._coords: np.ndarray | None = None  # [P, D] current estimate per behaviour
         self.estimate: OnlineEstimate | None = None
         self.last_step = -1
+
+    @property
+    def window_block(self) -> np.ndarray | None:
+        """Where the block was when the window started (metres), or None before a block was observed.
+
+        A block observed more than ``move_threshold`` from here has moved: the window restarts there.
+        """
+        return None if self._window_block is None else self._window_block.copy()
+
+    def moved(self, block_xy: Sequence[float]) -> bool:
+        """Whether a block at ``block_xy`` lies more than ``move_threshold`` from the window's start position."""
+        anchor = self._window_block
+        return anchor is not None and float(np.linalg.norm(np.asarray(block_xy, dtype=np.float64) - anchor)) \
+            > self.move_threshold
 
     # --- input checks: all before any state changes -----------------------------------------------------
 
@@ -196,7 +215,7 @@ class OnlineEstimator:
 
         norm = self.completer.ckpt.normalizer
         values, observed, steps = self._values.copy(), self._observed.copy(), list(self._steps)
-        moved = xy is not None and self._block is not None and np.linalg.norm(xy - self._block) > self.move_threshold
+        moved = xy is not None and self.moved(xy)
         if moved:  # the world changed: restart the window, and the arm cannot have reacted yet
             observed[:] = False
             steps, q = [], None
@@ -219,6 +238,8 @@ class OnlineEstimator:
         # Commit only now: a failed inference (FloatingPointError) leaves the estimator as it was.
         self._values, self._observed, self._steps = values, observed, steps
         self._block = xy if xy is not None else self._block
+        if xy is not None and (moved or self._window_block is None):
+            self._window_block = xy
         self._coords = result.coords
         self.last_step, self.estimate = t, estimate
         return estimate

@@ -3,7 +3,9 @@
 ``Health`` keeps the figures a node gathers while it works (how long each answer took, what was refused
 and why) and publishes them as a diagnostic_msgs/DiagnosticArray, the message rqt_robot_monitor and
 Foxglove read. The node decides the level (OK, WARN, ERROR) and the one-line message from its own state;
-this file only keeps the numbers and does the publishing.
+this file only keeps the numbers and does the publishing. One thing it judges itself, the same for every
+node: after a callback failed (nodes/runner.py counts ``callback_errors`` and keeps serving) the level is
+ERROR for ``RECENT_S``, with the callback named in the message, whatever the node's own status says.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ OK, WARN, ERROR = (int.from_bytes(DiagnosticStatus.OK, "little"), int.from_bytes
                    int.from_bytes(DiagnosticStatus.ERROR, "little"))
 # How long a refusal or failure keeps the level raised: long enough for a monitor polling at 1 Hz to see it.
 RECENT_S = 10.0
+CALLBACK_ERRORS = "callback_errors"  # the counter of exceptions that escaped a callback (nodes/runner.py)
 
 
 class Health:
@@ -36,6 +39,7 @@ class Health:
         self.counts: dict[str, int] = {}
         self.latencies: deque[float] = deque(maxlen=window)
         self.events: dict[str, float] = {}  # event name -> time.monotonic() of its last occurrence
+        self.failed_callback = ""  # the callback that failed last (callback_failed)
         self.pub = node.create_publisher(DiagnosticArray, messages.DIAGNOSTICS, 10)
         node.create_timer(period_s, self.publish)
 
@@ -45,6 +49,12 @@ class Health:
             self.counts[key] = self.counts.get(key, 0) + 1
             if event:
                 self.events[key] = time.monotonic()
+
+    def callback_failed(self, what: str) -> None:
+        """A callback raised (the runner logged it and serves on): counted, and ERROR for a while."""
+        with self.lock:
+            self.failed_callback = what
+        self.count(CALLBACK_ERRORS, event=True)
 
     def counter(self, key: str) -> int:
         with self.lock:
@@ -72,6 +82,10 @@ class Health:
 
     def publish(self) -> None:
         level, message, extra = self.status()
+        if self.recent(CALLBACK_ERRORS):
+            with self.lock:
+                what = self.failed_callback
+            level, message = ERROR, f"callback {what} failed recently (see the log); {message}"
         values = {**extra, **self.figures()}
         name = f"{self.node.get_name()}: latent_nodes"
         self.pub.publish(messages.diagnostic_array(self.node.get_clock().now().to_msg(), name, level, message, values))

@@ -17,6 +17,12 @@ Once a second the node reports its health on ``/diagnostics``: model file, domai
 poses completed, dropped, refused (out of domain, invalid) and failed; WARN after a recent refusal or
 for a model without a domain record, ERROR after a recent failed inference.
 
+A failure while serving one pose (or one online step), be it the inference, building the trajectory or
+publishing, is logged (one line, repeats throttled; the traceback at debug level), counted as
+``failed`` and the worker goes on with the next. Should the worker thread itself end on an error, the
+node reports ERROR on ``/diagnostics`` at once and stops with exit status 1 (``runner.fail_node``), so
+``ros2 launch`` respawns it: a node that only looks alive would never complete a pose again.
+
 With ``mode: online`` the first pose starts a behaviour and the node keeps inferring while it runs
 (docs/online.md): it also subscribes ``/joint_states``, samples the latest block pose and joint state
 at every step of the model's dt, updates an ``OnlineEstimator`` and publishes an updated trajectory
@@ -29,6 +35,13 @@ joints are ignored with one log line, extra joints are ignored (said once); stal
 than ``stale_feedback_s``) leave the joints unobserved; a block pose refused mid-behaviour leaves the
 block unobserved until a valid one arrives; after the block moved (``OnlineEstimator.move_threshold``)
 only the block is observed for the rest of the behaviour, because the arm is still leaving the old plan.
+The block has moved when it lies more than the threshold from where it was when the estimator's window
+started, so a slow drift counts once it adds up.
+
+A clock jump back (simulated time restarting with a reset CoppeliaSim scene), or a change of clock source,
+ends the running online behaviour at once and forgets the joint state (its receipt time is on the old
+clock); the next block pose starts a new behaviour on the new clock. A joint state received "in the
+future" of the clock is never fresh.
 
 The search itself (``inference.steps``, ``inference.n_starts``, ...) starts from the settings stored with
 the model and can be overridden per deployment. The behaviour comes from the ``behaviour`` parameter,
@@ -41,6 +54,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +62,8 @@ from functools import partial
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
+from rclpy.clock import ClockChange, JumpThreshold, TimeJump
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -61,9 +77,10 @@ from latent_nodes.inference.recognition import UNDECIDED, RecognitionMargin
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
-from latent_nodes.nodes.runner import StartupError, run_node
+from latent_nodes.nodes.runner import StartupError, fail_node, run_node
 
 AUTO = "auto"  # the behaviour parameter's value that asks for recognition (online mode)
+FAILURE_REPEAT_S = 10.0  # the same failure of the worker is logged at most once per this many seconds
 
 
 @dataclass
@@ -130,9 +147,16 @@ class InferenceNode(Node):
 
         self.mailbox: Job | None = None
         self.running = False  # an online behaviour is being observed (it consumes the poses meanwhile)
+        self.clock_jumped = False  # the clock jumped back during the running behaviour: it ends
         self.health = Health(self, self.health_status)
         self.wake = threading.Condition()
         self.stopping = False
+        self.worker_error: str | None = None  # why the worker thread ended, if it did on an error
+        self.failures_said: dict[str, tuple[float, int]] = {}  # failure kind -> (when logged, not logged since)
+        # Any backward jump (simulated time restarting with a reset world), as the commander; kept with the node.
+        self.jump_handle = self.get_clock().create_jump_callback(
+            JumpThreshold(min_forward=None, min_backward=Duration(nanoseconds=-1), on_clock_change=True),
+            post_callback=self.on_clock_jump)
         self.worker = threading.Thread(target=self.work, name="inference", daemon=True)
         self.worker.start()
         self.get_logger().info(
@@ -199,7 +223,9 @@ class InferenceNode(Node):
         if self.online:
             with self.wake:
                 self.block = xy
-                if self.running:  # the running behaviour samples it; a moved block at once (see sleep_until)
+                # The running behaviour samples it; a moved block at once (see sleep_until). After a clock
+                # jump the running one is ending: this pose waits in the mailbox and starts the next.
+                if self.running and not self.clock_jumped:
                     self.wake.notify()
                     return
         job = Job(xy=xy, behaviour=behaviour, stamp=messages.time_to_seconds(msg.header.stamp), received=received)
@@ -235,6 +261,25 @@ class InferenceNode(Node):
         with self.wake:
             self.joints = (q, self.get_clock().now())
 
+    def on_clock_jump(self, jump: TimeJump) -> None:
+        """The clock went back or changed source: the running behaviour's timing and the joint state's age
+        are on a clock that no longer runs. End the behaviour (the worker wakes) and forget the joint state.
+        """
+        with self.wake:
+            self.joints = None
+            running = self.running
+            if running:
+                self.clock_jumped = True
+                self.wake.notify_all()
+        source = jump.clock_change in (ClockChange.ROS_TIME_ACTIVATED, ClockChange.ROS_TIME_DEACTIVATED)
+        change = "changed source" if source else f"jumped back {-jump.delta.nanoseconds * 1e-9:.2f} s"
+        if running:
+            self.health.count("ended_clock_jump", event=True)
+            self.get_logger().warning(f"the clock {change}: the running behaviour ends; the next block pose "
+                                      f"starts a new one")
+        else:
+            self.get_logger().info(f"the clock {change}: the last joint state is forgotten")
+
     def refuse(self, exc: ValueError) -> None:
         """One warning line for a refused pose, counted for /diagnostics by kind."""
         from latent_nodes.inference.completion import OutOfDomain
@@ -247,6 +292,8 @@ class InferenceNode(Node):
         values = {"model_file": self.settings.model_path or "shipped default", "behaviour": self.settings.behaviour,
                   "domain": self.completer.describe_domain(self.domain_behaviour(self.settings.behaviour)),
                   "out_of_domain": f"{self.settings.out_of_domain} beyond {self.settings.domain_margin:g} m"}
+        if self.worker_error is not None:
+            return ERROR, f"the inference worker died ({self.worker_error}); the node stops to be respawned", values
         if self.health.recent("failed"):
             return ERROR, "inference failed recently (see the log)", values
         if self.completer.ckpt.domain is None:
@@ -258,6 +305,16 @@ class InferenceNode(Node):
     # --- worker thread: infer and publish -----------------------------------------------------------------
 
     def work(self) -> None:
+        """The worker thread: serves jobs until the node stops. Should it ever end on an error, the node
+        must not look alive: ERROR on /diagnostics at once, then the process stops with status 1.
+        """
+        try:
+            self.serve_jobs()
+        except BaseException as exc:  # noqa: BLE001 - whatever ended the thread, it is reported, never silent
+            self.worker_died(exc)
+
+    def serve_jobs(self) -> None:
+        """Take each job from the mailbox and serve it; one job's failure is logged and counted, no more."""
         while True:
             with self.wake:
                 while self.mailbox is None and not self.stopping:
@@ -266,38 +323,68 @@ class InferenceNode(Node):
                     return
                 job, self.mailbox = self.mailbox, None
                 self.running = self.online
-            if self.online:
-                try:
-                    self.run_online(job)
-                finally:
-                    with self.wake:
-                        self.running, self.mailbox = False, None
-                continue
             try:
-                completion = self.completer.complete(job.xy, job.behaviour)
-            except ValueError as exc:  # InvalidObservation (checked already, but the model is the judge)
-                self.refuse(exc)
-                continue
-            except Exception as exc:  # noqa: BLE001 - a failed inference must not end the node
-                self.health.count("failed", event=True)
-                self.get_logger().error(f"inference failed for block {job.xy.tolist()}: {exc}")
-                continue
-            if completion.warning:
-                self.health.count("completed_out_of_domain")
-                self.get_logger().warning(f"completing anyway (out_of_domain: warn): {completion.warning}")
-            self.trajectory_pub.publish(messages.joint_trajectory(self.joint_names, completion.joints, self.dt))
-            total = time.perf_counter() - job.received
-            self.health.count("completed")
-            self.health.latency(total)
-            self.result_pub.publish(messages.json_string({
-                "behaviour": completion.behaviour, "block_xy": completion.block_xy, "xi": completion.xi,
-                "z": completion.z, "error": completion.error, "latency_s": completion.latency_s,
-                "pose_to_trajectory_s": total, "pose_stamp": job.stamp,
-                "dropped": self.health.counter("dropped"), **completion.domain.to_dict()}))
-            xi = "-" if completion.xi is None else np.array2string(completion.xi, precision=3)
-            self.get_logger().info(
-                f"{completion.behaviour} for block ({job.xy[0]:.3f}, {job.xy[1]:.3f}): xi* {xi}, "
-                f"error {completion.error:.2e}, {1e3 * completion.latency_s:.1f} ms")
+                if self.online:
+                    self.run_online(job)
+                else:
+                    self.complete(job)
+            except Exception as exc:  # noqa: BLE001 - one pose's failure must not end the worker
+                self.failed("job", f"inference failed for block {job.xy.tolist()}", exc)
+            finally:
+                with self.wake:
+                    self.running = self.clock_jumped = False
+
+    def complete(self, job: Job) -> None:
+        """One pose (mode once): complete the behaviour, publish the trajectory and the result."""
+        try:
+            completion = self.completer.complete(job.xy, job.behaviour)
+        except ValueError as exc:  # InvalidObservation (checked already, but the model is the judge)
+            self.refuse(exc)
+            return
+        if completion.warning:
+            self.health.count("completed_out_of_domain")
+            self.get_logger().warning(f"completing anyway (out_of_domain: warn): {completion.warning}")
+        self.trajectory_pub.publish(messages.joint_trajectory(self.joint_names, completion.joints, self.dt))
+        total = time.perf_counter() - job.received
+        self.health.count("completed")
+        self.health.latency(total)
+        self.result_pub.publish(messages.json_string({
+            "behaviour": completion.behaviour, "block_xy": completion.block_xy, "xi": completion.xi,
+            "z": completion.z, "error": completion.error, "latency_s": completion.latency_s,
+            "pose_to_trajectory_s": total, "pose_stamp": job.stamp,
+            "dropped": self.health.counter("dropped"), **completion.domain.to_dict()}))
+        xi = "-" if completion.xi is None else np.array2string(completion.xi, precision=3)
+        self.get_logger().info(
+            f"{completion.behaviour} for block ({job.xy[0]:.3f}, {job.xy[1]:.3f}): xi* {xi}, "
+            f"error {completion.error:.2e}, {1e3 * completion.latency_s:.1f} ms")
+
+    def failed(self, kind: str, what: str, exc: Exception) -> None:
+        """Count a failed job or step (ERROR on /diagnostics for a while) and log it in one line.
+
+        The same failure (``kind`` of work, and the exception type) repeating is logged at most once per
+        ``FAILURE_REPEAT_S`` with the count of those not logged; the traceback goes to debug.
+        """
+        self.health.count("failed", event=True)
+        key, now = f"{kind}: {type(exc).__name__}", time.monotonic()
+        said_at, unsaid = self.failures_said.get(key, (None, 0))
+        if said_at is not None and now - said_at < FAILURE_REPEAT_S:
+            self.failures_said[key] = (said_at, unsaid + 1)
+            return
+        self.failures_said[key] = (now, 0)
+        again = f" ({unsaid} more since the last line)" if unsaid else ""
+        self.get_logger().error(f"{what}: {type(exc).__name__}: {exc}{again}")
+        self.get_logger().debug("".join(traceback.format_exception(exc)))
+
+    def worker_died(self, exc: BaseException) -> None:
+        """The worker thread ends on ``exc``: report ERROR now and stop the node (exit 1, respawned by launch)."""
+        self.worker_error = f"{type(exc).__name__}: {exc}"
+        self.get_logger().error(f"the inference worker died: {self.worker_error}; no pose can be completed, "
+                                f"the node stops")
+        self.get_logger().debug("".join(traceback.format_exception(exc)))
+        try:
+            self.health.publish()  # ERROR on /diagnostics before the process goes
+        finally:
+            fail_node(self, f"the inference worker died ({self.worker_error})")
 
     # --- worker thread, online mode: one behaviour, step by step -------------------------------------------
 
@@ -313,14 +400,18 @@ class InferenceNode(Node):
         estimator = OnlineEstimator(self.completer, behaviour, window=self.settings.online_window or None,
                                     margin=margin)
         published: np.ndarray | None = None  # the last trajectory sent, [T, J]
-        moved, stale_said, last_block = False, False, job.xy
+        moved, stale_said = False, False
         for step in range(estimator.seq_len):
+            # Where the block was when the estimator's window started (the job's pose before any step): a
+            # block more than the threshold from there has moved, however slowly it got there.
+            anchor = estimator.window_block if estimator.window_block is not None else job.xy
             # Step k is due (k + 1) * dt after the start (the trajectory's timing); step 0 at once: the arm
             # is still at home, the first point.
             if step > 0:
                 due = start.nanoseconds + int(round((step + 1) * self.dt * 1e9))
-                moved_from = partial(self.moved_from, last_block, estimator.move_threshold)
+                moved_from = partial(self.moved_from, anchor, estimator.move_threshold)
                 if not self.sleep_until(due, moved_from):
+                    self.end_online(step)
                     return
                 behind = int((clock.now().nanoseconds - start.nanoseconds) * 1e-9 / self.dt + 1e-9) - 1
                 # Slower than real time: observe the current step, skip the missed ones (never the last).
@@ -328,18 +419,17 @@ class InferenceNode(Node):
                     continue
             with self.wake:
                 block, joints = self.block, self.joints
-            if block is not None and np.linalg.norm(block - last_block) > estimator.move_threshold:
+            if block is not None and np.linalg.norm(block - anchor) > estimator.move_threshold:
                 moved = True  # from now on the arm is leaving the old plan: its joints would mislead
-            last_block = block if block is not None else last_block
             q = None
             if joints is not None and not moved:
                 age = (clock.now() - joints[1]).nanoseconds * 1e-9
-                if age <= self.settings.stale_feedback_s:
+                if 0.0 <= age <= self.settings.stale_feedback_s:  # "received in the future": another clock's
                     q, stale_said = joints[0], False
                 elif not stale_said:
                     stale_said = True
-                    self.get_logger().warning(f"/joint_states is stale ({age:.2f} s old): step {step} observes "
-                                              f"the block only")
+                    why = f"stale ({age:.2f} s old)" if age > 0 else f"stamped {-age:.2f} s ahead of the node's clock"
+                    self.get_logger().warning(f"/joint_states is {why}: step {step} observes the block only")
             if block is None and q is None:
                 continue  # nothing to observe; why (refused pose, stale joints) was logged already
             try:
@@ -347,12 +437,23 @@ class InferenceNode(Node):
             except InvalidObservation as exc:
                 self.get_logger().warning(f"step {step} not observed: {exc}")
                 continue
-            except Exception as exc:  # noqa: BLE001 - a failed inference must not end the node
-                self.health.count("failed", event=True)
-                self.get_logger().error(f"online inference failed at step {step}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a failed inference must not end the behaviour
+                self.failed("step", f"online inference failed at step {step}", exc)
                 continue
-            published = self.publish_online(estimate, start, published, job)
+            with self.wake:
+                if self.clock_jumped or self.stopping:  # the estimate is timed on a clock that went back
+                    self.end_online(step)
+                    return
+            try:
+                published = self.publish_online(estimate, start, published, job)
+            except Exception as exc:  # noqa: BLE001 - one step's failure must not end the behaviour
+                self.failed("publish", f"publishing the online estimate failed at step {step}", exc)
         self.get_logger().info(f"online behaviour done ({estimator.seq_len} steps)")
+
+    def end_online(self, step: int) -> None:
+        """Say why a behaviour ends before its last step (stopping quietly, or a clock jump)."""
+        if self.clock_jumped:
+            self.get_logger().info(f"online behaviour ended at step {step}: the clock jumped back")
 
     def moved_from(self, seen: np.ndarray, threshold: float) -> bool:
         """Whether the latest block pose lies more than ``threshold`` metres from ``seen`` (lock held)."""
@@ -361,11 +462,11 @@ class InferenceNode(Node):
     def sleep_until(self, due_ns: int, urgent: Callable[[], bool]) -> bool:
         """Wait for the node clock to reach ``due_ns``, or until ``urgent()`` (called with the lock held):
         a moved block is observed at once as the next step, every step of delay is one the arm follows the
-        old plan. False when the node is stopping.
+        old plan. False when the node is stopping or the clock jumped back (the behaviour ends).
         """
         clock = self.get_clock()
         with self.wake:
-            while not self.stopping:
+            while not self.stopping and not self.clock_jumped:
                 left = (due_ns - clock.now().nanoseconds) * 1e-9
                 if left <= 0 or urgent():
                     return True

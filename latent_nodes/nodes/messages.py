@@ -143,19 +143,29 @@ def float64(value: float) -> Float64:
     return Float64(data=float(value))
 
 
+def json_plain(value):
+    """``value`` as plain JSON values at any depth: NaN and +/-inf become None (JSON's null).
+
+    Dicts (keys as strings), lists, tuples, numpy arrays and numpy scalars are walked all the way down, so
+    one non-finite figure anywhere (e.g. one behaviour's error inside ``errors``) is an unknown value in
+    the message, never a ValueError from ``json.dumps(allow_nan=False)`` in the publishing thread.
+    """
+    if isinstance(value, dict):
+        return {str(k): json_plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [json_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [json_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()  # np.float32, np.int64, np.bool_ -> float, int, bool
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN: an unknown figure (e.g. no domain record) is null
+    return value
+
+
 def json_string(payload: dict) -> String:
-    """A std_msgs/String holding strict JSON (numpy arrays become lists, NaN null), for a human or script."""
-    def plain(value):
-        if isinstance(value, np.ndarray):
-            return [plain(v) for v in value.tolist()]
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        if isinstance(value, (np.floating, np.integer)):
-            value = value.item()
-        if isinstance(value, float) and not math.isfinite(value):
-            return None  # JSON has no NaN: an unknown figure (e.g. no domain record) is null
-        return value
-    return String(data=json.dumps({k: plain(v) for k, v in payload.items()}, allow_nan=False))
+    """A std_msgs/String holding strict JSON (numpy values become plain ones, NaN and inf null at any depth)."""
+    return String(data=json.dumps(json_plain(payload), allow_nan=False))
 
 
 # --- health (diagnostic_msgs, what rqt_robot_monitor and Foxglove show) -------------------------------------

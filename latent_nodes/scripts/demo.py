@@ -554,14 +554,13 @@ def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str,
     import rclpy
     import rclpy.logging
     from rclpy.exceptions import ParameterException
-    from rclpy.executors import SingleThreadedExecutor
 
     from latent_nodes.nodes.commander_node import CommanderNode
     from latent_nodes.nodes.inference_node import InferenceNode
     from latent_nodes.nodes.markers_node import MarkersNode
     from latent_nodes.nodes.parameters import refuse_undeclared
     from latent_nodes.nodes.perception_node import PerceptionNode
-    from latent_nodes.nodes.runner import StartupError
+    from latent_nodes.nodes.runner import ServingExecutor, StartupError
     from latent_nodes.nodes.sim_node import SimNode
 
     ros_args = ros_arguments(args, config_dir)
@@ -593,7 +592,7 @@ def running_graph(args: argparse.Namespace, config_dir: Path, remaps: tuple[str,
 
             recorder = TopicRecorder(driver.node, Path(args.out) / bag, overwrite=True)
             recorder.record_standard()
-        executor = SingleThreadedExecutor(context=context)
+        executor = ServingExecutor(context=context)  # as the executables: a failing callback is logged, no more
         for node in nodes:
             executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)

@@ -1,0 +1,70 @@
+"""ServingExecutor in-process: a failing callback is logged, throttled, counted, and the next one runs."""
+
+import threading
+import time
+
+import rclpy
+from rcl_interfaces.msg import Log
+from rclpy.node import Node
+from ros_harness import Probe
+from std_msgs.msg import String
+
+from latent_nodes.nodes.diagnostics import OK, Health
+from latent_nodes.nodes.runner import ServingExecutor
+
+
+def wait(predicate, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not predicate():
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+class Faulty(Node):
+    """Raises for "raise" on /runner_test/in, echoes anything else on /runner_test/out."""
+
+    def __init__(self, context) -> None:
+        super().__init__("faulty", context=context)
+        self.pub = self.create_publisher(String, "/runner_test/out", 10)
+        self.create_subscription(String, "/runner_test/in", self.on_message, 10)
+        self.health = Health(self, lambda: (OK, "serving", {}), period_s=60.0)
+
+    def on_message(self, msg: String) -> None:
+        if msg.data == "raise":
+            raise KeyError(msg.data)
+        self.pub.publish(msg)
+
+
+def test_a_repeating_failure_is_one_line_per_period_with_the_count_of_those_not_logged():
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    executor = ServingExecutor(repeat_s=1.0, context=context)
+    node, probe = Faulty(context), Probe(context)
+    echoed: list[str] = []
+    probe.create_subscription(String, "/runner_test/out", lambda m: echoed.append(m.data), 10)
+    pub = probe.create_publisher(String, "/runner_test/in", 10)
+    for n in (node, probe):
+        executor.add_node(n)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        assert wait(lambda: pub.get_subscription_count() >= 1)
+        for _ in range(5):
+            pub.publish(String(data="raise"))
+        assert wait(lambda: node.health.counter("callback_errors") == 5)
+        pub.publish(String(data="hello"))
+        assert wait(lambda: echoed == ["hello"]), "the node serves the next message"
+        time.sleep(1.0)  # the throttle period passes
+        pub.publish(String(data="raise"))
+        assert wait(lambda: len(probe.logs("faulty", Log.ERROR)) == 2)
+        first, second = probe.logs("faulty", Log.ERROR)
+        assert first.startswith("callback Faulty.on_message (subscription /runner_test/in) failed: KeyError: 'raise' "
+                                "at test_runner.py:") and first.endswith("in on_message; serving on"), first
+        assert second.endswith("serving on (4 more since the last line)"), second
+        assert node.health.counter("callback_errors") == 6 and node.health.failed_callback.startswith("Faulty.")
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        spinner.join(timeout=5.0)
+        node.destroy_node()
+        probe.destroy_node()
+        rclpy.try_shutdown(context=context)

@@ -326,7 +326,8 @@ def latched_description(graph):
 def commander_graph(g, names: list[str]):
     """A commander and a stand-in robot that follows its commands exactly (/joint_states of ``names`` at 50 Hz,
     at the last /joint_command, from rest at 0): so the commander's path and goal tolerances hold; its
-    description publisher."""
+    description publisher.
+    """
     from sensor_msgs.msg import JointState
     from trajectory_msgs.msg import JointTrajectory
 

@@ -102,7 +102,7 @@ def test_wrong_types_and_choices_fail_clearly(node):
     with pytest.raises(ValueError, match="parameter perception_rate = 'fast': expected a finite number >= 0"):
         declare_section(node(perception_rate="fast"), NodesConfig, only=["perception_rate"])
     with pytest.raises(ValueError, match="expected one of"):
-        declare_section(node(perception_source="camera"), NodesConfig, only=["perception_source"])
+        declare_section(node(perception_source="oracle"), NodesConfig, only=["perception_source"])
 
 
 @pytest.mark.parametrize("node_name", ["sim", "perception", "inference", "commander", "markers"])

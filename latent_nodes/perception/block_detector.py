@@ -5,17 +5,18 @@ Steps (OpenCV does the image processing; what is left here is geometry):
 1. threshold in HSV for red, which wraps around hue 0, so two hue ranges (``cv2.inRange``), then an
    opening (``cv2.morphologyEx``) against single stray pixels;
 2. connected components with their areas and centroids (``cv2.connectedComponentsWithStats``, inside the
-   red pixels' bounding box, ``cv2.boundingRect``); specks
-   below ``min_blob_px`` are ignored; blobs whose rays meet the block-top plane within one block's
+   red pixels' bounding box, ``cv2.boundingRect``); specks below ``min_blob_px`` are ignored; blobs whose rays meet the block-top plane within one block's
    footprint of the largest are one block cut in pieces (the arm in front of it), anything red further
    away is a second candidate, and the image is refused;
 3. place the block: the ray through the blob's centroid meets the plane of the block's top face in the
    table frame. The blob is the block's whole silhouette (its top and the faces turned to the camera), so
    its centroid is not the top face's centre; the silhouette a block at (x, y) would cast (the convex hull
    of its 8 projected corners, clipped to the image) is computed, and (x, y) is corrected until that
-   silhouette's centroid is the blob's (three fixed-point steps; the correction is ~7 mm at the default
-   mount, the residual below 0.1 mm). With a depth image the pixels of the blob that lie on the top face
-   (within ``depth_tolerance`` of its height) give the place directly as their mean;
+   silhouette's centroid is the blob's (three fixed-point steps; the correction is 9-16 mm over the
+   workspace at the default mount, the fixed point's residual below a micrometre). With a depth image the pixels around the blob that lie on the top
+   face (within ``depth_tolerance`` of its height: 1 mm, as the side facing the camera drops ~2 mm a
+   pixel row below the top edge and would pull the place towards the camera) give the place directly,
+   as their mean weighted by the area each pixel covers on the face;
 4. confidence: the blob's area as a fraction of that silhouette's area (``visible_fraction``); below
    ``min_visible`` the block is mostly hidden and refused rather than placed where its visible sliver is.
 
@@ -64,7 +65,7 @@ class DetectorSettings:
     min_saturation: int = 120  # the wooden table (saturation ~70-110) is not red
     min_value: int = 40  # the block's faces in shadow stay above this
     min_blob_px: int = 4  # smaller components are noise, not a candidate
-    depth_tolerance: float = 0.003  # metres: depth pixels this close to the top face's height belong to it
+    depth_tolerance: float = 0.001  # metres: depth pixels this close to the top face's height lie on it
 
 
 @dataclass(frozen=True)
@@ -202,9 +203,13 @@ def detect_block(rgb: np.ndarray, camera: CameraModel | None, settings: Detector
                                        f"({visible:.0%} < {settings.min_visible:.0%})")
     method = "plane"
     if depth is not None:
-        block = np.zeros(mask.shape, dtype=bool)
-        block[y0:y0 + h, x0:x0 + w] = np.isin(labels, pieces)
-        placed = _top_from_depth(camera, block, depth, top, settings.depth_tolerance)
+        # Every pixel around the block, not only the red ones: whether a pixel shows the top face is the
+        # depth's to say (colour edges are blended, and the opening shaves them).
+        box = cv2.boundingRect(np.isin(labels, pieces).astype(np.uint8))
+        bx0, by0 = max(x0 + box[0] - 2, 0), max(y0 + box[1] - 2, 0)
+        around = np.zeros(mask.shape, dtype=bool)
+        around[by0:y0 + box[1] + box[3] + 2, bx0:x0 + box[0] + box[2] + 2] = True
+        placed = _top_from_depth(camera, around, depth, top, settings.depth_tolerance)
         if placed is not None:
             xy, method = placed, "depth"
     return Detection(xyz=np.array([xy[0], xy[1], settings.block_size / 2]), visible_fraction=float(visible),
@@ -225,4 +230,12 @@ def _top_from_depth(camera: CameraModel, mask: np.ndarray, depth: np.ndarray, to
     on_top = np.abs(points[:, 2] - top) <= tolerance
     if on_top.sum() < 8:
         return None
-    return points[on_top, :2].mean(axis=0)
+    # Each pixel weighs the area it covers on the top face: seen obliquely, the near half of the face
+    # has more pixels per square millimetre than the far half, and a plain mean leans towards the
+    # camera. The area is that of the pixel's square cast onto the plane (shoelace formula).
+    u, v = u[on_top].astype(np.float64), v[on_top].astype(np.float64)
+    square = [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)]
+    corners = [camera.on_plane(np.column_stack([u + du, v + dv]), top) for du, dv in square]
+    area = 0.5 * np.abs(sum(a[:, 0] * b[:, 1] - b[:, 0] * a[:, 1]
+                            for a, b in zip(corners, corners[1:] + corners[:1])))
+    return (points[on_top, :2] * area[:, None]).sum(axis=0) / area.sum()

@@ -5,18 +5,20 @@ Steps (OpenCV does the image processing; what is left here is geometry):
 1. threshold in HSV for red, which wraps around hue 0, so two hue ranges (``cv2.inRange``), then an
    opening (``cv2.morphologyEx``) against single stray pixels;
 2. connected components with their areas and centroids (``cv2.connectedComponentsWithStats``, inside the
-   red pixels' bounding box, ``cv2.boundingRect``); specks below ``min_blob_px`` are ignored; blobs whose rays meet the block-top plane within one block's
-   footprint of the largest are one block cut in pieces (the arm in front of it), anything red further
-   away is a second candidate, and the image is refused;
+   red pixels' bounding box, ``cv2.boundingRect``); specks below ``min_blob_px`` are ignored; blobs
+   whose rays meet the block-top plane within two block diagonals of the largest's are one block cut in
+   pieces (the arm in front of it), anything red further away is a second candidate, and the image is
+   refused;
 3. place the block: the ray through the blob's centroid meets the plane of the block's top face in the
-   table frame. The blob is the block's whole silhouette (its top and the faces turned to the camera), so
-   its centroid is not the top face's centre; the silhouette a block at (x, y) would cast (the convex hull
-   of its 8 projected corners, clipped to the image) is computed, and (x, y) is corrected until that
-   silhouette's centroid is the blob's (three fixed-point steps; the correction is 9-16 mm over the
-   workspace at the default mount, the fixed point's residual below a micrometre). With a depth image the pixels around the blob that lie on the top
-   face (within ``depth_tolerance`` of its height: 1 mm, as the side facing the camera drops ~2 mm a
-   pixel row below the top edge and would pull the place towards the camera) give the place directly,
-   as their mean weighted by the area each pixel covers on the face;
+   table frame. The blob is the block's whole silhouette (its top and the faces turned to the camera),
+   so its centroid is not the top face's centre; the silhouette a block at (x, y) would cast (the convex
+   hull of its 8 projected corners, clipped to the image) is computed, and (x, y) is corrected until
+   that silhouette's centroid is the blob's (three fixed-point steps; the correction is 9-16 mm over
+   the workspace at the default mount, the fixed point's residual below a micrometre). With a depth
+   image the pixels around the blob that lie on the top face (within ``depth_tolerance`` of its height:
+   1 mm, as the side facing the camera drops ~2 mm a pixel row below the top edge and would pull the
+   place towards the camera) give the place directly, as their mean weighted by the area each pixel
+   covers on the face;
 4. confidence: the blob's area as a fraction of that silhouette's area (``visible_fraction``); below
    ``min_visible`` the block is mostly hidden and refused rather than placed where its visible sliver is.
 

@@ -2,7 +2,7 @@
 
 Real rclpy nodes in one context (test/ros_harness.py), nothing mocked. The sim node renders at 320 x 240,
 2 Hz (software rendering: ~0.12 s a frame); the pose bound is test_block_detector's (the benchmark's
-maximum at 320 x 240). About 10-20 s each on a loaded 2-core machine.
+maximum at 320 x 240). 1-8 s each on the 2-core development machine (about 12 s for the file).
 """
 
 import threading
@@ -151,3 +151,34 @@ def test_sim_source_carries_the_simulators_stamp():
         sent = messages.block_pose((0.45, 0.05), "table", messages.seconds_to_time(42.5), z=0.02)
         assert g.wait(lambda: g.probe.count(messages.BLOCK_POSE) >= 1 or (truth.publish(sent), False)[1], 20.0)
         assert stamp_key(g.probe.last(messages.BLOCK_POSE).header.stamp) == (42, 500_000_000)
+
+
+def test_without_extrinsics_images_are_refused_until_the_description_arrives(frame):
+    from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+    from std_msgs.msg import String
+
+    from latent_nodes.sim.urdf import build_urdf
+
+    rgb, truth = frame
+    with Graph() as g:
+        g.add(PerceptionNode, perception_source="camera", perception_rate=0.0)
+        images = g.publisher(Image, messages.CAMERA_COLOR_IMAGE)
+        infos = g.publisher(CameraInfo, messages.CAMERA_COLOR_INFO)
+        g.start()
+        g.wait_for_subscribers(images)
+        info = messages.camera_info(intrinsics(CAMERA), 320, 240, CAMERA.frame_id)
+        good = messages.image(rgb, "rgb8", CAMERA.frame_id, messages.seconds_to_time(7.0))
+
+        def refused() -> bool:
+            infos.publish(info)
+            images.publish(good)
+            status = perception_status(g.probe)
+            return status is not None and int(status[2].get("no_extrinsics", "0")) >= 1
+
+        assert g.wait(refused, timeout=20.0), perception_status(g.probe)
+        assert g.probe.count(messages.BLOCK_POSE) == 0
+        latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+        description = g.probe.create_publisher(String, messages.ROBOT_DESCRIPTION, latched)
+        description.publish(String(data=build_urdf(camera_cfg=CAMERA)))
+        assert g.wait(lambda: g.probe.count(messages.BLOCK_POSE) >= 1 or (images.publish(good), False)[1], 20.0)
+        assert np.linalg.norm(messages.block_xy(g.probe.last(messages.BLOCK_POSE)) - truth) <= BOUND_M

@@ -2,9 +2,8 @@
 
 Frames are rendered at 320 x 240 (the coarser resolution the benchmark measures: its bounds hold a
 fortiori at 640 x 480). The error bound, 1.7 mm, is benchmarks/camera_perception.py's maximum inside
-the workspace at 320 x 240 (1.68 mm over 25 positions, arm at home; docs/camera.md). About 15 s on a
-loaded 2-core machine: 5 frames at home, a reach demonstration with 2 frames, and refusals on
-synthetic images.
+the workspace at 320 x 240 (1.68 mm over 25 positions, arm at home; docs/camera.md). About 3 s on the
+2-core development machine: 8 frames rendered, one reach demonstration, refusals on synthetic images.
 """
 
 from dataclasses import replace

@@ -9,6 +9,9 @@ Three parts, each printed and written to one JSON (``docs/camera_perception.json
   visible fractions of the fully visible block (what ``min_visible`` must stay below);
 - ``cost``: ms per frame for rendering colour, rendering depth and detecting, separately (medians; each
   detection timed five times on its frame, the fastest kept, so other processes' load counts less);
+- ``robustness``: over a 5 x 5 grid in the workspace at 640 x 480, how many poses are detected (within
+  3 mm), refused, or wrong (further off) with the light halved and doubled, a second red object in view,
+  a block of 3 or 5 cm where the detector expects 4, and extrinsics off by 1 cm or 1 degree;
 - ``sim_node`` (with ``--sim-node``): the sim node with its camera at 0, 2 and 5 Hz: frames published,
   /joint_states' period and the process's CPU share (needs the ROS 2 Python packages);
 - ``occlusion``: the scripted demonstrations of both behaviours at the training positions, the camera
@@ -41,7 +44,7 @@ import numpy as np  # noqa: E402 - after MUJOCO_GL is chosen
 from latent_nodes.atomic import write_text_atomic  # noqa: E402
 from latent_nodes.config import BEHAVIOURS, CameraConfig, DataConfig, NodesConfig, SimConfig  # noqa: E402
 from latent_nodes.perception.block_detector import DetectorSettings, Refusal, detect_block  # noqa: E402
-from latent_nodes.sim.camera import camera_model  # noqa: E402
+from latent_nodes.sim.camera import CAMERA_NAME, CameraRenderer, camera_model  # noqa: E402
 from latent_nodes.sim.demonstrations import generate_demonstration, train_test_positions  # noqa: E402
 from latent_nodes.sim.simulator import ArmSimulator  # noqa: E402
 
@@ -53,6 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resolutions", nargs="+", default=["320x240", "640x480"], help="WIDTHxHEIGHT each")
     p.add_argument("--grid", type=int, default=7, help="block positions per axis over workspace + 3 cm")
     p.add_argument("--no-occlusion", action="store_true", help="skip the demonstrations part (the slow one)")
+    p.add_argument("--no-robustness", action="store_true", help="skip the light / distractor / size / "
+                   "extrinsics rows")
     p.add_argument("--sim-node", action="store_true", help="also time the sim node with its camera at 0, 2, 5 Hz")
     p.add_argument("--sim-node-resolution", default="640x480", help="the camera's resolution for --sim-node")
     p.add_argument("--out", default="docs/camera_perception.json", help="JSON written here ('' for none)")
@@ -177,6 +182,68 @@ def occlusion(sim_cfg: SimConfig, floors: list[float]) -> dict:
                                       "longest_run_p50": float(np.median(runs)), "longest_run_max": int(max(runs))}}
 
 
+def robustness(grid: int) -> list[dict]:
+    """Rows of detected (error <= 3 mm) / refused / wrong over the workspace, arm at home, 640 x 480:
+    the light halved and doubled, a second red object in view, a block of another size than the
+    detector expects, and extrinsics off by 1 cm or 1 degree.
+    """
+    import mujoco
+
+    from latent_nodes.perception.block_detector import CameraModel
+    from latent_nodes.perception.camera_geometry import CameraPose, rpy_to_rotation
+
+    cam_cfg = replace(CameraConfig(), depth=False)
+    nominal = camera_model(cam_cfg)
+    tilted = CameraPose(rotation=rpy_to_rotation(0.0, np.radians(1.0), 0.0) @ nominal.pose.rotation,
+                        position=nominal.pose.position)
+    shifted = CameraPose(rotation=nominal.pose.rotation, position=nominal.pose.position + [0.01, 0.0, 0.0])
+    conditions = [  # (name, block edge in the world, light scale, distractor, detector's camera pose)
+        ("nominal", 0.04, 1.0, False, nominal.pose), ("light x0.5", 0.04, 0.5, False, nominal.pose),
+        ("light x2", 0.04, 2.0, False, nominal.pose), ("second red object", 0.04, 1.0, True, nominal.pose),
+        ("block 3 cm (detector expects 4)", 0.03, 1.0, False, nominal.pose),
+        ("block 5 cm (detector expects 4)", 0.05, 1.0, False, nominal.pose),
+        ("extrinsics 1 cm off (x)", 0.04, 1.0, False, shifted),
+        ("extrinsics 1 degree off (pitch)", 0.04, 1.0, False, tilted)]
+    rows = []
+    for name, edge, light, distractor, pose in conditions:
+        sim_cfg = SimConfig(block_size=edge)
+        camera = CameraModel(k=nominal.k, width=nominal.width, height=nominal.height, pose=pose)
+        counts = {"detected": 0, "refused": 0, "wrong": 0}
+        reasons: dict[str, int] = {}
+        errors = []
+        (x0, x1), (y0, y1) = sim_cfg.workspace_x, sim_cfg.workspace_y
+        with ArmSimulator(sim_cfg, cam_cfg) as sim:
+            sim.model.light_diffuse[:] *= light
+            sim.model.vis.headlight.ambient[:] *= light
+            sim.model.vis.headlight.diffuse[:] *= light
+            renderer = CameraRenderer(sim.model, cam_cfg)
+            for x in np.linspace(x0, x1, grid):
+                for y in np.linspace(y0, y1, grid):
+                    sim.set_block(x, y)
+                    mujoco.mj_forward(sim.model, sim.data)
+                    r = renderer.renderer
+                    r.update_scene(sim.data, camera=CAMERA_NAME)
+                    if distractor:  # a red 3 cm cube on the table, off the workspace's corner
+                        scene = r.scene
+                        mujoco.mjv_initGeom(scene.geoms[scene.ngeom], mujoco.mjtGeom.mjGEOM_BOX,
+                                            np.array([0.015, 0.015, 0.015]), np.array([0.68, -0.32, 0.015]),
+                                            np.eye(3).ravel(), np.array([0.85, 0.08, 0.06, 1.0], dtype=np.float32))
+                        scene.ngeom += 1
+                    rgb = r.render().copy()
+                    try:
+                        d = detect_block(rgb, camera)  # the detector's default settings: a 4 cm block
+                    except Refusal as exc:
+                        counts["refused"] += 1
+                        reasons[exc.reason] = reasons.get(exc.reason, 0) + 1
+                        continue
+                    error = float(np.linalg.norm(d.xyz[:2] - sim.block_xy))
+                    errors.append(error)
+                    counts["detected" if error <= 3e-3 else "wrong"] += 1
+            renderer.close()
+        rows.append({"condition": name, **counts, "refusals": reasons, "error": stats_mm(errors)})
+    return rows
+
+
 def sim_node_timing(rates: list[float], resolution: str, seconds: float) -> list[dict]:
     """The sim node with its camera at each rate: /joint_states' period (100 Hz asked), frames published,
     and the process's CPU share (all its threads: physics, rendering, DDS), over ``seconds`` each.
@@ -263,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         for row in occ["by_floor"]:
             print(f"    min_visible {row['min_visible']}: {row}")
         print(f"    block lost (refused) at the default floor: {occ['lost_at_default_floor']}")
+    if not args.no_robustness:
+        report["robustness"] = robustness(5)
+        for row in report["robustness"]:
+            print(f"robustness, {row['condition']}: {row}")
     if args.sim_node:
         report["sim_node"] = sim_node_timing([0.0, 2.0, 5.0], args.sim_node_resolution, 10.0)
         for row in report["sim_node"]:

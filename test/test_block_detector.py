@@ -98,6 +98,8 @@ def test_bad_inputs_each_have_their_reason(frames):
         (lambda: detect_block(rgb[:0], CAM), "bad_size"),
         (lambda: detect_block(rgb[:200], CAM), "size_mismatch"),
         (lambda: detect_block(rgb, CAM, depth=np.ones((10, 10), np.float32)), "size_mismatch"),
+        # The same frame read by a detector that expects a 3 cm block: the 4 cm one is too large.
+        (lambda: detect_block(rgb, CAM, DetectorSettings(block_size=0.03)), "too_large"),
     ]
     for call, reason in cases:
         with pytest.raises(Refusal) as exc:

@@ -7,8 +7,9 @@ of ``latent_nodes.perception.block_detector``; the camera's pose in the table fr
 images' frame. Its poses carry the image's stamp (when the block was seen, not when it was computed),
 and ``/block_pose/covariance`` carries the same pose with a variance that grows as less of the block is
 visible. An image that gives no pose (no CameraInfo yet, an invalid K, an unsupported encoding, a size
-that disagrees, no block, two red objects, a block mostly hidden by the arm) publishes nothing, logs
-one warning a second and is counted by reason on ``/diagnostics``; the next image is read as usual.
+that disagrees, no block, two red objects, a block mostly hidden by the arm, a red thing larger than
+the block) publishes nothing, logs one warning a second and is counted by reason on ``/diagnostics``;
+the next image is read as usual.
 Source ``sim`` reads the simulator's true pose (``/sim/block_pose``, stamp carried) and adds seeded
 Gaussian noise if asked; source ``list`` cycles through configured positions (by default the unseen
 test positions). A pose is published at once when the block has moved (so moving the block starts a

@@ -20,7 +20,9 @@ Steps (OpenCV does the image processing; what is left here is geometry):
    place towards the camera) give the place directly, as their mean weighted by the area each pixel
    covers on the face;
 4. confidence: the blob's area as a fraction of that silhouette's area (``visible_fraction``); below
-   ``min_visible`` the block is mostly hidden and refused rather than placed where its visible sliver is.
+   ``min_visible`` the block is mostly hidden and refused rather than placed where its visible sliver is;
+   above ``max_visible`` the red thing is bigger than the block the detector places (a 5 cm block read
+   as a 4 cm one is placed 3-5 mm off) and refused too.
 
 Every refusal is a ``Refusal`` whose ``reason`` is one of ``REASONS``, so a node can count each kind.
 """
@@ -45,6 +47,7 @@ REASONS = {
     "no_block": "no red block in view",
     "several_candidates": "two or more red objects in view",
     "mostly_hidden": "the block is mostly hidden (by the arm)",
+    "too_large": "the red blob is larger than a block of the expected size at that place",
 }
 
 
@@ -63,6 +66,7 @@ class DetectorSettings:
 
     block_size: float = 0.04  # edge of the cube, metres; it rests on the table (z = 0 is the table top)
     min_visible: float = 0.9  # refuse below this visible fraction (docs/camera.md: chosen from measurements)
+    max_visible: float = 1.2  # refuse above: a bigger red thing than the block (fully visible: 0.92-1.04)
     hue_ranges: tuple[tuple[int, int], ...] = ((0, 10), (170, 179))  # red wraps around hue 0
     min_saturation: int = 120  # the wooden table (saturation ~70-110) is not red
     min_value: int = 40  # the block's faces in shadow stay above this
@@ -203,6 +207,9 @@ def detect_block(rgb: np.ndarray, camera: CameraModel | None, settings: Detector
     if visible < settings.min_visible:
         raise Refusal("mostly_hidden", f"block mostly hidden: {area:.0f} of {expected:.0f} px visible "
                                        f"({visible:.0%} < {settings.min_visible:.0%})")
+    if visible > settings.max_visible:
+        raise Refusal("too_large", f"red blob of {area:.0f} px where a {settings.block_size * 100:g} cm block would "
+                                   f"cover {expected:.0f} px ({visible:.0%} > {settings.max_visible:.0%})")
     method = "plane"
     if depth is not None:
         # Every pixel around the block, not only the red ones: whether a pixel shows the top face is the

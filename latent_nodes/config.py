@@ -161,7 +161,7 @@ class CameraConfig:
     width: int = _f(640, "image width, pixels", ge=16, le=1280)
     height: int = _f(480, "image height, pixels", ge=16, le=960)
     rate: float = _f(0.0, "sim node renders and publishes the camera at this rate, Hz (0: no rendering; software "
-                          "rendering costs 0.1-0.25 s a frame: docs/camera.md)", ge=0.0)
+                          "rendering costs 30-200 ms a frame: docs/camera.md)", ge=0.0)
     depth: bool = _f(True, "also render and publish the depth image (32FC1, metres)")
     frame_id: str = _f("camera_color_optical_frame", "optical frame of the images (z forward, x right, y down; "
                                                      "REP 103), a link of the published URDF", min_length=1)

@@ -117,7 +117,7 @@ def generate_launch_description() -> LaunchDescription:
                                           "found in the RGB-D camera's images (docs/camera.md)"),
         DeclareLaunchArgument("camera_rate", default_value="2.0",
                               description="with perception:=camera, the sim node renders its camera at this "
-                                          "rate, Hz (software rendering: 0.06-0.25 s a frame, docs/camera.md)"),
+                                          "rate, Hz (software rendering: 30-200 ms a frame, docs/camera.md)"),
         node("sim", [{"publish_clock": use_sim_time(),
                       "camera.rate": ParameterValue(PythonExpression([
                           "float('", LaunchConfiguration("camera_rate"), "') if '", LaunchConfiguration("perception"),

@@ -16,7 +16,8 @@ serves the same topics except the description, so either world can sit behind th
 With ``camera.rate`` > 0 it renders the RGB-D camera (``latent_nodes.sim.camera``) on a thread of its
 own, from a copy of the state taken under the physics lock, and publishes ``/camera/color/image_raw``
 (rgb8), ``/camera/depth/image_raw`` (32FC1 metres, with ``camera.depth``) and their CameraInfo, all
-stamped with the simulated time of the state drawn. Rendering in software costs 0.1-0.25 s a frame
+stamped with the time of the state drawn, as ``/joint_states`` are (simulated time with
+``publish_clock``). Rendering in software costs 30-200 ms a frame
 (docs/camera.md), so it is off by default and never runs on the executor: the physics and
 ``/joint_states`` keep their timing while a frame renders.
 """

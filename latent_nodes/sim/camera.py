@@ -13,7 +13,7 @@ CameraInfo the sim node publishes cannot disagree:
 
 ``CameraRenderer`` renders RGB (uint8) and depth (float32 metres along the optical axis, what an RGB-D
 driver's depth image holds) with ``mujoco.Renderer``. On machines without a GPU that is software
-rendering (OSMesa, see ``latent_nodes.sim``): 0.1-0.25 s a frame, measured in docs/camera.md.
+rendering (OSMesa, see ``latent_nodes.sim``): 30-200 ms a frame, measured in docs/camera.md.
 """
 
 from __future__ import annotations

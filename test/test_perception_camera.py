@@ -2,7 +2,8 @@
 
 Real rclpy nodes in one context (test/ros_harness.py), nothing mocked. The sim node renders at 320 x 240,
 2 Hz (software rendering: ~0.12 s a frame); the pose bound is test_block_detector's (the benchmark's
-maximum at 320 x 240). 1-8 s each on the 2-core development machine (about 12 s for the file).
+maximum at 320 x 240). 1-8 s each on the 2-core development machine (about 20 s for the file, with the
+tiny model the graph test trains).
 """
 
 import threading
@@ -182,3 +183,26 @@ def test_without_extrinsics_images_are_refused_until_the_description_arrives(fra
         description.publish(String(data=build_urdf(camera_cfg=CAMERA)))
         assert g.wait(lambda: g.probe.count(messages.BLOCK_POSE) >= 1 or (images.publish(good), False)[1], 20.0)
         assert np.linalg.norm(messages.block_xy(g.probe.last(messages.BLOCK_POSE)) - truth) <= BOUND_M
+
+
+def test_camera_source_graph_pose_in_trajectory_out(tiny_model):
+    """The whole graph with the camera as the only eye: rendered image -> /block_pose -> trajectory."""
+    from latent_nodes.inference.completion import BehaviourCompleter
+    from latent_nodes.nodes.commander_node import CommanderNode
+    from latent_nodes.nodes.inference_node import InferenceNode
+
+    with Graph() as g:
+        sim = g.add(SimNode, **{"camera.rate": 2.0, "camera.width": CAMERA.width, "camera.height": CAMERA.height,
+                                "camera.depth": False})
+        g.add(PerceptionNode, perception_source="camera")
+        g.add(InferenceNode, model_path=str(tiny_model), behaviour="reach")
+        g.add(CommanderNode)
+        g.start()
+        assert g.wait(lambda: g.probe.count(messages.COMPLETED_BEHAVIOUR) >= 1, timeout=60.0), \
+            f"no trajectory; perception said {g.probe.logs('perception')}"
+        seen = messages.block_xy(g.probe.got[messages.BLOCK_POSE][0])
+        assert np.linalg.norm(seen - sim.sim.block_xy) <= BOUND_M
+        expected = BehaviourCompleter.from_checkpoint(tiny_model).complete(seen, "reach")
+        traj = g.probe.got[messages.COMPLETED_BEHAVIOUR][0]
+        np.testing.assert_allclose([list(p.positions) for p in traj.points], expected.joints, atol=1e-6)
+        assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) >= 1, timeout=10.0)  # the arm executed it

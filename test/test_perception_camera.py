@@ -1,7 +1,7 @@
 """The camera source over DDS: the sim node's rendered images in, /block_pose with the image's stamp out.
 
 Real rclpy nodes in one context (test/ros_harness.py), nothing mocked. The sim node renders at 320 x 240,
-2 Hz (software rendering: ~0.12 s a frame); the pose bound is test_block_detector's (the benchmark's
+2 Hz (software rendering: 30-120 ms a frame); the pose bound is test_block_detector's (the benchmark's
 maximum at 320 x 240). 1-8 s each on the 2-core development machine (about 20 s for the file, with the
 tiny model the graph test trains).
 """

@@ -152,6 +152,14 @@ def test_sim_source_carries_the_simulators_stamp():
         sent = messages.block_pose((0.45, 0.05), "table", messages.seconds_to_time(42.5), z=0.02)
         assert g.wait(lambda: g.probe.count(messages.BLOCK_POSE) >= 1 or (truth.publish(sent), False)[1], 20.0)
         assert stamp_key(g.probe.last(messages.BLOCK_POSE).header.stamp) == (42, 500_000_000)
+        # ~/perceive says when the pose it publishes was observed.
+        from std_srvs.srv import Trigger
+
+        client = g.probe.create_client(Trigger, "/perception/perceive")
+        assert client.wait_for_service(timeout_sec=10.0)
+        future = client.call_async(Trigger.Request())
+        assert g.wait(future.done, timeout=10.0)
+        assert future.result().success and future.result().message.endswith("seen at t = 42.500 s")
 
 
 def test_without_extrinsics_images_are_refused_until_the_description_arrives(frame):

@@ -226,6 +226,8 @@ class PerceptionNode(Node):
             return response
         xy = self.publish()
         response.success, response.message = True, f"block at ({xy[0]:.4f}, {xy[1]:.4f}) m"
+        if self.stamp_of_truth is not None:  # when it was seen: a caller that just moved the block can tell
+            response.message += f", seen at t = {messages.time_to_seconds(self.stamp_of_truth):.3f} s"
         return response
 
     def publish(self) -> np.ndarray:

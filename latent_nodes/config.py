@@ -146,6 +146,29 @@ class SimConfig:
 
 
 @dataclass
+class CameraConfig:
+    """The embedded world's RGB-D camera: where it is mounted, what it sees, how often the sim node renders it.
+
+    Fixed to the world, above and in front of the arm, looking back at the block workspace, as a user
+    would mount one: the arm then hides the block when it reaches it. The same pose is written into the
+    MJCF (the rendered view) and the URDF (``camera_link`` and the optical frame), so what renders the
+    pictures and what reads them agree on the extrinsics (docs/camera.md).
+    """
+
+    position: list = _f([0.95, 0.0, 0.85], "camera's optical centre in the table frame, metres", length=3)
+    look_at: list = _f([0.475, 0.0, 0.0], "point the optical axis passes through, table frame, metres (the "
+                                          "middle of the block workspace)", length=3)
+    fovy: float = _f(42.0, "vertical field of view, degrees (a RealSense D435's colour camera: 42)", gt=0.0, lt=170.0)
+    width: int = _f(640, "image width, pixels", ge=16, le=1280)
+    height: int = _f(480, "image height, pixels", ge=16, le=960)
+    rate: float = _f(0.0, "sim node renders and publishes the camera at this rate, Hz (0: no rendering; software "
+                          "rendering costs 30-200 ms a frame: docs/camera.md)", ge=0.0)
+    depth: bool = _f(True, "also render and publish the depth image (32FC1, metres)")
+    frame_id: str = _f("camera_color_optical_frame", "optical frame of the images (z forward, x right, y down; "
+                                                     "REP 103), a link of the published URDF", min_length=1)
+
+
+@dataclass
 class DataConfig:
     """Demonstrations: the paper's Fig. 3 grid of train positions with test positions in between."""
 
@@ -240,8 +263,18 @@ class NodesConfig:
     publish_clock: bool = _f(False, "sim publishes /clock from simulated time (pair with use_sim_time elsewhere)")
     lockstep: bool = _f(False, "sim steps its physics by one 1/joint_state_rate period per /joint_command "
                                "received, not in real time: reproducible teaching runs (latent-nodes teach)")
-    perception_source: str = _f("sim", "where perception reads the block: sim (/sim/block_pose) | list",
-                                choices=("sim", "list"))
+    perception_source: str = _f("sim", "where perception reads the block: sim (/sim/block_pose, the truth) | list | "
+                                       "camera (finds it in /camera/color/image_raw: docs/camera.md)",
+                                choices=("sim", "list", "camera"))
+    perception_use_depth: bool = _f(False, "source camera: place the block from /camera/depth/image_raw when a depth "
+                                          "image with the colour image's stamp has arrived (else the ray meets the "
+                                          "block-top plane)")
+    perception_min_visible: float = _f(0.9, "source camera: refuse a block whose visible area is below this "
+                                             "fraction of a fully visible block's at its place (docs/camera.md)",
+                                       gt=0.0, le=1.0)
+    perception_camera_pose: list = _f([], "source camera: the optical frame's pose in frame_id, [x, y, z, roll, "
+                                          "pitch, yaw] (metres, radians; e.g. from a hand-eye calibration); empty: "
+                                          "read from /robot_description", item=float)
     perception_positions: list = _f([], "source list: block positions to cycle, flat [x0, y0, x1, y1, ...] "
                                         "metres in the table frame; empty means the unseen test positions",
                                     item=float, pairs=True)
@@ -268,6 +301,7 @@ class Config:
     sim: SimConfig = field(default_factory=SimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     nodes: NodesConfig = field(default_factory=NodesConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
 
     def to_dict(self) -> dict:
         """Plain nested dict (lists, numbers, strings) fit for YAML, JSON and torch checkpoints."""
@@ -298,7 +332,7 @@ class Config:
 
 
 def section_names() -> list[str]:
-    """The sections of ``Config`` in order (model, train, inference, sim, data, nodes)."""
+    """The sections of ``Config`` in order (model, train, inference, sim, data, nodes, camera)."""
     return [f.name for f in fields(Config)]
 
 
@@ -500,8 +534,27 @@ def _sim_rules(s: SimConfig, w: str) -> str | None:
     return None
 
 
+def _camera_rules(c: CameraConfig, w: str) -> str | None:
+    forward = [b - a for a, b in zip(c.position, c.look_at)]
+    norm = math.sqrt(sum(v * v for v in forward))
+    if norm < 1e-3:
+        return f"{w}look_at = {show(c.look_at)} is at {w}position: expected a point the camera looks at"
+    if math.hypot(forward[0], forward[1]) < 1e-3 * norm:
+        return (f"{w}look_at = {show(c.look_at)} is straight above or below {w}position = {show(c.position)}: "
+                f"expected a tilted view (the image's up is the table's z)")
+    return None
+
+
+def _nodes_rules(n: NodesConfig, w: str) -> str | None:
+    if len(n.perception_camera_pose) not in (0, 6):
+        return (f"{w}perception_camera_pose = {show(n.perception_camera_pose)}: expected [] or "
+                f"[x, y, z, roll, pitch, yaw]")
+    return None
+
+
 # Rules across the fields of one section: (section, where) -> the problem, or None.
-_RULES: dict[type, Callable[[Any, str], str | None]] = {ModelConfig: _model_rules, SimConfig: _sim_rules}
+_RULES: dict[type, Callable[[Any, str], str | None]] = {ModelConfig: _model_rules, SimConfig: _sim_rules,
+                                                        CameraConfig: _camera_rules, NodesConfig: _nodes_rules}
 
 
 def validate_section(section: Any, where: str | None = None) -> Any:

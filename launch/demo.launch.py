@@ -4,10 +4,14 @@
     ros2 launch latent_nodes demo.launch.py sim:=coppeliasim behaviour:=reach_circle
     ros2 launch latent_nodes demo.launch.py model:=/path/to/model.pt use_sim_time:=true log_level:=debug
     ros2 launch latent_nodes demo.launch.py rviz:=true
+    ros2 launch latent_nodes demo.launch.py perception:=camera camera_rate:=2.0
 
 Each node reads its ``config/<node>.yaml``; the launch arguments fill the parameters that the files
-leave out on purpose (model_path, behaviour, target, publish_clock, use_sim_time), so the two never
-compete. ``latent-nodes demo`` starts the same nodes with the same files for pip installs.
+leave out on purpose (model_path, behaviour, target, publish_clock, use_sim_time, perception_source,
+camera.rate), so the two never compete. ``perception:=camera`` has the sim node render its RGB-D camera
+at ``camera_rate`` and the perception node find the block in those images (docs/camera.md);
+``perception:=sim`` (the default) reads the simulator's true pose and renders nothing. ``latent-nodes
+demo`` starts the same nodes with the same files for pip installs.
 
 Every node is respawned ``RESPAWN_DELAY_S`` after it dies (a crash, ``kill -9``); Ctrl-C stops them all
 for good. The delay is longer than the commander's ``stale_feedback_s`` (0.5 s), so a respawned sim
@@ -28,7 +32,7 @@ from launch import LaunchDescription
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch.conditions import UnlessCondition
-from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
@@ -109,9 +113,19 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("rviz", default_value="false", choices=["true", "false"],
                               description="open RViz with rviz/latent_nodes.rviz: the arm, the block and the "
                                           "completed behaviour's fingertip path (markers node)"),
-        node("sim", [{"publish_clock": use_sim_time()}],
+        DeclareLaunchArgument("perception", default_value="sim", choices=["sim", "camera"],
+                              description="where /block_pose comes from: the simulator's true pose, or the block "
+                                          "found in the RGB-D camera's images (docs/camera.md)"),
+        DeclareLaunchArgument("camera_rate", default_value="2.0",
+                              description="with perception:=camera, the sim node renders its camera at this "
+                                          "rate, Hz (software rendering: 30-200 ms a frame, docs/camera.md)"),
+        node("sim", [{"publish_clock": use_sim_time(),
+                      "camera.rate": ParameterValue(PythonExpression([
+                          "float('", LaunchConfiguration("camera_rate"), "') if '", LaunchConfiguration("perception"),
+                          "' == 'camera' else 0.0"]), value_type=float)}],
              condition=UnlessCondition(EqualsSubstitution(sim, "coppeliasim"))),
-        node("perception", [{"use_sim_time": use_sim_time()}]),
+        node("perception", [{"use_sim_time": use_sim_time(),
+                             "perception_source": ParameterValue(LaunchConfiguration("perception"), value_type=str)}]),
         node("inference", [{"use_sim_time": use_sim_time(),
                             "model_path": ParameterValue(LaunchConfiguration("model"), value_type=str),
                             "behaviour": ParameterValue(LaunchConfiguration("behaviour"), value_type=str),

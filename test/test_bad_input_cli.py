@@ -192,8 +192,8 @@ def test_console_command_exit_status_and_no_traceback(tmp_path):
     ("inference", "steps: 10", "steps: 2.5", "parameter inference.steps = 2.5: expected an integer >= 1"),
     ("inference", "torch_threads: 1", 'torch_threads: "one"', "parameter torch_threads = 'one': expected an "
                                                              "integer >= 1"),
-    ("perception", "perception_source: sim", "perception_source: camera",
-     "parameter perception_source = 'camera': expected one of: sim, list"),
+    ("perception", "perception_min_visible: 0.9", "perception_min_visible: 1.5",
+     "parameter perception_min_visible = 1.5: expected a finite number > 0 and <= 1"),
     ("perception", "perception_rate: 0.2", "perception_rate: -1", "parameter perception_rate = -1: expected a "
                                                                   "finite number >= 0"),
     ("perception", "perception_rate: 0.2", "perception_rte: 0.2", "parameter perception_rte is unknown (did you "

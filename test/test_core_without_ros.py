@@ -10,7 +10,8 @@ CORE = ["config", "atomic", "cli", "evaluation", "baselines",
         "inference.recognition", "inference.domain",
         "data.dataset", "data.bags", "data.recording", "data.teaching",
         "robot.joint_trajectory", "robot.safety", "robot.splice", "robot.fingertip_path", "robot.robot_description",
-        "sim.arm", "sim.kinematics", "sim.simulator", "sim.demonstrations", "sim.render", "sim.urdf",
+        "sim.arm", "sim.kinematics", "sim.simulator", "sim.demonstrations", "sim.render", "sim.urdf", "sim.camera",
+        "perception.camera_geometry", "perception.extrinsics", "perception.block_detector",
         "scripts.train", "scripts.table1", "scripts.dataset", "scripts.render", "scripts.bag2dataset",
         "scripts.domain", "scripts.urdf"]
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = ROOT / "launch" / "demo.launch.py"
 NODES = ["sim", "perception", "inference", "commander"]
 ARGUMENTS = {"sim": "embedded", "model": "", "behaviour": "", "mode": "glimpse", "use_sim_time": "false",
-             "log_level": "info", "rviz": "false"}
+             "log_level": "info", "rviz": "false", "perception": "sim", "camera_rate": "2.0"}
 OPTIONAL_NODES = ["markers"]  # started by the launch file's node() helper only with rviz:=true
 
 

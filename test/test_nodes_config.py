@@ -10,12 +10,13 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from latent_nodes.config import InferenceConfig, NodesConfig, SimConfig, field_help
-from latent_nodes.nodes.parameters import declare_section
+from latent_nodes.nodes.parameters import PARAMETER_SECTIONS, declare_section
 
 ROOT = Path(__file__).resolve().parent.parent
 # Set by the launch file (or the demo's options), so the YAML files must not compete with them.
-FROM_LAUNCH = {"model_path", "behaviour", "target", "publish_clock", "use_sim_time"}
-SECTIONS = {"": NodesConfig, "sim.": SimConfig, "inference.": InferenceConfig}
+FROM_LAUNCH = {"model_path", "behaviour", "target", "publish_clock", "use_sim_time", "perception_source",
+               "camera.rate"}
+SECTIONS = PARAMETER_SECTIONS
 
 
 def flatten(mapping: dict, prefix: str = "") -> dict:
@@ -103,7 +104,7 @@ def test_wrong_types_and_choices_fail_clearly(node):
     with pytest.raises(ValueError, match="parameter perception_rate = 'fast': expected a finite number >= 0"):
         declare_section(node(perception_rate="fast"), NodesConfig, only=["perception_rate"])
     with pytest.raises(ValueError, match="expected one of"):
-        declare_section(node(perception_source="camera"), NodesConfig, only=["perception_source"])
+        declare_section(node(perception_source="oracle"), NodesConfig, only=["perception_source"])
 
 
 @pytest.mark.parametrize("node_name", ["sim", "perception", "inference", "commander", "markers"])

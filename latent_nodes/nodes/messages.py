@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from rclpy.time import Time as RclpyTime
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
@@ -31,6 +31,15 @@ ROBOT_DESCRIPTION = "/robot_description"
 SIM_BLOCK_POSE = "/sim/block_pose"
 SIM_SET_BLOCK = "/sim/set_block"
 TRACKING_ERROR = "/commander/tracking_error"
+# The RGB-D camera, under the names of a realsense2_camera or image_pipeline driver in the ``camera``
+# namespace: colour (rgb8), depth registered to the colour image (32FC1 metres), each with its CameraInfo.
+CAMERA_COLOR_IMAGE = "/camera/color/image_raw"
+CAMERA_COLOR_INFO = "/camera/color/camera_info"
+CAMERA_DEPTH_IMAGE = "/camera/depth/image_raw"
+CAMERA_DEPTH_INFO = "/camera/depth/camera_info"
+# The camera perception's pose with its uncertainty (same header as /block_pose), for RViz and for nodes
+# that weigh observations.
+BLOCK_POSE_COVARIANCE = "/block_pose/covariance"
 
 
 def seconds_to_time(seconds: float) -> Time:
@@ -185,4 +194,96 @@ def diagnostic_array(stamp: Time, name: str, level: int, message: str, values: d
                               values=[KeyValue(key=k, value=text(v)) for k, v in values.items()])
     msg = DiagnosticArray(status=[status])
     msg.header.stamp = stamp
+    return msg
+
+
+# --- camera images (sensor_msgs/Image, sensor_msgs/CameraInfo; no cv_bridge: it is not on PyPI) -------------
+
+# encoding -> (numpy dtype, channels) of the encodings read and written here (sensor_msgs/image_encodings.h).
+IMAGE_ENCODINGS = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "32FC1": (np.float32, 1), "16UC1": (np.uint16, 1)}
+
+
+class ImageError(ValueError):
+    """An image that cannot be read; ``reason`` names which check failed (``unsupported_encoding``,
+    ``bad_size``), so a node can count each kind on /diagnostics.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def image(array: np.ndarray, encoding: str, frame_id: str, stamp: Time | None = None) -> Image:
+    """An Image from [H, W, 3] uint8 (rgb8, bgr8), [H, W] float32 (32FC1) or uint16 (16UC1), rows top first."""
+    dtype, channels = IMAGE_ENCODINGS[encoding]
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if array.ndim != (3 if channels > 1 else 2) or (channels > 1 and array.shape[2] != channels):
+        raise ValueError(f"a {encoding} image is [H, W{', 3' if channels > 1 else ''}], got shape {array.shape}")
+    msg = Image()
+    if stamp is not None:
+        msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(array.shape[0]), int(array.shape[1])
+    msg.encoding = encoding
+    msg.is_bigendian = 0  # numpy's native order on every machine ROS 2 supports
+    msg.step = int(array.strides[0])
+    msg.data = array.tobytes()
+    return msg
+
+
+def image_array(msg: Image, encodings: Sequence[str] = ("rgb8", "bgr8")) -> np.ndarray:
+    """The pixels of ``msg`` as an array, colour images as RGB (bgr8 is reordered), depth as float32 metres
+    (16UC1 millimetres, a RealSense's native depth, are converted; 0 stays 0: no reading).
+
+    ImageError (``unsupported_encoding``) for an encoding outside ``encodings``; (``bad_size``) for a zero
+    width or height, or data that does not hold height rows of ``step`` bytes.
+    """
+    if msg.encoding not in encodings or msg.encoding not in IMAGE_ENCODINGS:
+        raise ImageError("unsupported_encoding", f"image encoding {msg.encoding!r} is not one of {list(encodings)}")
+    dtype, channels = IMAGE_ENCODINGS[msg.encoding]
+    row = msg.width * channels * np.dtype(dtype).itemsize
+    if msg.width == 0 or msg.height == 0:
+        raise ImageError("bad_size", f"image is {msg.width} x {msg.height} pixels")
+    if msg.step < row or len(msg.data) != msg.step * msg.height:
+        raise ImageError("bad_size", f"image of {msg.width} x {msg.height} {msg.encoding} has step {msg.step} and "
+                                     f"{len(msg.data)} bytes; expected step >= {row} and step * height bytes")
+    raw = np.frombuffer(msg.data, dtype=np.uint8).reshape(msg.height, msg.step)[:, :row]
+    order = ">" if msg.is_bigendian else "<"
+    pixels = raw.copy().view(np.dtype(dtype).newbyteorder(order)).astype(dtype, copy=False)
+    pixels = pixels.reshape(msg.height, msg.width, channels) if channels > 1 else pixels.reshape(msg.height, msg.width)
+    if msg.encoding == "bgr8":
+        return pixels[:, :, ::-1].copy()
+    if msg.encoding == "16UC1":
+        return pixels.astype(np.float32) * np.float32(1e-3)
+    return pixels
+
+
+def camera_info(k: np.ndarray, width: int, height: int, frame_id: str, stamp: Time | None = None) -> CameraInfo:
+    """CameraInfo of an undistorted pinhole camera: K, plumb_bob with D = 0, R = I, P = [K | 0]."""
+    k = np.asarray(k, dtype=np.float64).reshape(3, 3)
+    msg = CameraInfo()
+    if stamp is not None:
+        msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.width, msg.height = int(width), int(height)
+    msg.distortion_model = "plumb_bob"
+    msg.d = [0.0] * 5
+    msg.k = k.ravel().tolist()
+    msg.r = np.eye(3).ravel().tolist()
+    msg.p = np.hstack([k, np.zeros((3, 1))]).ravel().tolist()
+    return msg
+
+
+def camera_intrinsics(msg: CameraInfo) -> tuple[np.ndarray, int, int]:
+    """([3, 3] K, width, height) of a CameraInfo, unvalidated: the perception checks them."""
+    return np.array(msg.k, dtype=np.float64).reshape(3, 3), int(msg.width), int(msg.height)
+
+
+def pose_with_covariance(pose: PoseStamped, variance_xy: float, variance_z: float) -> PoseWithCovarianceStamped:
+    """``pose`` with a diagonal covariance: x, y and z variances (m^2); rotations unknown (variance 1e6)."""
+    msg = PoseWithCovarianceStamped()
+    msg.header = pose.header
+    msg.pose.pose = pose.pose
+    cov = np.diag([variance_xy, variance_xy, variance_z, 1e6, 1e6, 1e6])
+    msg.pose.covariance = cov.ravel().tolist()
     return msg

@@ -24,6 +24,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from latent_nodes.config import (
+    CameraConfig,
     ConfigError,
     InferenceConfig,
     NodesConfig,
@@ -39,8 +40,10 @@ from latent_nodes.config import (
 )
 
 # Where each schema section lives among a node's parameters: its own settings at the top, the
-# simulator's and the search's under ``sim.`` and ``inference.`` (nested mappings in a parameter file).
-PARAMETER_SECTIONS: dict[str, type] = {"": NodesConfig, "sim.": SimConfig, "inference.": InferenceConfig}
+# simulator's, the search's and the camera's under ``sim.``, ``inference.`` and ``camera.`` (nested mappings in
+# a parameter file).
+PARAMETER_SECTIONS: dict[str, type] = {"": NodesConfig, "sim.": SimConfig, "inference.": InferenceConfig,
+                                        "camera.": CameraConfig}
 # Parameters every rclpy node declares itself.
 BUILTIN_PARAMETERS = {"use_sim_time": bool, "start_type_description_service": bool}
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latent_nodes.config import SimConfig
+from latent_nodes.config import CameraConfig, SimConfig
+from latent_nodes.sim.camera import mjcf_camera
 
 ARM_JOINTS = tuple(f"arm_joint_{i}" for i in range(1, 8))
 FINGER_JOINTS = ("finger_joint_left", "finger_joint_right")
@@ -217,8 +218,9 @@ def _look_at(pos: tuple[float, float, float], target: tuple[float, float, float]
     return " ".join(f"{v:.4f}" for v in (*right, *up))
 
 
-def build_mjcf(sim_cfg: SimConfig | None = None) -> str:
-    """The MJCF of arm, table, pedestal and block, sized from ``sim_cfg`` (table extent, block edge, dt).
+def build_mjcf(sim_cfg: SimConfig | None = None, camera_cfg: CameraConfig | None = None) -> str:
+    """The MJCF of arm, table, pedestal, block and RGB-D camera, sized from ``sim_cfg`` (table extent, block
+    edge, dt) and ``camera_cfg`` (the camera's mount and field of view, ``latent_nodes.sim.camera``).
 
     Built in code rather than kept as a file so that the table and the block follow the configuration;
     the arm itself does not depend on it, so kinematics computed on any build agree.
@@ -278,6 +280,7 @@ def build_mjcf(sim_cfg: SimConfig | None = None) -> str:
     <camera name="overview" pos="1.20 -0.80 1.00" xyaxes="{_look_at((1.20, -0.80, 1.00), (0.32, 0.0, 0.24))}"/>
     <camera name="side" pos="0.42 -1.25 0.38" xyaxes="{_look_at((0.42, -1.25, 0.38), (0.38, 0.0, 0.26))}"/>
     <camera name="top" pos="0.42 0 1.40" xyaxes="0 -1 0 1 0 0"/>
+    {mjcf_camera(camera_cfg)}
     <geom name="floor" type="plane" size="3 3 0.1" pos="0 0 {-TABLE_HEIGHT:.4f}" material="floor"
           contype="1" conaffinity="3"/>
     <geom name="table" class="furniture" type="box" size="{hx:.4f} {hy:.4f} {TABLE_THICKNESS / 2:.4f}"

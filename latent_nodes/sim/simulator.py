@@ -1,8 +1,9 @@
 """``ArmSimulator``: the arm, table and block in MuJoCo, driven by joint position targets.
 
 This is the whole embedded world behind one small API: place the block, set 9 joint targets, advance
-time, read joints, the fingertip and pictures back. It knows nothing of ROS; the ``sim`` node wraps it
-and the demonstration generator drives it directly.
+time, read joints, the fingertip and pictures back (also what the fixed RGB-D camera sees:
+``camera_images``). It knows nothing of ROS; the ``sim`` node wraps it and the demonstration generator
+drives it directly.
 
 Control is what a real arm's joint servo does: position targets, held until the next one arrives,
 tracked by the per-joint PD loops of ``arm.KP``/``arm.KV`` with gravity compensation and torque limits.
@@ -18,20 +19,21 @@ import os
 import mujoco
 import numpy as np
 
-from latent_nodes.config import SimConfig
+from latent_nodes.config import CameraConfig, SimConfig
 from latent_nodes.sim import arm
+from latent_nodes.sim.camera import CameraRenderer, RenderUnavailable
 
-
-class RenderUnavailable(RuntimeError):
-    """No OpenGL context for offscreen rendering (physics still works)."""
+__all__ = ["ArmSimulator", "RenderUnavailable"]
 
 
 class ArmSimulator:
     """The embedded world; one instance per thread of use (MuJoCo data is not thread safe)."""
 
-    def __init__(self, sim_cfg: SimConfig | None = None) -> None:
+    def __init__(self, sim_cfg: SimConfig | None = None, camera_cfg: CameraConfig | None = None) -> None:
         self.cfg = sim_cfg or SimConfig()
-        self.model = mujoco.MjModel.from_xml_string(arm.build_mjcf(self.cfg))
+        self.camera_cfg = camera_cfg or CameraConfig()
+        self.model = mujoco.MjModel.from_xml_string(arm.build_mjcf(self.cfg, self.camera_cfg))
+        self._camera: CameraRenderer | None = None
         self.data = mujoco.MjData(self.model)
         self._qadr = np.array([self.model.joint(n).qposadr[0] for n in arm.JOINT_NAMES])
         self._dadr = np.array([self.model.joint(n).dofadr[0] for n in arm.JOINT_NAMES])
@@ -165,11 +167,24 @@ class ArmSimulator:
                 scene.ngeom += 1
         return renderer.render().copy()
 
+    def camera_images(self, depth: bool | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """What the RGB-D camera sees now: ([H, W, 3] uint8 RGB, [H, W] float32 depth in metres or None).
+
+        Resolution, mount and whether depth is rendered come from ``camera_cfg`` (``latent_nodes.sim.camera``).
+        """
+        if self._camera is None:
+            self._camera = CameraRenderer(self.model, self.camera_cfg)
+        mujoco.mj_forward(self.model, self.data)
+        return self._camera.render(self.data, depth)
+
     def close(self) -> None:
         """Free the rendering contexts now (they hold OpenGL resources)."""
         for renderer in self._renderers.values():
             renderer.close()
         self._renderers.clear()
+        if self._camera is not None:
+            self._camera.close()
+            self._camera = None
 
     def __enter__(self) -> ArmSimulator:
         return self

@@ -9,7 +9,9 @@ of ``fingertip_centre`` gives the point the model's behaviours move.
 Masses, centres of mass and inertia tensors are those MuJoCo computes from the solids, read from the
 compiled model, so the description's dynamics are the simulated arm's. The root is a link named after
 the block poses' frame (``table`` by default), fixed to ``base_link`` at its origin: the arm's base
-*is* the table frame's origin (``latent_nodes/sim/arm.py``).
+*is* the table frame's origin (``latent_nodes/sim/arm.py``). The world's fixed RGB-D camera hangs from
+it too (``camera_link`` and its optical frame, ``latent_nodes.sim.camera``), so the extrinsics the
+perception node reads are those the camera renders from.
 
     from latent_nodes.sim.urdf import build_urdf
     xml = build_urdf()                 # or: latent-nodes urdf -o arm.urdf
@@ -23,10 +25,15 @@ import xml.etree.ElementTree as ET
 import mujoco
 import numpy as np
 
+from latent_nodes.config import CameraConfig
+from latent_nodes.perception.camera_geometry import rotation_to_rpy
 from latent_nodes.sim import arm
+from latent_nodes.sim.camera import camera_pose
 
 ROBOT_NAME = "latent_nodes_torobo_like_arm"
 EE_JOINT = f"{arm.EE_SITE}_joint"
+CAMERA_LINK = "camera_link"
+CAMERA_JOINT = "camera_joint"
 
 
 def _number(v: float) -> str:
@@ -97,19 +104,46 @@ def _joint(robot: ET.Element, link: arm.Link) -> None:
     ET.SubElement(node, "dynamics", damping=_number(arm.DAMPING[i]), friction="0")
 
 
-def _fixed(robot: ET.Element, name: str, parent: str, child: str, xyz) -> None:
+def _fixed(robot: ET.Element, name: str, parent: str, child: str, xyz, rpy=(0.0, 0.0, 0.0)) -> None:
     node = ET.SubElement(robot, "joint", name=name, type="fixed")
     ET.SubElement(node, "parent", link=parent)
     ET.SubElement(node, "child", link=child)
-    _origin(node, xyz)
+    _origin(node, xyz, rpy)
 
 
-def build_urdf(root_frame: str | None = "table") -> str:
+# camera_link's axes (x forward, y left, z up: REP 103 body) in optical-frame coordinates (x right, y down,
+# z forward), as columns.
+LINK_IN_OPTICAL = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+# The optical frame in camera_link: rpy (-pi/2, 0, -pi/2), what camera drivers (realsense2_description,
+# image_pipeline's examples) write.
+OPTICAL_RPY = (-math.pi / 2, 0.0, -math.pi / 2)
+
+
+def _camera(robot: ET.Element, parent: str, cfg: CameraConfig) -> None:
+    """``camera_link`` fixed to ``parent`` (at the table frame's origin) where the MJCF camera is, and the
+    optical frame (``cfg.frame_id``) the images are stamped with.
+    """
+    pose = camera_pose(cfg)
+    ET.SubElement(robot, "link", name=CAMERA_LINK)
+    _fixed(robot, CAMERA_JOINT, parent, CAMERA_LINK, pose.position, rotation_to_rpy(pose.rotation @ LINK_IN_OPTICAL))
+    ET.SubElement(robot, "link", name=cfg.frame_id)
+    _fixed(robot, f"{cfg.frame_id}_joint", CAMERA_LINK, cfg.frame_id, (0.0, 0.0, 0.0), OPTICAL_RPY)
+
+
+def build_urdf(root_frame: str | None = "table", camera_cfg: CameraConfig | None = None, camera: bool = True) -> str:
     """The arm's URDF (XML text). ``root_frame``: a link fixed at ``base_link``'s origin, named after the
     frame block poses are in, so that one TF tree holds the arm and the block; None or "" for none.
+    With ``camera``, the fixed RGB-D camera of ``camera_cfg`` (default ``CameraConfig()``) hangs from the
+    root frame: ``camera_link`` and its optical frame, so RViz and the perception node read the extrinsics
+    the MJCF renders with.
     """
     base = arm.LINKS[0].name
+    camera_cfg = camera_cfg or CameraConfig()
     taken = {link.name for link in arm.LINKS[1:]} | {arm.EE_SITE}
+    if camera:
+        taken |= {CAMERA_LINK, camera_cfg.frame_id}
+        if camera_cfg.frame_id in {link.name for link in arm.LINKS} | {arm.EE_SITE, CAMERA_LINK, root_frame}:
+            raise ValueError(f"camera frame_id {camera_cfg.frame_id!r} is the name of another link")
     if root_frame in taken:
         raise ValueError(f"root_frame {root_frame!r} is the name of one of the arm's links")
     model = mujoco.MjModel.from_xml_string(arm.build_mjcf())  # the arm's inertias do not depend on the config
@@ -125,5 +159,7 @@ def build_urdf(root_frame: str | None = "table") -> str:
             _joint(robot, link)
     ET.SubElement(robot, "link", name=arm.EE_SITE)
     _fixed(robot, EE_JOINT, arm.EE_LINK, arm.EE_SITE, arm.EE_POS)
+    if camera:
+        _camera(robot, root_frame or base, camera_cfg)
     ET.indent(robot)
     return '<?xml version="1.0"?>\n' + ET.tostring(robot, encoding="unicode") + "\n"

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from action_msgs.msg import GoalStatus
 from rcl_interfaces.msg import Log
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from ros_harness import Graph
@@ -366,3 +367,39 @@ def test_a_parameter_file_may_give_the_string_lists(tmp_path):
     errors = [line for line in out.splitlines() if "ERROR" in line]
     assert proc.returncode == 1 and "Traceback" not in out, out
     assert len(errors) == 1 and "cannot start: joint_name_map maps 'arm_joint_1' twice" in errors[0], out
+
+
+def test_a_stamped_trajectory_is_spliced_from_the_arm_without_the_joints_never_sent():
+    """The online inference node's updates carry their behaviour's start as the stamp; the fingers here have
+    neither a controller nor feedback. The commander splices the arm's joints in at the current phase from
+    where the arm is and sends them due on receipt (zero stamp); the fingers, never sent, take no part.
+    """
+    lower, upper = list(arm.JOINT_LOWER), list(arm.JOINT_UPPER)
+    g, commander, robot = graph(urdf=None, joints=ROBOT[:7], gripper_controller_topic="",
+                                joint_limits_lower=lower, joint_limits_upper=upper,
+                                joint_limits_velocity=list(arm.MAX_VELOCITY))
+    with g:
+        assert np.isnan(commander.measured[7:]).all()  # no finger feedback: the start row NaN, as reported
+        joints = behaviour(n_points=40, amplitude=0.2)  # 4 s behaviour
+        msg = messages.joint_trajectory(NAMES, joints, 0.1)
+        elapsed = 1.0  # the behaviour started a second ago (as the node's clock sees it)
+        msg.header.stamp = (commander.get_clock().now() - Duration(seconds=elapsed)).to_msg()
+        g.trajectory.publish(msg)
+        assert g.wait(lambda: robot.received(ARM_TOPIC) or robot.rejected()), \
+            f"nothing reached the arm controller; commander said: {g.probe.logs('commander')}"
+        assert not robot.rejected(), robot.rejected()
+        arm_msg = robot.received(ARM_TOPIC)[-1]
+        assert arm_msg.header.stamp.sec == 0 and arm_msg.header.stamp.nanosec == 0  # due on receipt
+        t = times_of(arm_msg)
+        q = np.array([list(p.positions) for p in arm_msg.points])
+        # The behaviour's later points at their phase: the last one 3 s after now (less the delivery).
+        np.testing.assert_allclose(q[-1], joints[-1, :7], atol=1e-12)
+        assert 2.8 < t[-1] <= 3.0 + 1e-6 and np.all(np.diff(t) > 0)
+        # Its points are the behaviour's own from the first one reachable on time (point 10, at 1.1 s, is
+        # 0.12 rad at most from home: 0.058 s at the velocity limit, reachable unless delivery takes 40 ms) to the end.
+        first = int(np.argmin(np.abs(joints[:, :7] - q[0]).max(axis=1)))
+        np.testing.assert_allclose(q, joints[first:, :7], atol=1e-12)
+        assert 10 <= first <= 11
+        # Executed and reported as such, not killed by the splice.
+        assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=15.0)
+        np.testing.assert_allclose(robot.positions()[:7], joints[-1, :7], atol=1e-12)

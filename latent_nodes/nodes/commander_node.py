@@ -207,7 +207,8 @@ class CommanderNode(Node):
         behaviour_start = messages.trajectory_start(msg, self.get_clock().clock_type)
         if behaviour_start is not None:  # timed from the behaviour's start: continue it at the current phase
             elapsed = (now - behaviour_start).nanoseconds * 1e-9
-            trajectory = splice(trajectory, elapsed, start, self.limits().max_velocity)
+            splicer = splice if self.output is None else self.output.splice  # ros2_control: from the arm, sent joints
+            trajectory = splicer(trajectory, elapsed, start, self.limits().max_velocity)
             self.get_logger().info(f"splicing the trajectory in {elapsed:.2f} s into its behaviour "
                                    f"({'from the running one' if self.active is not None else 'from the arm'})")
             started_at = behaviour_start

@@ -6,7 +6,9 @@ and interpolates it itself. The commander checks a trajectory exactly as for the
 limits); this module then times it within the velocity limits with spline velocities
 (``latent_nodes.robot.joint_trajectory``), renames the joints for the robot (``joint_name_map``) and sends
 the arm's joints to ``arm_controller_topic`` and ``gripper_joints`` to ``gripper_controller_topic``
-(nothing if that is empty), each as a JointTrajectory with a zero stamp ("start now"). With
+(nothing if that is empty), each as a JointTrajectory with a zero stamp ("start now"). A stamped
+trajectory (timed from its behaviour's start: the online inference node's updates) is spliced in at its
+current phase from where the arm is (``Ros2ControlOutput.splice``) and sent with a zero stamp too. With
 ``trajectory_interface: action`` the arm's part goes to the controller's FollowJointTrajectory action
 instead, and the controller's result and final tracking error are logged; that needs ``control_msgs``
 (a system ROS 2 install), and without it the commander cannot start, saying so in one line.
@@ -47,6 +49,7 @@ from latent_nodes.robot.joint_trajectory import (
 )
 from latent_nodes.robot.robot_description import RobotDescriptionError, joint_limits
 from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory
+from latent_nodes.robot.splice import splice
 
 try:  # a system ROS 2 install has control_msgs; the PyPI wheels do not
     from control_msgs.action import FollowJointTrajectory
@@ -226,6 +229,27 @@ class Ros2ControlOutput:
         return q
 
     # --- output ----------------------------------------------------------------------------------------
+
+    def splice(self, trajectory: CheckedTrajectory, elapsed: float, measured: np.ndarray,
+               max_velocity: np.ndarray) -> CheckedTrajectory:
+        """A stamped trajectory (timed from its behaviour's start, ``elapsed`` s ago) continued from the arm.
+
+        Spliced here and sent due on receipt (zero stamp), not forwarded with its stamp: a
+        joint_trajectory_controller given a stamp in the past samples the segment that contains "now"
+        between the message's own points (trajectory.cpp, kilted L173-205); the arm's state enters only
+        before the first point (L148-170, set from the measured state on the first sample,
+        joint_trajectory_controller.cpp L300-318), so an updated plan the arm is not on would be a step
+        in the commanded position, and the stamp would be read on the controller's clock, which need not
+        be the behaviour's. The splice instead blends from where the arm is within the velocity limits
+        (``latent_nodes.robot.splice``), and the timing within the limits then applies as for any trajectory.
+
+        Only the joints sent are spliced from the arm: a joint never sent may have no feedback (NaN in
+        ``measured``); it takes the plan's own position at ``elapsed`` and does not limit the blend.
+        """
+        start = np.asarray(trajectory.sample(elapsed), dtype=np.float64)
+        vmax = np.full(len(start), np.inf)
+        start[self.sent], vmax[self.sent] = measured[self.sent], max_velocity[self.sent]
+        return splice(trajectory, elapsed, start, vmax)
 
     def send(self, trajectory: CheckedTrajectory, measured: np.ndarray, limits: JointLimits) -> CheckedTrajectory:
         """Time ``trajectory`` from ``measured`` within ``limits``, send it; returns it as sent (for tracking).

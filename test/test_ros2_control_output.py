@@ -30,7 +30,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.commander_node import CommanderNode
-from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory, describe_result
+from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory, describe_result, result_kind
 from latent_nodes.robot.joint_trajectory import SplineTrajectory, knot_velocities
 from latent_nodes.sim import arm
 from latent_nodes.sim.urdf import build_urdf
@@ -325,19 +325,24 @@ def test_bad_parameters_are_refused_in_one_line(params, problem):
 
 
 def test_action_results_are_read_by_status_then_code():
-    """A cancelled goal has code 0 too, and a goal replaced by the next one is aborted with INVALID_GOAL."""
-    ok, text = describe_result(GoalStatus.STATUS_SUCCEEDED, 0, "Goal successfully reached!", 0.0123, False)
-    assert not ok and text.startswith("arm controller: SUCCESSFUL (Goal successfully reached!)") and "0.0123" in text
-    ok, text = describe_result(GoalStatus.STATUS_CANCELED, 0, "", 0.01, True)
-    assert not ok and "goal cancelled" in text and "SUCCESSFUL" not in text
-    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -1, "Current goal preempted by new incoming action.", 0.0,
-                               True)
-    assert not ok and "replaced by the newer one" in text
-    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -4, "Aborted due to path tolerance violation", 0.2, False)
-    assert ok and text.startswith("arm controller: goal aborted: PATH_TOLERANCE_VIOLATED (Aborted due to path "
-                                  "tolerance violation)")
-    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -7, "", float("nan"), False)
-    assert ok and "goal aborted: -7" in text
+    """A cancelled goal has code 0 too; only a goal that succeeded with SUCCESSFUL counts as executed."""
+    assert describe_result(GoalStatus.STATUS_SUCCEEDED, 0, "Goal successfully reached!", 0.0123).startswith(
+        "arm controller: SUCCESSFUL (Goal successfully reached!); its tracking error 0.0123 rad RMS")
+    assert result_kind(GoalStatus.STATUS_SUCCEEDED, 0) == "executed"
+    text = describe_result(GoalStatus.STATUS_CANCELED, 0, "", 0.01)
+    assert "goal cancelled" in text and "SUCCESSFUL" not in text
+    assert result_kind(GoalStatus.STATUS_CANCELED, 0) == "aborted"  # not by the commander: not completed
+    assert describe_result(GoalStatus.STATUS_ABORTED, -1, "Current goal preempted by new incoming action.",
+                           0.0).startswith("arm controller: goal aborted: INVALID_GOAL (Current goal preempted by new "
+                                           "incoming action.)")
+    assert describe_result(GoalStatus.STATUS_ABORTED, -4, "Aborted due to path tolerance violation", 0.2).startswith(
+        "arm controller: goal aborted: PATH_TOLERANCE_VIOLATED (Aborted due to path tolerance violation)")
+    assert result_kind(GoalStatus.STATUS_ABORTED, -4) == "aborted"
+    assert "goal aborted: -7" in describe_result(GoalStatus.STATUS_ABORTED, -7, "", float("nan"))
+    # A success status with an error code is no success (control_msgs: SUCCESSFUL is the only one).
+    assert result_kind(GoalStatus.STATUS_SUCCEEDED, -5) == "aborted"
+    assert "succeeded with an error code: GOAL_TOLERANCE_VIOLATED" in describe_result(
+        GoalStatus.STATUS_SUCCEEDED, -5, "", 0.0)
 
 
 @pytest.mark.skipif(FollowJointTrajectory is not None, reason="control_msgs imports here: the action is available")

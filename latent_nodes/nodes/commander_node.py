@@ -29,9 +29,10 @@ trajectory has run and the arm has had ``settle_s`` to arrive, the RMS tracking 
 trajectory and ``/joint_states`` over the execution is published on ``/commander/tracking_error``.
 
 Once a second the node reports its health on ``/diagnostics``: state, feedback age, the last tracking
-error, trajectories executed, refused and stopped; WARN while there is no fresh feedback (nothing could be
-executed), ERROR for a while after a trajectory was refused as unsafe or stopped for stale feedback or a
-clock jump.
+error, trajectories executed, refused and stopped (and, over the ros2_control FollowJointTrajectory
+action, goals the controller rejected, aborted or left unanswered: not executed); WARN while there is no
+fresh feedback (nothing could be executed), ERROR for a while after a trajectory was refused as unsafe,
+stopped for stale feedback or a clock jump, or not executed by the arm controller.
 """
 
 from __future__ import annotations
@@ -278,8 +279,14 @@ class CommanderNode(Node):
         values = {"state": "executing" if self.active is not None else "idle", "target": self.settings.target,
                   "feedback_age_s": age, "tracking_error_rad": self.last_tracking_error,
                   "max_joint_velocity": self.settings.max_joint_velocity}
+        if self.output is not None and self.output.last_outcome is not None:  # how the last trajectory ended
+            values["last_outcome"] = self.output.last_outcome.kind
+            values["last_outcome_reason"] = self.output.last_outcome.line
         for event, text in (("stopped_stale_feedback", "a trajectory was stopped: /joint_states went stale"),
                             ("stopped_clock_jump", "a trajectory was stopped: the clock jumped back"),
+                            ("goal_rejected", "the arm controller rejected a trajectory (see the log)"),
+                            ("goal_aborted", "the arm controller aborted a trajectory (see the log)"),
+                            ("goal_unanswered", "the arm controller did not answer a trajectory (see the log)"),
                             ("refused_unsafe", "an unsafe trajectory was refused (see the log)")):
             if self.health.recent(event):
                 return ERROR, text, values
@@ -300,9 +307,15 @@ class CommanderNode(Node):
             self.health.count("stopped_stale_feedback", event=True)
             self.get_logger().error(f"trajectory stopped: /joint_states is stale ({age:.2f} s old)")
             return
-        if self.output is not None:  # the controller interpolates on its own: only wait for the end
-            if self.elapsed(self.started_at) >= self.active.duration + self.settings.settle_s:
-                self.finish()
+        if self.output is not None:  # the controller interpolates on its own: wait for how it ends
+            outcome = self.output.outcome(self.elapsed(self.started_at) - self.active.duration - self.settings.settle_s)
+            if outcome is not None and outcome.executed:
+                self.finish(outcome.line)
+            elif outcome is not None:  # rejected, aborted or unanswered: not executed; the gripper holds too
+                self.active = None
+                self.output.stop()
+                self.health.count(f"goal_{outcome.kind}", event=True)
+                self.get_logger().error(outcome.line)
             return
         now = self.get_clock().now()
         dt = max((now - self.last_tick).nanoseconds * 1e-9, 0.0)
@@ -316,7 +329,7 @@ class CommanderNode(Node):
         if t >= self.active.duration + self.settings.settle_s:
             self.finish()
 
-    def finish(self) -> None:
+    def finish(self, controller_line: str = "") -> None:
         errors = np.array(self.squared_errors) if self.squared_errors else np.full((1, len(self.names)), np.nan)
         rms, final = rms_of(errors), rms_of(errors[-1])
         self.active = None
@@ -324,7 +337,8 @@ class CommanderNode(Node):
         self.health.count("executed")
         self.error_pub.publish(messages.float64(rms))
         self.get_logger().info(f"trajectory done: tracking error {rms:.4f} rad RMS over {len(self.squared_errors)} "
-                               f"feedback samples, {final:.4f} rad at the end")
+                               f"feedback samples, {final:.4f} rad at the end" + (f"; {controller_line}"
+                                                                                  if controller_line else ""))
 
 
 def main(args: list[str] | None = None) -> int:

@@ -84,6 +84,7 @@ class ActionController(Node):
         self.rejected: list[str] = []
         self.cancels = 0
         self.ended: list[tuple[int, int, str]] = []  # (status, error_code, error_string) per goal ended
+        self.closing = False
         self.states = self.create_publisher(JointState, messages.JOINT_STATES, 10)
         group = ReentrantCallbackGroup()
         if serve:
@@ -97,7 +98,8 @@ class ActionController(Node):
         self.spinner.start()
 
     def close(self) -> None:
-        """Stop its executor (the graph calls this before destroying the node)."""
+        """Stop its executor (the graph calls this before destroying the node); a goal still running ends."""
+        self.closing = True
         self.executor_.shutdown(timeout_sec=2.0)
         self.spinner.join(timeout=5.0)
 
@@ -160,6 +162,9 @@ class ActionController(Node):
             end_ns = self.execution.start_ns + int(self.execution.times_ns[-1])
         while True:
             time.sleep(0.01)
+            if self.closing:
+                return self.end(handle, "abort", Result.INVALID_GOAL, "Current goal cancelled during deactivate "
+                                "transition.")  # on_deactivate, L1253-1264
             if handle is not self.running:  # preempt_active_goal (L1820-1833)
                 return self.end(handle, "abort", Result.INVALID_GOAL, "Current goal preempted by new incoming action.")
             if handle.is_cancel_requested:  # goal_cancelled_callback (L1419-1449): cancelled, code 0, hold

@@ -14,8 +14,8 @@ instead, and the commander counts the trajectory by the goal's fate (``Ros2Contr
 executed only when the goal succeeded; rejected, aborted (the result's error_code and error_string
 logged) or unanswered (no answer, or no result, within ``action_timeout_s``) otherwise. Over the topic
 nothing comes back, so a trajectory counts as executed when its time is up. The action needs
-``control_msgs`` (a system ROS 2 install, or ``../shared/ros2-interfaces`` through ``./run``), and
-without it the commander cannot start, saying so in one line.
+``control_msgs`` (a system ROS 2 install, or the build ``./run`` installs from
+``LATENT_NODES_INTERFACES``); without it the commander cannot start, saying so in one line.
 
 Limits come from ``joint_limits_*`` parameters when given, else from ``/robot_description`` (transient
 local, the URDF that robot_state_publisher or the sim node publishes): until it arrives, trajectories are

@@ -291,7 +291,7 @@ def test_a_rejected_goal_counts_as_rejected_with_the_reason_in_one_line(log):
         sent_at = time.monotonic()
         g.trajectory.publish(messages.joint_trajectory(NAMES, behaviour(), 0.1))
         assert g.wait(lambda: commander.health.counter("goal_rejected") == 1), log.text
-        assert time.monotonic() - sent_at < 1.0  # at once, not when the trajectory's time is up (1.5 s)
+        assert time.monotonic() - sent_at < 0.5  # at once (22 ms measured), not when its time is up (1.5 s)
         assert robot.rejected == ["Can't accept new action goals. Controller is not running."] and not robot.goals
         line = one_error(g, log)
         assert line == (f"arm controller: {g.action} rejected the goal, nothing executed (a "
@@ -314,7 +314,7 @@ def test_an_aborted_goal_counts_as_aborted_with_the_controllers_code_and_string(
         sent_at = time.monotonic()
         g.trajectory.publish(messages.joint_trajectory(NAMES, joints, 0.1))
         assert g.wait(lambda: commander.health.counter("goal_aborted") == 1), log.text
-        assert time.monotonic() - sent_at < 2.0  # when the controller says so, not at the trajectory's end
+        assert time.monotonic() - sent_at < 1.2  # when the controller aborts (0.53-0.56 s measured), not at 3 s
         assert robot.ended == [(GoalStatus.STATUS_ABORTED, Result.PATH_TOLERANCE_VIOLATED,
                                 "Aborted due to path tolerance violation")]
         line = one_error(g, log)
@@ -338,7 +338,7 @@ def test_without_a_server_the_goal_counts_as_unanswered_after_the_timeout(log):
         g.trajectory.publish(messages.joint_trajectory(NAMES, behaviour(), 0.1))
         assert g.wait(lambda: commander.health.counter("goal_unanswered") == 1), log.text
         waited = time.monotonic() - sent_at
-        assert TIMEOUT_S <= waited < TIMEOUT_S + 1.0, waited
+        assert TIMEOUT_S <= waited < TIMEOUT_S + 0.5, waited  # 1.03 s measured
         line = one_error(g, log)
         assert line == (f"arm controller: no answer to the goal on {g.action} (no server is known on it) within "
                         f"{TIMEOUT_S:g} s; nothing executed")
@@ -361,7 +361,7 @@ def test_a_goal_without_a_result_is_unanswered_and_cancelled(log):
         assert g.wait(lambda: commander.health.counter("goal_unanswered") == 1, timeout=10.0), log.text
         waited = time.monotonic() - sent_at
         end = 1.5 + commander.settings.settle_s + TIMEOUT_S
-        assert end <= waited < end + 1.0, waited
+        assert end <= waited < end + 0.5, waited  # 10-20 ms past it measured
         assert g.wait(lambda: robot.ended == [(GoalStatus.STATUS_CANCELED, 0, "")]), robot.ended
         assert robot.cancels == 1
         line = one_error(g, log)

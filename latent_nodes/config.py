@@ -258,6 +258,10 @@ class NodesConfig:
                                    choices=("topic", "action"))
     arm_controller_action: str = _f("/arm_controller/follow_joint_trajectory", "ros2_control target with "
                                     "trajectory_interface action: the arm controller's action", min_length=1)
+    action_timeout_s: float = _f(2.0, "ros2_control target with trajectory_interface action: how long the "
+                                      "controller has to answer a goal, and to send its result after the "
+                                      "trajectory's end and settle_s, s; then the goal counts as unanswered "
+                                      "(and is cancelled)", gt=0.0)
     joint_state_rate: float = _f(100.0, "sim's /joint_states rate, Hz", gt=0.0)
     block_pose_rate: float = _f(10.0, "sim's /sim/block_pose rate, Hz", gt=0.0)
     publish_clock: bool = _f(False, "sim publishes /clock from simulated time (pair with use_sim_time elsewhere)")

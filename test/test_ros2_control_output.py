@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from action_msgs.msg import GoalStatus
 from rcl_interfaces.msg import Log
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from ros_harness import Graph
@@ -29,7 +30,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.commander_node import CommanderNode
-from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory, describe_result
+from latent_nodes.nodes.ros2_control_output import FollowJointTrajectory, describe_result, result_kind
 from latent_nodes.robot.joint_trajectory import SplineTrajectory, knot_velocities
 from latent_nodes.sim import arm
 from latent_nodes.sim.urdf import build_urdf
@@ -324,19 +325,24 @@ def test_bad_parameters_are_refused_in_one_line(params, problem):
 
 
 def test_action_results_are_read_by_status_then_code():
-    """A cancelled goal has code 0 too, and a goal replaced by the next one is aborted with INVALID_GOAL."""
-    ok, text = describe_result(GoalStatus.STATUS_SUCCEEDED, 0, "Goal successfully reached!", 0.0123, False)
-    assert not ok and text.startswith("arm controller: SUCCESSFUL (Goal successfully reached!)") and "0.0123" in text
-    ok, text = describe_result(GoalStatus.STATUS_CANCELED, 0, "", 0.01, True)
-    assert not ok and "goal cancelled" in text and "SUCCESSFUL" not in text
-    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -1, "Current goal preempted by new incoming action.", 0.0,
-                               True)
-    assert not ok and "replaced by the newer one" in text
-    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -4, "Aborted due to path tolerance violation", 0.2, False)
-    assert ok and text.startswith("arm controller: goal aborted: PATH_TOLERANCE_VIOLATED (Aborted due to path "
-                                  "tolerance violation)")
-    ok, text = describe_result(GoalStatus.STATUS_ABORTED, -7, "", float("nan"), False)
-    assert ok and "goal aborted: -7" in text
+    """A cancelled goal has code 0 too; only a goal that succeeded with SUCCESSFUL counts as executed."""
+    assert describe_result(GoalStatus.STATUS_SUCCEEDED, 0, "Goal successfully reached!", 0.0123).startswith(
+        "arm controller: SUCCESSFUL (Goal successfully reached!); its tracking error 0.0123 rad RMS")
+    assert result_kind(GoalStatus.STATUS_SUCCEEDED, 0) == "executed"
+    text = describe_result(GoalStatus.STATUS_CANCELED, 0, "", 0.01)
+    assert "goal cancelled" in text and "SUCCESSFUL" not in text
+    assert result_kind(GoalStatus.STATUS_CANCELED, 0) == "aborted"  # not by the commander: not completed
+    assert describe_result(GoalStatus.STATUS_ABORTED, -1, "Current goal preempted by new incoming action.",
+                           0.0).startswith("arm controller: goal aborted: INVALID_GOAL (Current goal preempted by new "
+                                           "incoming action.)")
+    assert describe_result(GoalStatus.STATUS_ABORTED, -4, "Aborted due to path tolerance violation", 0.2).startswith(
+        "arm controller: goal aborted: PATH_TOLERANCE_VIOLATED (Aborted due to path tolerance violation)")
+    assert result_kind(GoalStatus.STATUS_ABORTED, -4) == "aborted"
+    assert "goal aborted: -7" in describe_result(GoalStatus.STATUS_ABORTED, -7, "", float("nan"))
+    # A success status with an error code is no success (control_msgs: SUCCESSFUL is the only one).
+    assert result_kind(GoalStatus.STATUS_SUCCEEDED, -5) == "aborted"
+    assert "succeeded with an error code: GOAL_TOLERANCE_VIOLATED" in describe_result(
+        GoalStatus.STATUS_SUCCEEDED, -5, "", 0.0)
 
 
 @pytest.mark.skipif(FollowJointTrajectory is not None, reason="control_msgs imports here: the action is available")
@@ -366,3 +372,39 @@ def test_a_parameter_file_may_give_the_string_lists(tmp_path):
     errors = [line for line in out.splitlines() if "ERROR" in line]
     assert proc.returncode == 1 and "Traceback" not in out, out
     assert len(errors) == 1 and "cannot start: joint_name_map maps 'arm_joint_1' twice" in errors[0], out
+
+
+def test_a_stamped_trajectory_is_spliced_from_the_arm_without_the_joints_never_sent():
+    """The online inference node's updates carry their behaviour's start as the stamp; the fingers here have
+    neither a controller nor feedback. The commander splices the arm's joints in at the current phase from
+    where the arm is and sends them due on receipt (zero stamp); the fingers, never sent, take no part.
+    """
+    lower, upper = list(arm.JOINT_LOWER), list(arm.JOINT_UPPER)
+    g, commander, robot = graph(urdf=None, joints=ROBOT[:7], gripper_controller_topic="",
+                                joint_limits_lower=lower, joint_limits_upper=upper,
+                                joint_limits_velocity=list(arm.MAX_VELOCITY))
+    with g:
+        assert np.isnan(commander.measured[7:]).all()  # no finger feedback: the start row NaN, as reported
+        joints = behaviour(n_points=40, amplitude=0.2)  # 4 s behaviour
+        msg = messages.joint_trajectory(NAMES, joints, 0.1)
+        elapsed = 1.0  # the behaviour started a second ago (as the node's clock sees it)
+        msg.header.stamp = (commander.get_clock().now() - Duration(seconds=elapsed)).to_msg()
+        g.trajectory.publish(msg)
+        assert g.wait(lambda: robot.received(ARM_TOPIC) or robot.rejected()), \
+            f"nothing reached the arm controller; commander said: {g.probe.logs('commander')}"
+        assert not robot.rejected(), robot.rejected()
+        arm_msg = robot.received(ARM_TOPIC)[-1]
+        assert arm_msg.header.stamp.sec == 0 and arm_msg.header.stamp.nanosec == 0  # due on receipt
+        t = times_of(arm_msg)
+        q = np.array([list(p.positions) for p in arm_msg.points])
+        # The behaviour's later points at their phase: the last one 3 s after now (less the delivery).
+        np.testing.assert_allclose(q[-1], joints[-1, :7], atol=1e-12)
+        assert 2.8 < t[-1] <= 3.0 + 1e-6 and np.all(np.diff(t) > 0)
+        # Its points are the behaviour's own from the first one reachable on time (point 10, at 1.1 s, is
+        # 0.12 rad at most from home: 0.058 s at the velocity limit, reachable unless delivery takes 40 ms) to the end.
+        first = int(np.argmin(np.abs(joints[:, :7] - q[0]).max(axis=1)))
+        np.testing.assert_allclose(q, joints[first:, :7], atol=1e-12)
+        assert 10 <= first <= 11
+        # Executed and reported as such, not killed by the splice.
+        assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) == 1, timeout=15.0)
+        np.testing.assert_allclose(robot.positions()[:7], joints[-1, :7], atol=1e-12)

@@ -26,8 +26,9 @@ to true):
   ``splines``, the default), and after the last point its position is held (L208-253).
 
 Not modelled, because the messages checked here never use them: accelerations (quintic segments),
-``allow_integration_in_goal_trajectories`` integration, interpolation method ``none``, tolerances and
-the action server. The stand-in's arm follows its command exactly (ideal tracking).
+``allow_integration_in_goal_trajectories`` integration, interpolation method ``none`` and tolerances.
+The action server is played in ``test_follow_joint_trajectory.py`` with these checks and this execution.
+The stand-in's arm follows its command exactly (ideal tracking).
 """
 
 from __future__ import annotations

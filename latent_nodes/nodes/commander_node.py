@@ -46,10 +46,11 @@ stopped trajectory is never resumed. Trajectories are received volatile: a resta
 what is published after it starts, never a replay of an old one.
 
 Once a second the node reports its health on ``/diagnostics``: state, feedback age, the last tracking
-error, the last tolerance violation (joint and error), trajectories executed, refused and stopped; WARN
-while there is no fresh feedback (nothing could be executed), ERROR for a while after a trajectory was
-refused as unsafe or for its stamp, stopped off its path, ended off its goal, or stopped for stale
-feedback or a clock jump.
+error, the last tolerance violation (joint and error), trajectories executed, refused and stopped (and,
+over the ros2_control FollowJointTrajectory action, goals the controller rejected, aborted or left
+unanswered: not executed); WARN while there is no fresh feedback (nothing could be executed), ERROR for a
+while after a trajectory was refused as unsafe or for its stamp, stopped off its path, ended off its goal,
+stopped for stale feedback or a clock jump, or not executed by the arm controller.
 """
 
 from __future__ import annotations
@@ -331,7 +332,8 @@ class CommanderNode(Node):
         start = self.last_command if self.active is not None and self.output is None else self.measured
         if behaviour_start is not None:  # timed from the behaviour's start: continue it at the current phase
             elapsed = admission.elapsed
-            trajectory = splice(trajectory, elapsed, start, self.limits().max_velocity)
+            splicer = splice if self.output is None else self.output.splice  # ros2_control: from the arm, sent joints
+            trajectory = splicer(trajectory, elapsed, start, self.limits().max_velocity)
             self.get_logger().info(f"splicing the trajectory in {elapsed:.2f} s into its behaviour "
                                    f"({'from the running one' if self.active is not None else 'from the arm'})")
             started_at = behaviour_start
@@ -436,6 +438,9 @@ class CommanderNode(Node):
                   "feedback_age_s": age, "tracking_error_rad": self.last_tracking_error,
                   "max_joint_velocity": self.settings.max_joint_velocity,
                   "max_joint_acceleration": self.settings.max_joint_acceleration}
+        if self.output is not None and self.output.last_outcome is not None:  # how the last trajectory ended
+            values["last_outcome"] = self.output.last_outcome.kind
+            values["last_outcome_reason"] = self.output.last_outcome.line
         if self.violation is not None:
             values.update({"violation": self.violation.kind, "violation_joint": self.violation.joint,
                            "violation_error_rad": self.violation.error})
@@ -444,6 +449,9 @@ class CommanderNode(Node):
                 return ERROR, self.violation.describe(), values
         for event, text in (("stopped_stale_feedback", "a trajectory was stopped: /joint_states went stale"),
                             ("stopped_clock_jump", "a trajectory was stopped: the clock jumped back"),
+                            ("goal_rejected", "the arm controller rejected a trajectory (see the log)"),
+                            ("goal_aborted", "the arm controller aborted a trajectory (see the log)"),
+                            ("goal_unanswered", "the arm controller did not answer a trajectory (see the log)"),
                             ("refused_unsafe", "an unsafe trajectory was refused (see the log)"),
                             ("refused_stamp", "a trajectory was refused for its header stamp (see the log)")):
             if self.health.recent(event):
@@ -465,9 +473,15 @@ class CommanderNode(Node):
             self.health.count("stopped_stale_feedback", event=True)
             self.get_logger().error(f"trajectory stopped: /joint_states is stale ({age:.2f} s old)")
             return
-        if self.output is not None:  # the controller interpolates on its own: only wait for the end
-            if self.elapsed(self.started_at) >= self.active.duration + self.settings.settle_s:
-                self.finish()
+        if self.output is not None:  # the controller interpolates on its own: wait for how it ends
+            outcome = self.output.outcome(self.elapsed(self.started_at) - self.active.duration - self.settings.settle_s)
+            if outcome is not None and outcome.executed:
+                self.finish(outcome.line)
+            elif outcome is not None:  # rejected, aborted or unanswered: not executed; the gripper holds too
+                self.active = None
+                self.output.stop()
+                self.health.count(f"goal_{outcome.kind}", event=True)
+                self.get_logger().error(outcome.line)
             return
         now = self.get_clock().now()
         dt = max(seconds(now - self.last_tick), 0.0)
@@ -482,8 +496,11 @@ class CommanderNode(Node):
         if t >= self.active.duration + self.settings.settle_s:
             self.finish()
 
-    def finish(self) -> None:
-        """After settle_s: the goal tolerance (JTC's goal check, once), then the tracking error over the run."""
+    def finish(self, controller_line: str = "") -> None:
+        """After settle_s: the goal tolerance (JTC's goal check, once), then the tracking error over the run.
+
+        ``controller_line``: the arm controller's result (FollowJointTrajectory), for the log.
+        """
         with np.errstate(invalid="ignore"):
             rms = float(np.sqrt(self.error_sum.sum() / self.error_count.sum())) if self.error_count.sum() else np.nan
         final = rms_of(self.last_squared_error)
@@ -493,7 +510,7 @@ class CommanderNode(Node):
         self.error_pub.publish(messages.float64(rms))
         samples = int(self.error_count.max()) if self.error_count.size else 0
         self.get_logger().info(f"trajectory done: tracking error {rms:.4f} rad RMS over {samples} feedback samples, "
-                               f"{final:.4f} rad at the end")
+                               f"{final:.4f} rad at the end" + (f"; {controller_line}" if controller_line else ""))
         fresh = self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s
         violation = self.monitor.check_goal(self.measured - goal) if fresh and self.output is None else None
         if violation is None:

@@ -6,10 +6,16 @@ and interpolates it itself. The commander checks a trajectory exactly as for the
 limits); this module then times it within the velocity limits with spline velocities
 (``latent_nodes.robot.joint_trajectory``), renames the joints for the robot (``joint_name_map``) and sends
 the arm's joints to ``arm_controller_topic`` and ``gripper_joints`` to ``gripper_controller_topic``
-(nothing if that is empty), each as a JointTrajectory with a zero stamp ("start now"). With
+(nothing if that is empty), each as a JointTrajectory with a zero stamp ("start now"). A stamped
+trajectory (timed from its behaviour's start: the online inference node's updates) is spliced in at its
+current phase from where the arm is (``Ros2ControlOutput.splice``) and sent with a zero stamp too. With
 ``trajectory_interface: action`` the arm's part goes to the controller's FollowJointTrajectory action
-instead, and the controller's result and final tracking error are logged; that needs ``control_msgs``
-(a system ROS 2 install), and without it the commander cannot start, saying so in one line.
+instead, and the commander counts the trajectory by the goal's fate (``Ros2ControlOutput.outcome``):
+executed only when the goal succeeded; rejected, aborted (the result's error_code and error_string
+logged) or unanswered (no answer, or no result, within ``action_timeout_s``) otherwise. Over the topic
+nothing comes back, so a trajectory counts as executed when its time is up. The action needs
+``control_msgs`` (a system ROS 2 install, or the build ``./run`` installs from
+``LATENT_NODES_INTERFACES``); without it the commander cannot start, saying so in one line.
 
 Limits come from ``joint_limits_*`` parameters when given, else from ``/robot_description`` (transient
 local, the URDF that robot_state_publisher or the sim node publishes): until it arrives, trajectories are
@@ -25,6 +31,7 @@ which the controller holds the position it measures (L1419-1447).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +54,7 @@ from latent_nodes.robot.joint_trajectory import (
 )
 from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
 from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory
+from latent_nodes.robot.splice import splice
 
 try:  # a system ROS 2 install has control_msgs; the PyPI wheels do not
     from control_msgs.action import FollowJointTrajectory
@@ -56,14 +64,41 @@ except ImportError:
 # The commander's parameters (NodesConfig fields) that only this target reads.
 ROS2_CONTROL_PARAMETERS = ("arm_controller_topic", "model_joints", "gripper_controller_topic", "gripper_joints",
                            "joint_name_map", "joint_limits_lower", "joint_limits_upper", "joint_limits_velocity",
-                           "trajectory_interface", "arm_controller_action")
+                           "trajectory_interface", "arm_controller_action", "action_timeout_s")
 # When a trajectory's first point is due at once (time 0) but the arm is elsewhere, it is moved this far
 # out first; the timing within the velocity limits then stretches it as far as the move needs.
 FIRST_POINT_S = 1e-3
 DESCRIPTION_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-# control_msgs/action/FollowJointTrajectory.action, result codes (L33-39).
+# control_msgs/action/FollowJointTrajectory.action, result codes (6.8.0, L33-39).
 ACTION_RESULTS = {0: "SUCCESSFUL", -1: "INVALID_GOAL", -2: "INVALID_JOINTS", -3: "OLD_HEADER_TIMESTAMP",
                   -4: "PATH_TOLERANCE_VIOLATED", -5: "GOAL_TOLERANCE_VIOLATED"}
+# How a sent trajectory ends, as the commander counts it (``Outcome.kind``).
+EXECUTED, REJECTED, ABORTED, UNANSWERED = "executed", "rejected", "aborted", "unanswered"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the trajectory sent last ended: ``kind`` is EXECUTED, REJECTED, ABORTED or UNANSWERED; ``line`` says why."""
+
+    kind: str
+    line: str = ""
+
+    @property
+    def executed(self) -> bool:
+        return self.kind == EXECUTED
+
+
+@dataclass
+class Goal:
+    """One FollowJointTrajectory goal as sent, and what its server has said of it so far."""
+
+    sequence: int
+    sent_at: float  # time.monotonic(): the answer's timeout is about messages, not the node's clock
+    handle: object | None = None  # rclpy's ClientGoalHandle, once accepted
+    answered: bool = False  # accepted or rejected
+    accepted: bool = False
+    result: tuple[int, int, str] | None = None  # (GoalStatus, error_code, error_string)
+    tracking_error: float = float("nan")  # RMS of the controller's feedback error, the last feedback
 
 
 @dataclass
@@ -84,24 +119,35 @@ class SentTrajectory(CheckedTrajectory):
         return q
 
 
-def describe_result(status: int, error_code: int, error_string: str, tracking_error: float,
-                    superseded: bool) -> tuple[bool, str]:
-    """(is it a failure, the log line) for a FollowJointTrajectory result.
+def result_kind(status: int, error_code: int) -> str:
+    """EXECUTED for a goal that succeeded with SUCCESSFUL, else ABORTED: the trajectory was not completed.
 
-    The status tells what happened, the code why: a cancelled goal carries code 0 (SUCCESSFUL) too
-    (joint_trajectory_controller.cpp, kilted L1433-1434), and a goal replaced by a newer one is aborted
-    with INVALID_GOAL, "Current goal preempted by new incoming action." (L1820-1833), which is no failure.
+    A joint_trajectory_controller ends a goal it ran as succeeded with SUCCESSFUL (joint_trajectory_controller.cpp,
+    kilted L500-512) or aborted with PATH_TOLERANCE_VIOLATED (L473-496) or GOAL_TOLERANCE_VIOLATED (L517-535);
+    another goal on the same action preempts it, aborted with INVALID_GOAL (``preempt_active_goal``
+    L1820-1833), as does the controller's deactivation (L1253-1264), and a cancel from another client ends
+    it cancelled (L1419-1449). None of these completed the trajectory. The code is read as well: control_msgs gives
+    SUCCESSFUL as the only success (FollowJointTrajectory.action L33-49).
+    """
+    success = status == GoalStatus.STATUS_SUCCEEDED and error_code == 0
+    return EXECUTED if success else ABORTED
+
+
+def describe_result(status: int, error_code: int, error_string: str, tracking_error: float) -> str:
+    """The one log line for a FollowJointTrajectory result: what happened (the status) and why (the code).
+
+    A cancelled goal carries code 0 (SUCCESSFUL) too (joint_trajectory_controller.cpp, kilted L1433-1434),
+    so the status is read first.
     """
     tail = f"; its tracking error {tracking_error:.4f} rad RMS at the last feedback"
     why = ACTION_RESULTS.get(error_code, str(error_code)) + (f" ({error_string})" if error_string else "")
-    if status == GoalStatus.STATUS_SUCCEEDED:
-        return False, f"arm controller: {why}{tail}"
+    if status == GoalStatus.STATUS_SUCCEEDED and error_code == 0:
+        return f"arm controller: {why}{tail}"
     if status == GoalStatus.STATUS_CANCELED:
-        return False, f"arm controller: goal cancelled, it holds where it is{tail}"
-    if superseded:
-        return False, "arm controller: the previous goal was replaced by the newer one"
-    kind = {GoalStatus.STATUS_ABORTED: "aborted"}.get(status, f"ended with status {status}")
-    return True, f"arm controller: goal {kind}: {why}{tail}"
+        return f"arm controller: goal cancelled, it holds where it is{tail}"
+    kind = {GoalStatus.STATUS_ABORTED: "aborted", GoalStatus.STATUS_SUCCEEDED: "succeeded with an error code"}.get(
+        status, f"ended with status {status}")
+    return f"arm controller: goal {kind}: {why}{tail}"
 
 
 def hold_message(joint_names: list[str], positions: np.ndarray) -> JointTrajectory:
@@ -155,9 +201,10 @@ class Ros2ControlOutput:
         self.gripper_pub = (node.create_publisher(JointTrajectory, settings.gripper_controller_topic, 10)
                             if self.gripper_columns else None)
         self.action = None
-        self.goal = None  # the accepted goal that runs now
-        self.goal_sequence = 0  # counts goals sent and stops: an answer for an older one is stale
-        self.controller_error = float("nan")
+        self.goal: Goal | None = None  # the goal of the trajectory the commander runs now
+        self.goal_sequence = 0  # numbers the goals sent
+        self.action_timeout_s = settings.action_timeout_s
+        self.last_outcome: Outcome | None = None
         self.running: tuple[SplineTrajectory, object] | None = None  # the spline sent, and when (node clock)
         if settings.trajectory_interface == "action":
             if FollowJointTrajectory is None:
@@ -227,6 +274,27 @@ class Ros2ControlOutput:
 
     # --- output ----------------------------------------------------------------------------------------
 
+    def splice(self, trajectory: CheckedTrajectory, elapsed: float, measured: np.ndarray,
+               max_velocity: np.ndarray) -> CheckedTrajectory:
+        """A stamped trajectory (timed from its behaviour's start, ``elapsed`` s ago) continued from the arm.
+
+        Spliced here and sent due on receipt (zero stamp), not forwarded with its stamp: a
+        joint_trajectory_controller given a stamp in the past samples the segment that contains "now"
+        between the message's own points (trajectory.cpp, kilted L173-205); the arm's state enters only
+        before the first point (L148-170, set from the measured state on the first sample,
+        joint_trajectory_controller.cpp L300-318), so an updated plan the arm is not on would be a step
+        in the commanded position, and the stamp would be read on the controller's clock, which need not
+        be the behaviour's. The splice instead blends from where the arm is within the velocity limits
+        (``latent_nodes.robot.splice``), and the timing within the limits then applies as for any trajectory.
+
+        Only the joints sent are spliced from the arm: a joint never sent may have no feedback (NaN in
+        ``measured``); it takes the plan's own position at ``elapsed`` and does not limit the blend.
+        """
+        start = np.asarray(trajectory.sample(elapsed), dtype=np.float64)
+        vmax = np.full(len(start), np.inf)
+        start[self.sent], vmax[self.sent] = measured[self.sent], max_velocity[self.sent]
+        return splice(trajectory, elapsed, start, vmax)
+
     def send(self, trajectory: CheckedTrajectory, measured: np.ndarray, limits: JointLimits) -> CheckedTrajectory:
         """Time ``trajectory`` from ``measured`` within ``limits``, send it; returns it as sent (for tracking).
 
@@ -268,10 +336,9 @@ class Ros2ControlOutput:
         limits, and the commander says so.
         """
         running, self.running = self.running, None
-        self.goal_sequence += 1  # a goal not yet accepted is cancelled when it is (on_accepted)
-        if self.goal is not None:
-            self.goal.cancel_goal_async()
-            self.goal = None
+        goal, self.goal = self.goal, None  # a goal not yet accepted is cancelled when it is (on_goal_response)
+        if goal is not None and goal.handle is not None and goal.result is None:
+            goal.handle.cancel_goal_async()
         topics = [(self.gripper_pub, self.gripper_columns)]
         if self.action is None:
             topics.insert(0, (self.arm_pub, self.arm_columns))
@@ -290,41 +357,101 @@ class Ros2ControlOutput:
 
     # --- FollowJointTrajectory (where control_msgs imports) -------------------------------------------
 
-    def send_goal(self, msg: JointTrajectory) -> None:
-        if not self.action.server_is_ready():
-            self.node.get_logger().error(f"no FollowJointTrajectory server on {self.action_name}; "
-                                         "the arm's trajectory was not sent")
-            return
-        goal = FollowJointTrajectory.Goal()  # tolerances left 0: the controller's own (the action's L6-10)
-        goal.trajectory = msg
-        self.controller_error = float("nan")
-        self.goal_sequence += 1
-        sequence = self.goal_sequence
-        self.action.send_goal_async(goal, feedback_callback=self.on_feedback).add_done_callback(
-            lambda future: self.on_accepted(future, sequence))
+    def outcome(self, overdue_s: float) -> Outcome | None:
+        """How the trajectory sent last has ended, or None while that is not known yet (``goal_outcome``).
 
-    def on_accepted(self, future, sequence: int) -> None:
+        The last one is kept in ``last_outcome`` for ``/diagnostics``.
+        """
+        outcome = self.goal_outcome(overdue_s)
+        if outcome is not None:
+            self.last_outcome = outcome
+        return outcome
+
+    def goal_outcome(self, overdue_s: float) -> Outcome | None:
+        """How the trajectory sent last has ended, or None while that is not known yet.
+
+        ``overdue_s`` is the commander's time past the trajectory's end and ``settle_s`` (negative before).
+        Over the topic nothing comes back: the trajectory counts as executed once overdue. Over the action
+        the goal's server decides: rejected (at once), aborted (its result), executed (succeeded, once
+        overdue), or unanswered: no answer to the goal within ``action_timeout_s`` (no server, or none
+        that answers), or no result ``action_timeout_s`` after the end (a controller whose goal tolerance
+        is not met waits without limit when its goal_time is 0, joint_trajectory_controller.cpp, kilted
+        L391-411); an unanswered goal is cancelled, now or when its answer comes.
+        """
+        if self.action is None:
+            return Outcome(EXECUTED) if overdue_s >= 0 else None
+        goal = self.goal
+        if goal is None:  # nothing sent since the last outcome or stop
+            return None
+        if not goal.answered:
+            waited = time.monotonic() - goal.sent_at
+            if waited < self.action_timeout_s:
+                return None
+            self.goal = None  # a late acceptance is cancelled (on_goal_response)
+            known = "" if self.action.server_is_ready() else " (no server is known on it)"
+            return Outcome(UNANSWERED, f"arm controller: no answer to the goal on {self.action_name}{known} "
+                                       f"within {self.action_timeout_s:g} s; nothing executed")
+        if not goal.accepted:
+            self.goal = None
+            # The action's answer carries no reason; the controller logs it (goal_received_callback,
+            # joint_trajectory_controller.cpp kilted L1397-1417: not active, or validate_trajectory_msg).
+            return Outcome(REJECTED, f"arm controller: {self.action_name} rejected the goal, nothing executed "
+                                     "(a joint_trajectory_controller rejects a goal while inactive or when the "
+                                     "trajectory fails its checks; its log names which)")
+        if goal.result is None:
+            if overdue_s < self.action_timeout_s:
+                return None
+            self.goal = None
+            goal.handle.cancel_goal_async()
+            return Outcome(UNANSWERED, f"arm controller: no result from {self.action_name} {overdue_s:.2f} s after "
+                                       "the trajectory's end and settle_s; goal cancelled, the controller holds")
+        status, code, text = goal.result
+        kind = result_kind(status, code)
+        if kind == EXECUTED and overdue_s < 0:
+            return None
+        self.goal = None
+        return Outcome(kind, describe_result(status, code, text, goal.tracking_error))
+
+    def send_goal(self, msg: JointTrajectory) -> None:
+        """Send ``msg`` as the goal; what becomes of it is read by ``outcome``.
+
+        It is sent even while no server is known yet (discovery may lag); a goal nobody answers counts as
+        unanswered after ``action_timeout_s``. The goal's tolerances are left empty: the controller's own
+        (FollowJointTrajectory.action L6-30).
+        """
+        if not self.action.server_is_ready():
+            self.node.get_logger().warning(f"no FollowJointTrajectory server is known on {self.action_name}; "
+                                           f"sending the goal, unanswered if none answers within "
+                                           f"{self.action_timeout_s:g} s")
+        request = FollowJointTrajectory.Goal()
+        request.trajectory = msg
+        self.goal_sequence += 1
+        goal = Goal(self.goal_sequence, time.monotonic())
+        self.goal = goal
+        self.action.send_goal_async(request, feedback_callback=lambda feedback: self.on_feedback(feedback, goal)
+                                    ).add_done_callback(lambda future: self.on_goal_response(future, goal))
+
+    def on_goal_response(self, future, goal: Goal) -> None:
         handle = future.result()
+        goal.answered, goal.accepted = True, bool(handle.accepted)
         if not handle.accepted:
-            # The controller logs why (validate_trajectory_msg, joint_trajectory_controller.cpp kilted L1410-1413).
-            self.node.get_logger().error("the arm controller rejected the trajectory (its log says why)")
+            if goal is not self.goal:
+                self.node.get_logger().info(f"arm controller: an earlier goal was rejected (goal {goal.sequence})")
             return
-        if sequence != self.goal_sequence:  # stopped or replaced while the goal was on its way
+        goal.handle = handle
+        if goal is not self.goal:  # stopped, replaced or given up while the goal was on its way
             handle.cancel_goal_async()
             return
-        self.goal = handle
-        handle.get_result_async().add_done_callback(lambda result: self.on_result(result, handle, sequence))
+        handle.get_result_async().add_done_callback(lambda result: self.on_result(result, goal))
 
-    def on_feedback(self, feedback) -> None:
+    def on_feedback(self, feedback, goal: Goal) -> None:
         error = np.asarray(feedback.feedback.error.positions, dtype=np.float64)
         if error.size:
-            self.controller_error = float(np.sqrt(np.mean(error**2)))
+            goal.tracking_error = float(np.sqrt(np.mean(error**2)))
 
-    def on_result(self, future, handle, sequence: int) -> None:
+    def on_result(self, future, goal: Goal) -> None:
         response = future.result()
-        if self.goal is handle:
-            self.goal = None
-        superseded = sequence != self.goal_sequence  # a newer goal was sent, or a stop
-        failed, text = describe_result(response.status, response.result.error_code, response.result.error_string,
-                                       self.controller_error, superseded)
-        (self.node.get_logger().error if failed else self.node.get_logger().info)(text)
+        goal.result = (response.status, response.result.error_code, response.result.error_string)
+        if goal is not self.goal:  # replaced or stopped: the commander counts nothing for it
+            self.node.get_logger().info(f"{describe_result(*goal.result, goal.tracking_error)} "
+                                        f"(goal {goal.sequence}, no longer the running one)")

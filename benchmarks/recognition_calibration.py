@@ -7,11 +7,11 @@
 
    - clean: the recorded demonstration, step by step (what the model was trained on);
    - executed: the demonstration's joints streamed as targets to ``ArmSimulator`` the way the demo's
-     commander executes a trajectory (point k at (k + 1) dt, linear in between, targets at 50 Hz, the PD
-     servos lagging them), observed at the node's step times: step 0 when the pose arrives, step k at
-     (k + 1) dt after it. The pose arrives ``delay`` after the motion starts (uniform in [0, --delay-max]
-     per trial), each observation is late by up to --jitter (the executor) and the joint state it reads
-     up to 10 ms old (100 Hz /joint_states). Each ``--runs`` seed is one run with its own timing.
+     commander executes a trajectory, observed at the node's step times (``sim.executed_arm``: point k at
+     (k + 1) dt, linear in between, targets at 50 Hz, the PD servos lagging them; step 0 when the pose
+     arrives, step k at (k + 1) dt after it). The pose arrives ``delay`` after the motion starts (uniform
+     in [0, --delay-max] per trial), each observation is late by up to --jitter (the executor) and the
+     joint state it reads up to 10 ms old (100 Hz /joint_states). Each ``--runs`` seed is one run with its own timing.
 
    ``sequential_recognition.calibrate`` chooses the rule's thresholds from the validation window errors
    only (both arms together); ``calibrate`` and this script refuse positions within 10 mm of a test one.
@@ -53,36 +53,11 @@ from latent_nodes.sim.demonstrations import (
     train_test_positions,
     validation_positions,
 )
+from latent_nodes.sim.executed_arm import COMMAND_RATE, observed_joints
 from latent_nodes.sim.simulator import ArmSimulator
 
-COMMAND_RATE = 50.0  # Hz, the commander's targets (InferenceConfig.command_rate)
 STATE_AGE = 0.01  # s, the largest age of a /joint_states message at 100 Hz
 TARGET = 0.95
-
-
-def executed(sim: ArmSimulator, targets: np.ndarray, xy: np.ndarray, dt: float, delay: float,
-             late: np.ndarray, age: np.ndarray) -> np.ndarray:
-    """[T, J] the joints an online node observes while ``sim`` executes ``targets`` [T, J] (see the docstring)."""
-    sim.reset()
-    sim.set_block(*xy)
-    steps = len(targets)
-    knots_t = np.concatenate([[0.0], (np.arange(steps) + 1) * dt])
-    knots_q = np.vstack([sim.joint_positions, targets])
-    node_t = delay + np.where(np.arange(steps) == 0, 0.0, (np.arange(steps) + 1) * dt) + late - age
-    node_t = np.maximum(node_t, 0.0)
-    out = np.zeros_like(targets)
-    tick, t, k = 1.0 / COMMAND_RATE, 0.0, 0
-    order = np.argsort(node_t, kind="stable")
-    physics = sim.model.opt.timestep
-    while k < steps:
-        if abs(t / tick - round(t / tick)) < 1e-6:  # a commander tick: the interpolated target
-            sim.set_targets(np.array([np.interp(t, knots_t, knots_q[:, j]) for j in range(knots_q.shape[1])]))
-        while k < steps and node_t[order[k]] <= t + 1e-9:
-            out[order[k]] = sim.joint_positions
-            k += 1
-        sim.step(physics)
-        t = round(t + physics, 9)
-    return out
 
 
 def window_errors(completer: BehaviourCompleter, xy: np.ndarray, joints: np.ndarray) -> np.ndarray:
@@ -118,8 +93,8 @@ def arms(completer: BehaviourCompleter, cfg: Config, positions: np.ndarray, clea
             for s in run_seeds:
                 timing = np.random.default_rng([s, b, i])
                 delay = timing.uniform(0.0, delay_max)
-                seen = executed(sim, targets, xy, cfg.sim.dt, delay, timing.uniform(0, jitter, len(targets)),
-                                timing.uniform(0, STATE_AGE, len(targets)))
+                seen = observed_joints(sim, targets, xy, cfg.sim.dt, delay, timing.uniform(0, jitter, len(targets)),
+                                       timing.uniform(0, STATE_AGE, len(targets)))
                 arm = out[f"executed_{s}"]
                 arm["errors"].append(window_errors(completer, xy, seen))
                 arm["truth"].append(b)
@@ -224,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
               f"right at every later k; most wrong at any k {m['max_wrong']:.0%} / {s['max_wrong']:.0%}")
     pooled_seq = scored["executed_all_runs"]["sequential"]
     result = {
-        "command": "python benchmarks/recognition_calibration.py " + " ".join(argv or []),
+        "command": " ".join(["python benchmarks/recognition_calibration.py", *(argv or [])]),
         "model": args.model or "shipped",
         "thresholds": {k: (None if v == float("inf") else v) for k, v in asdict(th).items()},  # None: no bound
         "calibration": {"validation_positions": val_xy.round(4).tolist(), "seed": args.seed,

@@ -155,3 +155,36 @@ def test_the_config_defaults_are_the_committed_calibration():
     for name in ("upper", "lower", "drift", "floor"):
         assert getattr(th, name) == pytest.approx(chosen[name], rel=5e-3), name
     assert chosen["max_error"] is None and th.max_error == float("inf")
+
+
+@pytest.mark.parametrize("b", [0, 1], ids=NAMES)
+def test_on_an_executed_arm_it_decides_right_and_stays_decided(b):
+    """Test positions 0, 5, 10, 15 executed with the benchmark's first test timing (seed 2000), the node's path:
+    ``OnlineEstimator`` with the calibrated ``SequentialRecognition`` as its margin. Never wrong, and once
+    right, right at every later step (docs/online.md: over all 64 executed test trials right from k = 10).
+    """
+    from latent_nodes.config import Config
+    from latent_nodes.inference.completion import BehaviourCompleter
+    from latent_nodes.inference.sequential_recognition import default_thresholds
+    from latent_nodes.sim.demonstrations import generate_demonstration
+    from latent_nodes.sim.executed_arm import observed_joints
+    from latent_nodes.sim.simulator import ArmSimulator
+
+    completer = BehaviourCompleter.from_checkpoint()
+    cfg = Config()
+    _, test = train_test_positions()
+    first_right = []
+    with ArmSimulator(cfg.sim) as sim:
+        for i in (0, 5, 10, 15):
+            targets = generate_demonstration(NAMES[b], test[i], None, cfg.sim, cfg.data, simulator=sim)[:, :9]
+            timing = np.random.default_rng([2000, b, i])
+            seen = observed_joints(sim, targets, test[i], cfg.sim.dt, timing.uniform(0, 0.08),
+                                   timing.uniform(0, 0.02, 20), timing.uniform(0, 0.01, 20))
+            est = OnlineEstimator(completer, None, margin=SequentialRecognition(default_thresholds()))
+            decisions = [est.observe(test[i], seen[t]).recognition.decision for t in range(19)]
+            assert set(decisions) <= {UNDECIDED, NAMES[b]}, decisions  # never the other behaviour
+            k = decisions.index(NAMES[b]) + 1
+            assert decisions[k - 1:] == [NAMES[b]] * (20 - k), decisions  # decided, and it stays decided
+            first_right.append(k)
+    # Measured: first right at k = 4, 7, 5, 8 (reach) and 4, 4, 6, 3 (reach_circle).
+    assert max(first_right) <= (8, 6)[b], first_right

@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     cal = calibrate(names, every["errors"], every["truth"], positions=trial_xy,
                     held_out=np.concatenate([test_xy, train_xy]), floor=floor, safety=args.safety)
     th = cal.thresholds
-    print(f"chosen: upper {th.upper:.3g}, lower {th.lower:.3g}, drift {th.drift:g}, floor {th.floor:.3g} "
+    print(f"chosen: upper {th.upper:.3g}, lower {th.lower:.3g}, drift {th.drift:g}, floor {th.floor:.3g}, "
+          f"max_error {th.max_error:.3g} "
           f"(largest wrong evidence {cal.wrong_max:.3g}, right evidence held >= {cal.right_min_held:.3g})")
     rules = {"margin": margin_rule(RecognitionMargin()), "sequential": sequential_rule(th)}
     validation = {k: figures(names, a, rules) for k, a in val.items()}
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                         "timing_seeds": val_seeds, "floor_rule": "2 x the largest k = 1 window error",
                         "upper_rule": f"{args.safety:g} x the largest wrong-behaviour evidence",
                         "lower_rule": "0.5 x the smallest right-behaviour evidence once decided (<= upper)",
+                        "max_error_rule": f"{args.safety:g} x the largest right-behaviour window error",
                         "wrong_evidence_max": cal.wrong_max, "right_evidence_held_min": cal.right_min_held},
         "simulation": {"delay_max_s": args.delay_max, "jitter_s": args.jitter, "joint_state_age_s": STATE_AGE,
                        "command_rate_hz": COMMAND_RATE},

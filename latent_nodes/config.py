@@ -223,6 +223,10 @@ class NodesConfig:
                                           "before the log-ratio, so noise-floor errors give little evidence; 2x the "
                                           "largest one-step error on validation positions "
                                           "(benchmarks/recognition_calibration.py)", gt=0.0)
+    recognition_unexplained: float = _f(0.23, "behaviour auto, sequential rule: a window whose best error "
+                                              "(normalized) exceeds this is explained by no behaviour and clears all "
+                                              "evidence; 2x the largest right-behaviour error on validation positions, "
+                                              "executed arm included (benchmarks/recognition_calibration.py)", gt=0.0)
     frame_id: str = _f("table", "frame of block poses: the table plane the model was trained in", min_length=1)
     target: str = _f("embedded", "where the commander sends joints: embedded | coppeliasim (JointState targets "
                                  "on /joint_command) | ros2_control (JointTrajectory to the controllers below)",

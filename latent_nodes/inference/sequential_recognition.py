@@ -14,7 +14,10 @@ b gets the evidence
 (positive only for the best-fitting behaviour: how many e-folds the runner-up fits worse). ``floor`` keeps
 two errors at the model's noise floor (every demonstration starts at home, so after one step they are
 arbitrary, docs/online.md) from giving a large log-ratio. A step whose best error exceeds ``max_error``
-(nothing explains the window) gives no behaviour positive evidence. Each behaviour accumulates
+is explained by no behaviour (an arm that stays at home, or does something else): it clears every
+account (evidence -inf), so what was shown before no longer names anything. ``max_error`` is set far above
+every right behaviour's error on the executed arm (2x the largest on validation), where the margin's own
+``max_error`` sat at the clean errors' scale. Each behaviour accumulates
 
     S_b = max(0, S_b + m_b - drift)
 
@@ -53,7 +56,7 @@ class SequentialThresholds:
     lower: float  # accumulated evidence below which a decision is dropped (hysteresis: lower <= upper)
     drift: float = 0.0  # evidence a step must exceed to add to the account, e-folds
     floor: float = 2e-4  # added to every window error before the log-ratio (normalized units)
-    max_error: float = float("inf")  # a step whose best error exceeds this is evidence for nothing
+    max_error: float = float("inf")  # a step whose best error exceeds this clears every behaviour's evidence
 
     def __post_init__(self) -> None:
         if not (0.0 < self.upper and 0.0 <= self.lower <= self.upper and self.drift >= 0.0 and self.floor > 0.0
@@ -68,7 +71,7 @@ def default_thresholds(settings=None) -> SequentialThresholds:
 
     s = settings or NodesConfig()
     return SequentialThresholds(upper=s.recognition_upper, lower=s.recognition_lower, drift=s.recognition_drift,
-                                floor=s.recognition_floor)
+                                floor=s.recognition_floor, max_error=s.recognition_unexplained)
 
 
 def step_evidence(errors: np.ndarray, floor: float, max_error: float = float("inf")) -> np.ndarray:
@@ -76,7 +79,8 @@ def step_evidence(errors: np.ndarray, floor: float, max_error: float = float("in
 
     A step with a failed inference (non-finite error) is no evidence at all: an infinite log-ratio would
     decide at once and could never be outweighed. One behaviour (no rival) gets ``log((1 + floor) /
-    (e + floor))`` -- a unit window error is the rival -- so it is named while it fits.
+    (e + floor))`` -- a unit window error is the rival -- so it is named while it fits. A best error above
+    ``max_error`` gives every behaviour -inf (the accounts are cleared).
     """
     e = np.asarray(errors, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(e)):
@@ -88,7 +92,7 @@ def step_evidence(errors: np.ndarray, floor: float, max_error: float = float("in
         rival = np.array([np.min(np.delete(logs, b)) for b in range(len(e))])
     m = rival - logs
     if not np.min(e) <= max_error:
-        m = np.minimum(m, 0.0)
+        m = np.full(len(e), -np.inf)  # no behaviour explains this window: every account is cleared
     return m
 
 
@@ -183,10 +187,11 @@ def score(thresholds: SequentialThresholds, names: tuple[str, ...], errors: np.n
 def calibrate(names: tuple[str, ...], errors: np.ndarray, truth: np.ndarray, *, positions: np.ndarray,
               held_out: np.ndarray, floor: float, min_distance: float = 0.01,
               drifts: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0), safety: float = 2.0, hold: float = 0.5,
-              max_error: float = float("inf"), target: float = 0.95) -> Calibration:
+              max_error: float | None = None, target: float = 0.95) -> Calibration:
     """Choose upper, lower and drift from validation window errors [N, K, B] (truth [N] behaviour indices).
 
-    For each drift: ``upper`` is ``safety`` times the largest accumulated evidence a wrong behaviour reached
+    ``max_error`` (None) is ``safety`` times the largest window error the right behaviour had on validation
+    at any k. For each drift: ``upper`` is ``safety`` times the largest accumulated evidence a wrong behaviour reached
     on validation (so no validation trial is ever decided wrong, with that factor to spare); ``lower`` is
     ``hold`` times the smallest the right behaviour's evidence fell to after first reaching ``upper`` (capped
     at ``upper``), so no validation decision is dropped. The drift kept is the one whose validation accuracy
@@ -198,6 +203,8 @@ def calibrate(names: tuple[str, ...], errors: np.ndarray, truth: np.ndarray, *, 
     check_disjoint(positions, held_out, min_distance, "a held-out (test or training)")
     errors = np.asarray(errors, dtype=np.float64)
     truth = np.asarray(truth)
+    if max_error is None:
+        max_error = safety * float(np.max(errors[np.arange(len(truth)), :, truth]))
     best: tuple | None = None
     for drift in drifts:
         probe = SequentialThresholds(upper=1.0, lower=0.0, drift=drift, floor=floor, max_error=max_error)

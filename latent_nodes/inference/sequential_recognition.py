@@ -34,9 +34,10 @@ Equal errors give every behaviour zero evidence, so they never decide. The rule 
 per behaviour shown (``reset()`` between behaviours). It has ``RecognitionMargin.decide``'s call shape,
 ``decide(names, errors) -> Recognition``, so it is passed to ``OnlineEstimator(margin=...)`` unchanged.
 
-The defaults (config.py ``InferenceConfig.recognition_*``) were calibrated on validation positions, neither
-training nor test (``sim.demonstrations.validation_positions``), clean and on an executed arm, by
-``python benchmarks/recognition_calibration.py``; ``calibrate`` is the rule that chooses them.
+The defaults (config.py ``NodesConfig.recognition_*``, read by ``default_thresholds``) were calibrated on
+validation positions, neither training nor test (``sim.demonstrations.validation_positions``), clean and on
+an executed arm, by ``python benchmarks/recognition_calibration.py``; ``calibrate`` is the rule that chooses
+them. The test positions' scores, beside the margin's, are in docs/recognition_calibration.json.
 """
 
 from __future__ import annotations

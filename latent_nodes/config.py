@@ -207,6 +207,26 @@ class NodesConfig:
     recognition_max_error: float = _f(5e-3, "behaviour auto: the best behaviour's window error (normalized) must "
                                             "be at most this to be named (inference/recognition.py; 5e-3 fits clean "
                                             "demonstrations, an executed arm needs more: docs/online.md)", gt=0.0)
+    # The sequential rule (inference/sequential_recognition.py). Calibrated on validation positions (neither
+    # training nor test), clean and on a simulated executed arm, by `python benchmarks/recognition_calibration.py`
+    # (docs/recognition_calibration.json); scored once on the test positions there.
+    recognition_upper: float = _f(2.95, "behaviour auto, sequential rule: accumulated log-ratio evidence (e-folds) "
+                                        "at which a behaviour is named; 2x the most any wrong behaviour reached on "
+                                        "validation positions (benchmarks/recognition_calibration.py)", gt=0.0)
+    recognition_lower: float = _f(1.48, "behaviour auto, sequential rule: a named behaviour stays named while its "
+                                        "evidence is at least this (hysteresis, <= recognition_upper); calibrated on "
+                                        "validation positions (benchmarks/recognition_calibration.py)", ge=0.0)
+    recognition_drift: float = _f(0.5, "behaviour auto, sequential rule: e-folds of lead a step must exceed to add "
+                                       "evidence; chosen on validation positions "
+                                       "(benchmarks/recognition_calibration.py)", ge=0.0)
+    recognition_floor: float = _f(9.8e-5, "behaviour auto, sequential rule: added to each window error (normalized) "
+                                          "before the log-ratio, so noise-floor errors give little evidence; 2x the "
+                                          "largest one-step error on validation positions "
+                                          "(benchmarks/recognition_calibration.py)", gt=0.0)
+    recognition_unexplained: float = _f(0.23, "behaviour auto, sequential rule: a window whose best error "
+                                              "(normalized) exceeds this is explained by no behaviour and clears all "
+                                              "evidence; 2x the largest right-behaviour error on validation positions, "
+                                              "executed arm included (benchmarks/recognition_calibration.py)", gt=0.0)
     frame_id: str = _f("table", "frame of block poses: the table plane the model was trained in", min_length=1)
     target: str = _f("embedded", "where the commander sends joints: embedded | coppeliasim (JointState targets "
                                  "on /joint_command) | ros2_control (JointTrajectory to the controllers below)",

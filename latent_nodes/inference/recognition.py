@@ -17,6 +17,11 @@ A model of one behaviour has no runner-up (its error counts as infinite): the be
 while it fits the window (the first rule), and undecided once the motion departs from it. ``auto`` then
 works as a check that the arm is doing the one behaviour the model knows.
 
+The margin judges each step afresh. On an executed arm, whose window errors grow 10-100x over clean ones,
+its ``max_error`` makes it decide and then abstain again; ``sequential_recognition.SequentialRecognition``
+accumulates the relative fit over steps instead and stays decided until the evidence reverses (same
+``decide`` call, calibrated on validation positions).
+
 The defaults come from prefixes k = 1..19 of every training and test demonstration of the default
 dataset with the shipped model (``benchmarks/recognition_margin.py``; the table is in docs/online.md).
 """

@@ -183,6 +183,41 @@ def hull_positions(train_xy: np.ndarray, count: int, seed: int) -> np.ndarray:
     return np.stack(out[:count])
 
 
+# Validation positions keep this far from every training and test position, metres: thresholds chosen on
+# them must not have seen the positions they are scored on (nor the ones the model was fitted to).
+VALIDATION_MIN_GAP = 0.01
+
+
+def validation_positions(count: int, seed: int, data_cfg: DataConfig | None = None, sim_cfg: SimConfig | None = None,
+                         min_gap: float = VALIDATION_MIN_GAP) -> np.ndarray:
+    """[count, 2] seeded positions inside the training hull, at least ``min_gap`` m from training and test.
+
+    Neither training nor test positions: what a threshold is calibrated on (e.g. recognition's,
+    ``benchmarks/recognition_calibration.py``), so the test positions stay unseen until scored once.
+    Drawn uniformly over the hull (``hull_positions``'s way) and from each other ``min_gap`` apart.
+    """
+    from scipy.spatial import Delaunay
+
+    if count < 1 or min_gap < 0:
+        raise ValueError(f"validation positions need count >= 1 and min_gap >= 0, got {count}, {min_gap}")
+    train_xy, test_xy = train_test_positions(data_cfg, sim_cfg)
+    tri = Delaunay(train_xy)
+    lo, hi = train_xy.min(axis=0), train_xy.max(axis=0)
+    rng = np.random.default_rng([int(seed), 6])  # its own stream, apart from the layouts' (3, 4, 5)
+    taken = np.concatenate([train_xy, test_xy.reshape(-1, 2)])
+    out: list[np.ndarray] = []
+    for _ in range(1000 * count):
+        if len(out) == count:
+            break
+        p = rng.uniform(lo, hi)
+        others = np.concatenate([taken, np.reshape(out, (-1, 2))])
+        if tri.find_simplex(p[None])[0] >= 0 and np.min(np.linalg.norm(others - p, axis=1)) >= min_gap:
+            out.append(p)
+    if len(out) < count:
+        raise ValueError(f"cannot place {count} validation positions {min_gap} m from training, test and each other")
+    return np.stack(out)
+
+
 def band_positions(train_xy: np.ndarray, count: int, inner: float, outer: float, seed: int) -> np.ndarray:
     """[count, 2] positions whose distance to the training positions' hull lies in [inner, outer] metres.
 

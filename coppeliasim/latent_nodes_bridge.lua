@@ -68,7 +68,7 @@ config = {
     -- The RGB-D camera: a perspective vision sensor published as a camera driver would, under the embedded
     -- world's names (docs/camera.md). cameraRate 0 publishes nothing, as the embedded sim's camera.rate 0.
     cameraPath = '/Camera',
-    cameraRate = 0,         -- Hz of simulation time; 2 for perception:=camera (the launch file's camera_rate)
+    cameraRate = 0,         -- Hz of simulation time; 2 for perception:=camera (the embedded sim's rate there)
     cameraDepth = true,     -- also the depth image (32FC1, metres) and its CameraInfo
     cameraFrameId = 'camera_color_optical_frame',
     -- The mount, the embedded camera's (CameraConfig in latent_nodes/config.py): optical centre and the point

@@ -54,6 +54,13 @@ def stamp_key(stamp) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def camera_graph(install, tmp_path_factory):  # noqa: F811 - the imported fixture
     """The probe and the graph launched with perception:=camera, ready: inference has warmed up."""
+    from latent_nodes.config import CameraConfig
+    from latent_nodes.sim.simulator import ArmSimulator, RenderUnavailable
+
+    try:  # the launched sim node renders as this process would (same environment)
+        ArmSimulator(camera_cfg=CameraConfig(width=32, height=24)).camera_images()
+    except RenderUnavailable as exc:
+        pytest.skip(f"offscreen rendering unavailable, the launched sim node could not draw images: {exc}")
     site = next((install / "lib").glob("python3*/site-packages"))
     env = dict(os.environ, PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0",
                AMENT_PREFIX_PATH=os.pathsep.join([str(install), sys.prefix]),

@@ -32,8 +32,20 @@ at tag coppeliasim-v4.9.0-rev6, and CoppeliaRobotics/coppeliaSimLib at the same 
   position set from a script only sticks once the object's dynamics are reset and the engine rebuilds
   it from the scene (``sim.resetDynamicObject``, simInternal.cpp lines 5858-5885, with
   ``sim.handleflag_model`` for the whole model).
+- the camera: a ``uint8[]`` field (an Image's data) is read as one non-empty string once the publisher was
+  switched with ``simROS2.publisherTreatUInt8ArrayAsString``, else as a table of numbers, a string then
+  being refused (callbacks.cpp lines 147-196; sim_ros2_interface.cpp publisherTreatUInt8ArrayAsString;
+  coppeliaSimLib interfaceStack.cpp getStackTableInfo, lines 257-287); fixed-size arrays (CameraInfo's
+  ``k``) must have their length, which simROS2 does not check (callbacks.cpp lines 132-137: stricter here).
+  The vision sensor returns what coppeliaSimLib returns: ``sim.getVisionSensorImg`` 3 bytes a pixel and
+  ``sim.getVisionSensorDepth`` float32, both rows bottom first as glReadPixels leaves them
+  (sourceCode/sceneObjects/visionSensor.cpp lines 1128-1150, 250-340), depth normalized between the
+  clipping planes unless options bit 0 asks for metres (interfaces/simInternal.cpp lines 7443-7485;
+  luaScriptFunctions.cpp lines 3267-3436), as 4.7+ buffers (scripting/luaWrapper.cpp lines 463-472: a
+  table whose ``__tostring`` gives the bytes).
 
-Message field names and types come from the ROS 2 message classes themselves.
+Message field names and types come from the ROS 2 message classes themselves; the published camera
+messages are built into real ``sensor_msgs`` messages and read back with the perception node's reader.
 """
 
 import importlib

@@ -284,7 +284,7 @@ function publishCamera()
     if depthPub then
         -- Option bit 0: metres, n + (f - n) d, instead of d normalized between the clipping planes
         -- (coppeliaSimLib sourceCode/interfaces/simInternal.cpp simGetVisionSensorDepth_internal, lines
-        -- 7443-7485); d is already linear along the optical axis (visionSensor.cpp lines 1138-1150).
+        -- 7443-7493); d is already linear along the optical axis (visionSensor.cpp lines 1138-1150).
         local depth = sim.getVisionSensorDepth(camera, 1)  -- float32 in host order, bottom row first
         simROS2.publish(depthPub, {header = hdr, height = height, width = width, encoding = '32FC1',
                                    is_bigendian = HOST_BIG_ENDIAN and 1 or 0, step = 4 * width,

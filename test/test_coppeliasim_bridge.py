@@ -40,8 +40,8 @@ at tag coppeliasim-v4.9.0-rev6, and CoppeliaRobotics/coppeliaSimLib at the same 
   The vision sensor returns what coppeliaSimLib returns: ``sim.getVisionSensorImg`` 3 bytes a pixel and
   ``sim.getVisionSensorDepth`` float32, both rows bottom first as glReadPixels leaves them
   (sourceCode/sceneObjects/visionSensor.cpp lines 1128-1150, 250-340), depth normalized between the
-  clipping planes unless options bit 0 asks for metres (interfaces/simInternal.cpp lines 7443-7485;
-  luaScriptFunctions.cpp lines 3267-3436), as 4.7+ buffers (scripting/luaWrapper.cpp lines 463-472: a
+  clipping planes unless options bit 0 asks for metres (interfaces/simInternal.cpp lines 7443-7493;
+  luaScriptFunctions.cpp lines 3267-3444), as 4.7+ buffers (scripting/luaWrapper.cpp lines 463-472: a
   table whose ``__tostring`` gives the bytes).
 
 Message field names and types come from the ROS 2 message classes themselves; the published camera
@@ -396,7 +396,7 @@ function sim.getObjectMatrix(h, rel)
 end
 function sim.getVisionSensorRes(h) local s = sensorOnly(h); return {s.res[1], s.res[2]} end
 function sim.handleVisionSensor(h) local s = sensorOnly(h); s.handled = s.handled + 1; return 0 end
--- luaScriptFunctions.cpp _simGetVisionSensorImg (lines 3267-3322): a buffer of 3 bytes a pixel (options 0)
+-- luaScriptFunctions.cpp _simGetVisionSensorImg (lines 3267-3326): a buffer of 3 bytes a pixel (options 0)
 -- and the resolution.
 function sim.getVisionSensorImg(h, options)
   local s = sensorOnly(h)
@@ -404,8 +404,8 @@ function sim.getVisionSensorImg(h, options)
   assert(#s.rgb == 3 * s.res[1] * s.res[2], 'stand-in image of the wrong size')
   return tobuffer(s.rgb), {s.res[1], s.res[2]}
 end
--- _simGetVisionSensorDepth (lines 3397-3436) over simGetVisionSensorDepth_internal (simInternal.cpp lines
--- 7443-7485): float32 depth, normalized between the clipping planes, or n + (f - n) d with options bit 0.
+-- _simGetVisionSensorDepth (lines 3397-3444) over simGetVisionSensorDepth_internal (simInternal.cpp lines
+-- 7443-7493): float32 depth, normalized between the clipping planes, or n + (f - n) d with options bit 0.
 function sim.getVisionSensorDepth(h, options)
   local s = sensorOnly(h)
   local n = s.res[1] * s.res[2]

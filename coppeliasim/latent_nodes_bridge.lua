@@ -9,10 +9,15 @@ demo.launch.py sim:=coppeliasim` drives this scene with nothing else changed:
               /sim/block_pose  geometry_msgs/msg/PoseStamped    the block's true pose (table frame)
               /clock           rosgraph_msgs/msg/Clock          simulation time (for use_sim_time:=true)
   serves      /sim/reset       std_srvs/srv/Trigger             put the arm back home
+  and, with cameraRate > 0, a vision sensor as the embedded world's RGB-D camera (docs/camera.md):
+  publishes   /camera/color/image_raw    sensor_msgs/msg/Image       rgb8, rows top first
+              /camera/color/camera_info  sensor_msgs/msg/CameraInfo  K from the sensor's view angle, D = 0
+              /camera/depth/image_raw    sensor_msgs/msg/Image       32FC1, metres along the optical axis
+              /camera/depth/camera_info  sensor_msgs/msg/CameraInfo  the colour camera's (same pixels)
 
 Attach it as a non-threaded Lua child script to the arm's base object (or load it from one, see
-docs/coppeliasim.md). The stock simROS2 plugin lacks JointState, PoseStamped and Clock: rebuild it with
-the interfaces listed in docs/coppeliasim.md.
+docs/coppeliasim.md). The stock simROS2 plugin lacks JointState, PoseStamped, Clock and CameraInfo: rebuild
+it with the interfaces listed in docs/coppeliasim.md.
 
 Messages are tables that simROS2's generated reader checks field by field: every key must be a field of
 the type, and a string field must be a non-empty string (an empty one raises "expected string"). A field
@@ -60,6 +65,25 @@ config = {
     domainMargin = 0.02,
     blockPoseRate = 10,     -- Hz; /joint_states goes out every simulation step (set dt to 10 ms)
     publishClock = true,    -- /clock from simulation time, for nodes run with use_sim_time:=true
+    -- The RGB-D camera: a perspective vision sensor published as a camera driver would, under the embedded
+    -- world's names (docs/camera.md). cameraRate 0 publishes nothing, as the embedded sim's camera.rate 0.
+    cameraPath = '/Camera',
+    cameraRate = 0,         -- Hz of simulation time; 2 for perception:=camera (the embedded sim's rate there)
+    cameraDepth = true,     -- also the depth image (32FC1, metres) and its CameraInfo
+    cameraFrameId = 'camera_color_optical_frame',
+    -- The mount, the embedded camera's (CameraConfig in latent_nodes/config.py): optical centre and the point
+    -- the optical axis passes through in the table frame (metres), vertical field of view (degrees),
+    -- resolution. With cameraMount the bridge puts the sensor there and sets its resolution, view angle and
+    -- clipping planes, so the camera link of the published robot description holds for these images too;
+    -- cameraMount = false keeps the scene's sensor as it is (the CameraInfo then follows its own view angle
+    -- and resolution, and the start-up log gives its pose for the perception node's perception_camera_pose).
+    cameraMount = true,
+    cameraPosition = {0.95, 0.0, 0.85},
+    cameraLookAt = {0.475, 0.0, 0.0},
+    cameraFovy = 42.0,
+    cameraWidth = 640,
+    cameraHeight = 480,
+    cameraClipping = {0.05, 3.0},  -- near and far clipping planes, metres: nothing nearer is drawn, depth stops at far
 }
 
 for key, value in pairs(latentNodesConfig or {}) do
@@ -128,6 +152,147 @@ local function findJoints()
     return handles
 end
 
+-- --- the RGB-D camera ------------------------------------------------------------------------------------
+
+-- Host byte order of the floats sim.getVisionSensorDepth returns (sensor_msgs/Image is_bigendian).
+HOST_BIG_ENDIAN = string.pack('=I4', 1) == string.pack('>I4', 1)
+
+-- CoppeliaSim's perspective angle is the field of view along the image's longer side: x when
+-- width > height, else y (coppeliaSimLib sourceCode/sceneObjects/visionSensor.cpp lines 1375-1383 and
+-- 1193-1204 at coppeliasim-v4.9.0-rev6, the projection: the y angle is 2 atan(tan(angle / 2) / ratio) when
+-- ratio = width / height > 1). This is the angle that gives a vertical field of view of fovy degrees.
+function viewAngleFromFovy(fovy, width, height)
+    local half = math.rad(fovy) / 2
+    if width > height then
+        return 2 * math.atan(math.tan(half) * width / height)
+    end
+    return 2 * half
+end
+
+-- K (row major) of a vision sensor with that perspective angle and resolution: square pixels,
+-- f = (longer side / 2) / tan(angle / 2), the principal point at the image centre in OpenCV's pixel
+-- convention (pixel centres at integers): the embedded camera's K for the same field of view
+-- (latent_nodes/sim/camera.py intrinsics).
+function cameraK(angle, width, height)
+    local f = (math.max(width, height) / 2) / math.tan(angle / 2)
+    return {f, 0, (width - 1) / 2, 0, f, (height - 1) / 2, 0, 0, 1}
+end
+
+local function normalize(v)
+    local n = math.sqrt(v[1] * v[1] + v[2] * v[2] + v[3] * v[3])
+    return {v[1] / n, v[2] / n, v[3] / n}
+end
+
+local function cross(a, b)
+    return {a[2] * b[3] - a[3] * b[2], a[3] * b[1] - a[1] * b[3], a[1] * b[2] - a[2] * b[1]}
+end
+
+-- A vision sensor looks along its +z with its +y up in the image and its +x to the image's LEFT: it is
+-- drawn through its inverse pose turned half a turn about y (visionSensor.cpp lines 1397-1403: m4.inverse();
+-- m4.rotateAroundY(pi), a rotation applied after the inverse, simMath C4X4Matrix::rotateAroundY), i.e.
+-- OpenGL's eye x = -sensor x, eye y = sensor y, and OpenGL looks along its eye's -z = sensor +z.
+-- The optical frame (x right, y down, z forward; REP 103) is therefore the sensor's frame turned half a
+-- turn about z. sensorMatrix is the sensor's pose (sim.setObjectMatrix's 12 numbers, row major [R | t])
+-- for an optical centre at position looking at lookAt with the image's up towards table z, as
+-- latent_nodes/sim/camera.py camera_pose.
+function sensorMatrix(position, lookAt)
+    local forward = normalize({lookAt[1] - position[1], lookAt[2] - position[2], lookAt[3] - position[3]})
+    local right = normalize(cross(forward, {0, 0, 1}))
+    local down = cross(forward, right)
+    return {-right[1], -down[1], forward[1], position[1],
+            -right[2], -down[2], forward[2], position[2],
+            -right[3], -down[3], forward[3], position[3]}
+end
+
+-- The optical frame's pose {x, y, z, roll, pitch, yaw} (URDF rpy, radians) from a sensor matrix: what the
+-- perception node's perception_camera_pose takes (latent_nodes/perception/camera_geometry.py).
+function opticalPose(m)
+    -- Columns of the optical rotation: right = -sensor x, down = -sensor y, forward = sensor z.
+    local r11, r21, r31 = -m[1], -m[5], -m[9]
+    local r32, r33 = -m[10], m[11]
+    local pitch = math.asin(math.max(-1, math.min(1, -r31)))
+    return {m[4], m[8], m[12], math.atan(r32, r33), pitch, math.atan(r21, r11)}
+end
+
+-- Image rows top first from OpenGL's bottom-up ones: sim.getVisionSensorImg and sim.getVisionSensorDepth
+-- return the buffers as glReadPixels fills them, the bottom row first (visionSensor.cpp lines 1128-1137 and
+-- readPortionOfCharImage, lines 250-340, which copies rows in that order); sensor_msgs/Image's first row is
+-- the top one. Row by row, so the pixels themselves are never touched in Lua.
+function flipRows(bytes, rowBytes, rows)
+    local out = {}
+    for r = 1, rows do
+        local first = (rows - r) * rowBytes
+        out[r] = string.sub(bytes, first + 1, first + rowBytes)
+    end
+    return table.concat(out)
+end
+
+local function setupCamera()
+    camera = findObject(config.cameraPath)
+    if config.cameraMount then
+        sim.setObjectMatrix(camera, sensorMatrix(config.cameraPosition, config.cameraLookAt), tableFrame)
+        sim.setObjectInt32Param(camera, sim.visionintparam_perspective_operation, 1)
+        sim.setObjectInt32Param(camera, sim.visionintparam_resolution_x, config.cameraWidth)
+        sim.setObjectInt32Param(camera, sim.visionintparam_resolution_y, config.cameraHeight)
+        sim.setObjectFloatParam(camera, sim.visionfloatparam_perspective_angle,
+            viewAngleFromFovy(config.cameraFovy, config.cameraWidth, config.cameraHeight))
+        sim.setObjectFloatParam(camera, sim.visionfloatparam_near_clipping, config.cameraClipping[1])
+        sim.setObjectFloatParam(camera, sim.visionfloatparam_far_clipping, config.cameraClipping[2])
+    end
+    if sim.getObjectInt32Param(camera, sim.visionintparam_perspective_operation) ~= 1 then
+        error('latent_nodes bridge: the vision sensor at ' .. config.cameraPath .. ' is orthographic; '
+            .. 'a camera needs perspective mode (or set cameraMount = true)')
+    end
+    -- K from what the sensor says, not from config: with cameraMount false the scene's values hold.
+    cameraAngle = sim.getObjectFloatParam(camera, sim.visionfloatparam_perspective_angle)
+    colorPub = simROS2.createPublisher('/camera/color/image_raw', 'sensor_msgs/msg/Image')
+    simROS2.publisherTreatUInt8ArrayAsString(colorPub)
+    colorInfoPub = simROS2.createPublisher('/camera/color/camera_info', 'sensor_msgs/msg/CameraInfo')
+    if config.cameraDepth then
+        depthPub = simROS2.createPublisher('/camera/depth/image_raw', 'sensor_msgs/msg/Image')
+        simROS2.publisherTreatUInt8ArrayAsString(depthPub)
+        depthInfoPub = simROS2.createPublisher('/camera/depth/camera_info', 'sensor_msgs/msg/CameraInfo')
+    end
+    lastCamera = -math.huge
+    local res = sim.getVisionSensorRes(camera)
+    local pose = opticalPose(sim.getObjectMatrix(camera, tableFrame))
+    log(sim.verbosity_msgs, string.format('camera %s: %d x %d at %g Hz, view angle %.4f rad; optical frame in %s: '
+        .. 'perception_camera_pose [%.4f, %.4f, %.4f, %.4f, %.4f, %.4f]', config.cameraPath, res[1], res[2],
+        config.cameraRate, cameraAngle, config.frameId, table.unpack(pose)))
+end
+
+-- sensor_msgs/CameraInfo of an undistorted pinhole camera: plumb_bob with D = 0, R = I, P = [K | 0]
+-- (latent_nodes/nodes/messages.py camera_info). Binning and ROI keep their defaults (none).
+function cameraInfo(hdr, width, height)
+    local k = cameraK(cameraAngle, width, height)
+    return {header = hdr, width = width, height = height, distortion_model = 'plumb_bob', d = {0, 0, 0, 0, 0},
+            k = k, r = {1, 0, 0, 0, 1, 0, 0, 0, 1},
+            p = {k[1], k[2], k[3], 0, k[4], k[5], k[6], 0, k[7], k[8], k[9], 0}}
+end
+
+function publishCamera()
+    sim.handleVisionSensor(camera)  -- render now (tick the sensor's "explicit handling": rendered only here)
+    local hdr = header(config.cameraFrameId)
+    local rgb, res = sim.getVisionSensorImg(camera)  -- 3 bytes a pixel, bottom row first
+    local width, height = res[1], res[2]
+    -- tostring: since 4.7 a buffer is a table whose __tostring gives its bytes (coppeliaSimLib
+    -- sourceCode/scripting/luaWrapper.cpp luaWrap_lua_pushbuffer, lines 463-472); a plain string stays one.
+    simROS2.publish(colorPub, {header = hdr, height = height, width = width, encoding = 'rgb8', is_bigendian = 0,
+                               step = 3 * width, data = flipRows(tostring(rgb), 3 * width, height)})
+    local info = cameraInfo(hdr, width, height)
+    simROS2.publish(colorInfoPub, info)
+    if depthPub then
+        -- Option bit 0: metres, n + (f - n) d, instead of d normalized between the clipping planes
+        -- (coppeliaSimLib sourceCode/interfaces/simInternal.cpp simGetVisionSensorDepth_internal, lines
+        -- 7443-7493); d is already linear along the optical axis (visionSensor.cpp lines 1138-1150).
+        local depth = sim.getVisionSensorDepth(camera, 1)  -- float32 in host order, bottom row first
+        simROS2.publish(depthPub, {header = hdr, height = height, width = width, encoding = '32FC1',
+                                   is_bigendian = HOST_BIG_ENDIAN and 1 or 0, step = 4 * width,
+                                   data = flipRows(tostring(depth), 4 * width, height)})
+        simROS2.publish(depthInfoPub, info)
+    end
+end
+
 function sysCall_init()
     if not simROS2 then
         error('latent_nodes bridge: the simROS2 plugin is not loaded')
@@ -154,6 +319,9 @@ function sysCall_init()
     setBlockSub = simROS2.createSubscription('/sim/set_block', 'geometry_msgs/msg/PoseStamped', 'onSetBlock')
     resetSrv = simROS2.createService('/sim/reset', 'std_srvs/srv/Trigger', 'onReset')
     lastBlockPose = -math.huge
+    if config.cameraRate > 0 then
+        setupCamera()
+    end
     log(sim.verbosity_msgs, string.format('ready: %d joints, block %s, table frame %s',
         #joints, config.blockPath, config.tableFramePath))
 end
@@ -258,6 +426,10 @@ function sysCall_sensing()
         lastBlockPose = t
         publishBlock()
     end
+    if camera and t - lastCamera >= 1 / config.cameraRate - 1e-9 then
+        lastCamera = t
+        publishCamera()
+    end
 end
 
 function sysCall_cleanup()
@@ -268,5 +440,8 @@ function sysCall_cleanup()
     simROS2.shutdownPublisher(blockPub)
     if clockPub then
         simROS2.shutdownPublisher(clockPub)
+    end
+    for _, pub in ipairs({colorPub, colorInfoPub, depthPub, depthInfoPub}) do
+        simROS2.shutdownPublisher(pub)
     end
 end

@@ -32,26 +32,45 @@ at tag coppeliasim-v4.9.0-rev6, and CoppeliaRobotics/coppeliaSimLib at the same 
   position set from a script only sticks once the object's dynamics are reset and the engine rebuilds
   it from the scene (``sim.resetDynamicObject``, simInternal.cpp lines 5858-5885, with
   ``sim.handleflag_model`` for the whole model).
+- the camera: a ``uint8[]`` field (an Image's data) is read as one non-empty string once the publisher was
+  switched with ``simROS2.publisherTreatUInt8ArrayAsString``, else as a table of numbers, a string then
+  being refused (callbacks.cpp lines 147-196; sim_ros2_interface.cpp publisherTreatUInt8ArrayAsString;
+  coppeliaSimLib interfaceStack.cpp getStackTableInfo, lines 257-287); fixed-size arrays (CameraInfo's
+  ``k``) must have their length, which simROS2 does not check (callbacks.cpp lines 132-137: stricter here).
+  The vision sensor returns what coppeliaSimLib returns: ``sim.getVisionSensorImg`` 3 bytes a pixel and
+  ``sim.getVisionSensorDepth`` float32, both rows bottom first as glReadPixels leaves them
+  (sourceCode/sceneObjects/visionSensor.cpp lines 1128-1150, 250-340), depth normalized between the
+  clipping planes unless options bit 0 asks for metres (interfaces/simInternal.cpp lines 7443-7493;
+  luaScriptFunctions.cpp lines 3267-3444), as 4.7+ buffers (scripting/luaWrapper.cpp lines 463-472: a
+  table whose ``__tostring`` gives the bytes).
 
-Message field names and types come from the ROS 2 message classes themselves.
+Message field names and types come from the ROS 2 message classes themselves; the published camera
+messages are built into real ``sensor_msgs`` messages and read back with the perception node's reader.
 """
 
 import importlib
+import math
 import re
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sensor_msgs.msg import CameraInfo, Image
 
-from latent_nodes.config import DEFAULT_DOMAIN_MARGIN, SimConfig
+from latent_nodes.config import DEFAULT_DOMAIN_MARGIN, CameraConfig, SimConfig
 from latent_nodes.nodes import messages
+from latent_nodes.perception.camera_geometry import rotation_to_rpy
 from latent_nodes.sim import arm
+from latent_nodes.sim.camera import camera_pose, intrinsics
 
 lupa = pytest.importorskip("lupa.lua54", reason="pip install lupa to run the scene script in Lua")
 
 SCRIPT = Path(__file__).resolve().parent.parent / "coppeliasim" / "latent_nodes_bridge.lua"
 
 # The interfaces the bridge uses, and their service parts, as simROS2 names them.
-MESSAGES = ["sensor_msgs/msg/JointState", "geometry_msgs/msg/PoseStamped", "rosgraph_msgs/msg/Clock"]
+MESSAGES = ["sensor_msgs/msg/JointState", "geometry_msgs/msg/PoseStamped", "rosgraph_msgs/msg/Clock",
+            "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo"]
 SERVICES = ["std_srvs/srv/Trigger"]
 IDL = {"boolean": "bool", "double": "float64", "float": "float32", "octet": "byte"}
 
@@ -69,13 +88,25 @@ def _field_type(idl: str) -> str:
     return IDL.get(idl, idl)
 
 
+def _fixed_size(idl: str) -> int | None:
+    """The length of a fixed-size array field (CameraInfo's k: double[9]), else None."""
+    match = re.fullmatch(r".+\[(\d+)\]", idl)
+    return int(match.group(1)) if match else None
+
+
 def _schemas() -> dict[str, dict[str, str]]:
-    """Field name -> field type for every message (and service part) the bridge sends or receives."""
+    """Field name -> field type for every message (and service part) the bridge sends or receives; the
+    lengths of fixed-size array fields under the key ``"#sizes"`` of each type (field -> length).
+    """
     out: dict[str, dict[str, str]] = {}
 
     def add(name: str, cls) -> None:
-        fields = {k: _field_type(v) for k, v in cls.get_fields_and_field_types().items()}
+        idl = cls.get_fields_and_field_types()
+        fields = {k: _field_type(v) for k, v in idl.items()}
         out[name] = fields
+        sizes = {k: n for k, v in idl.items() if (n := _fixed_size(v)) is not None}
+        if sizes:
+            out.setdefault("#sizes", {})[name] = sizes
         for t in fields.values():
             t = t.removesuffix("[]")
             if "/" in t and t not in out:
@@ -112,7 +143,8 @@ end
 local function fail(text) error(text, 0) end
 
 local readScalar
-function rosRead(typename, value)
+-- opt: the handle's options, {uint8array_as_string = true} after simROS2.publisherTreatUInt8ArrayAsString.
+function rosRead(typename, value, opt)
   local where = 'read__' .. typename:gsub('/', '__') .. ': '
   local fields = rosSchemas[typename]
   if fields == nil then fail('unsupported type ' .. typename) end
@@ -123,22 +155,41 @@ function rosRead(typename, value)
     if ftype == nil then fail(where .. 'unexpected key: ' .. key) end
     local ok, err = pcall(function()
       local item = ftype:match('^(.*)%[%]$')
-      if item == nil then return readScalar(ftype, v) end
+      if item == nil then return readScalar(ftype, v, opt) end
+      local size = rosSchemas['#sizes'] and rosSchemas['#sizes'][typename] and rosSchemas['#sizes'][typename][key]
+      if item == 'uint8' then  -- callbacks.cpp lines 147-196
+        if opt and opt.uint8array_as_string then
+          if type(v) ~= 'string' or #v == 0 then fail('string read error when trying to read uint8[]') end
+          return
+        end
+        -- The stack's table info of a string is its length, but never "all numbers" (interfaceStack.cpp
+        -- getStackTableInfo, lines 257-287): a string without the option is refused.
+        if type(v) == 'string' then fail('fast_write_type uint8[] reader exception #1') end
+        if type(v) ~= 'table' then fail('expected uint8 array') end
+        for _, x in ipairs(v) do
+          if type(x) ~= 'number' then fail('fast_write_type uint8[] reader exception #1') end
+        end
+        return
+      end
       if type(v) ~= 'table' or shape(v) == 'map' then fail('expected array') end
+      -- A fixed-size array (CameraInfo's k[9]) is read into the message's own array without a length
+      -- check (callbacks.cpp lines 132-137): more items would be written past it, fewer leave zeros. Both
+      -- are refused here, which simROS2 does not do.
+      if size and #v ~= size then fail(string.format('fixed-size array of %d given %d items', size, #v)) end
       if FAST[item] then
         for _, x in ipairs(v) do
           if type(x) ~= 'number' then fail('fast_write_type reader exception #1') end
         end
       else
-        for _, x in ipairs(v) do readScalar(item, x) end
+        for _, x in ipairs(v) do readScalar(item, x, opt) end
       end
     end)
     if not ok then fail(where .. 'field ' .. key .. ': ' .. err) end
   end
 end
 
-function readScalar(ftype, v)
-  if rosSchemas[ftype] then return rosRead(ftype, v) end
+function readScalar(ftype, v, opt)
+  if rosSchemas[ftype] then return rosRead(ftype, v, opt) end
   if ftype == 'bool' then
     if type(v) ~= 'boolean' then fail('expected bool') end
   elseif ftype == 'byte' or ftype == 'char' then
@@ -269,13 +320,123 @@ sim = {
 simTime = 0.0
 blockPosition = {0.5, 0.0, 0.02}
 
-local publishers, subscriptions, services = {}, {}, {}
+-- CoppeliaSim 4.7+ buffers (useBuffers, on by default): a table with the buffer metatable whose
+-- __tostring gives the bytes; string functions do not take it as it is (coppeliaSimLib
+-- sourceCode/scripting/luaWrapper.cpp luaWrap_lua_pushbuffer; the Lua side wraps string.sub and a few
+-- others, not table.concat or '..' with strings).
+local buffmeta = {__tostring = function(self) return rawget(self, '__buff__') end,
+                  __len = function(self) return #rawget(self, '__buff__') end,
+                  __index = function(self, k) error('attempt to index a buffer value', 0) end}
+function tobuffer(s) return setmetatable({__buff__ = s}, buffmeta) end
+
+-- Vision sensors: addObject(..., 'visionsensor', handle), then setSensorImage(handle, rgb, depth) with the
+-- rendered pixels as OpenGL leaves them (rows bottom first: 3 bytes a pixel, and float32 depth
+-- normalized between the clipping planes, what visionSensor.cpp stores).
+sensors = {}
+function sensorOf(h)
+  local s = sensors[h]
+  if s == nil then
+    s = {res = {256, 128}, angle = math.rad(60), perspective = 0, near = 0.01, far = 10.0, handled = 0,
+         matrix = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0}}
+    sensors[h] = s
+  end
+  return s
+end
+function setSensorImage(h, rgb, depth) sensorOf(h).rgb = rgb; sensorOf(h).depth = depth end
+
+sim.visionintparam_resolution_x = 1002
+sim.visionintparam_resolution_y = 1003
+sim.visionintparam_perspective_operation = 1018
+sim.visionfloatparam_near_clipping = 1000
+sim.visionfloatparam_far_clipping = 1001
+sim.visionfloatparam_perspective_angle = 1004
+local function sensorOnly(h)
+  if objects[h] == nil or objects[h].kind ~= 'visionsensor' then error('object is not a vision sensor', 0) end
+  return sensorOf(h)
+end
+function sim.setObjectInt32Param(h, p, v)
+  local s = sensorOnly(h)
+  if p == sim.visionintparam_resolution_x then s.res[1] = v
+  elseif p == sim.visionintparam_resolution_y then s.res[2] = v
+  elseif p == sim.visionintparam_perspective_operation then s.perspective = v
+  else error('unknown parameter', 0) end
+end
+function sim.getObjectInt32Param(h, p)
+  local s = sensorOnly(h)
+  if p == sim.visionintparam_resolution_x then return s.res[1] end
+  if p == sim.visionintparam_resolution_y then return s.res[2] end
+  if p == sim.visionintparam_perspective_operation then return s.perspective end
+  error('unknown parameter', 0)
+end
+function sim.setObjectFloatParam(h, p, v)
+  local s = sensorOnly(h)
+  if p == sim.visionfloatparam_perspective_angle then s.angle = v
+  elseif p == sim.visionfloatparam_near_clipping then s.near = v
+  elseif p == sim.visionfloatparam_far_clipping then s.far = v
+  else error('unknown parameter', 0) end
+end
+function sim.getObjectFloatParam(h, p)
+  local s = sensorOnly(h)
+  if p == sim.visionfloatparam_perspective_angle then return s.angle end
+  if p == sim.visionfloatparam_near_clipping then return s.near end
+  if p == sim.visionfloatparam_far_clipping then return s.far end
+  error('unknown parameter', 0)
+end
+-- Only relative to the table frame here (the bridge's only use); 12 numbers, row major [R | t].
+function sim.setObjectMatrix(h, m, rel)
+  assert(rel == 300, 'the camera is placed in the table frame')
+  assert(#m == 12, 'a matrix is 12 numbers')
+  local copy = {}
+  for i = 1, 12 do copy[i] = m[i] end
+  sensorOf(h).matrix = copy
+end
+function sim.getObjectMatrix(h, rel)
+  assert(rel == 300, 'the camera is read in the table frame')
+  return sensorOf(h).matrix
+end
+function sim.getVisionSensorRes(h) local s = sensorOnly(h); return {s.res[1], s.res[2]} end
+function sim.handleVisionSensor(h) local s = sensorOnly(h); s.handled = s.handled + 1; return 0 end
+-- luaScriptFunctions.cpp _simGetVisionSensorImg (lines 3267-3326): a buffer of 3 bytes a pixel (options 0)
+-- and the resolution.
+function sim.getVisionSensorImg(h, options)
+  local s = sensorOnly(h)
+  assert((options or 0) == 0, 'RGB without alpha')
+  assert(#s.rgb == 3 * s.res[1] * s.res[2], 'stand-in image of the wrong size')
+  return tobuffer(s.rgb), {s.res[1], s.res[2]}
+end
+-- _simGetVisionSensorDepth (lines 3397-3444) over simGetVisionSensorDepth_internal (simInternal.cpp lines
+-- 7443-7493): float32 depth, normalized between the clipping planes, or n + (f - n) d with options bit 0.
+function sim.getVisionSensorDepth(h, options)
+  local s = sensorOnly(h)
+  local n = s.res[1] * s.res[2]
+  assert(#s.depth == 4 * n, 'stand-in depth of the wrong size')
+  if (options or 0) & 1 == 0 then return tobuffer(s.depth), {s.res[1], s.res[2]} end
+  local out = {}
+  for i = 0, n - 1 do
+    local d = string.unpack('=f', s.depth, 4 * i + 1)
+    out[i + 1] = string.pack('=f', s.near + (s.far - s.near) * d)
+  end
+  return tobuffer(table.concat(out)), {s.res[1], s.res[2]}
+end
+
+-- The bytes of a (binary) string as hex, for Python (lupa decodes Lua strings as text).
+function hexOf(s)
+  return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end))
+end
+
+local publishers, subscriptions, services, publisherOptions = {}, {}, {}, {}
 simROS2 = {
   createPublisher = function(topic, kind)
     assert(rosSchemas[kind], 'unsupported message type ' .. kind)
     table.insert(calls.created, {'pub', topic, kind})
     publishers[topic] = kind
+    publisherOptions[topic] = {}
     return topic
+  end,
+  -- sim_ros2_interface.cpp publisherTreatUInt8ArrayAsString: rd_opt.uint8array_as_string = true.
+  publisherTreatUInt8ArrayAsString = function(h)
+    if publishers[h] == nil then error('invalid publisher handle', 0) end
+    publisherOptions[h].uint8array_as_string = true
   end,
   createSubscription = function(topic, kind, cb)
     assert(rosSchemas[kind], 'unsupported message type ' .. kind)
@@ -292,7 +453,7 @@ simROS2 = {
   publish = function(h, msg)
     local kind = publishers[h]
     if kind == nil then error('invalid publisher handle', 0) end
-    rosRead(kind, msg)
+    rosRead(kind, msg, publisherOptions[h])
     table.insert(calls.published, {h, msg})
   end,
   -- lua/simROS2.lua: timeFromFloat(sim.getSimulationTime())
@@ -355,7 +516,7 @@ def build_scene(lua, fingers=("fingerLeft", "fingerRight"), extra=()):
 
 def make_runtime(schemas):
     runtime = lupa.LuaRuntime(unpack_returned_tuples=True)
-    runtime.globals().rosSchemas = runtime.table_from({k: runtime.table_from(v) for k, v in schemas.items()})
+    runtime.globals().rosSchemas = runtime.table_from(schemas, recursive=True)
     runtime.execute(ROS)
     runtime.execute(STUBS)
     return runtime
@@ -624,3 +785,196 @@ def test_joint_paths_name_each_joint(bare):
     bare.execute("latentNodesConfig.jointPaths[9] = '/LBRiiwa/nothing'")
     with pytest.raises(lupa.LuaError, match="no object at /LBRiiwa/nothing"):
         g.sysCall_init()
+
+
+# --- the RGB-D camera ---------------------------------------------------------------------------------------
+
+CAMERA = 400  # the vision sensor's handle in the stand-in scene
+CAMERA_TOPICS = {"/camera/color/image_raw": "sensor_msgs/msg/Image",
+                 "/camera/color/camera_info": "sensor_msgs/msg/CameraInfo",
+                 "/camera/depth/image_raw": "sensor_msgs/msg/Image",
+                 "/camera/depth/camera_info": "sensor_msgs/msg/CameraInfo"}
+
+
+def camera_runtime(schemas, settings: str):
+    """A scene with a vision sensor at /Camera and the script started with ``settings`` (Lua table fields)."""
+    lua = make_runtime(schemas)
+    build_scene(lua)
+    lua.globals().addObject(None, "Camera", "visionsensor", CAMERA)
+    lua.execute("latentNodesConfig = {" + settings + "}")
+    lua.execute(SCRIPT.read_text())
+    lua.globals().sysCall_init()
+    return lua
+
+
+def render(lua, rgb: np.ndarray, z: np.ndarray) -> None:
+    """Give the stand-in sensor a frame as OpenGL leaves it: rows bottom first, depth normalized between the
+    clipping planes the script set. ``rgb`` [H, W, 3] and ``z`` [H, W] metres are top row first.
+    """
+    sensor = lua.globals().sensorOf(CAMERA)
+    near, far = sensor.near, sensor.far
+    normalized = ((z - near) / (far - near)).astype("=f4")
+    lua.globals().setSensorImage(CAMERA, np.ascontiguousarray(rgb[::-1]).tobytes(),
+                                 np.ascontiguousarray(normalized[::-1]).tobytes())
+
+
+def to_ros(lua, cls, table):
+    """The real ROS 2 message a published table becomes (binary fields through hex: lupa decodes strings)."""
+    msg = cls()
+    for key in list(table.keys()):
+        current = getattr(msg, key)
+        if key == "data":  # read in Lua: lupa would decode the value as text
+            setattr(msg, key, bytes.fromhex(lua.eval("function(t) return hexOf(t.data) end")(table)))
+            continue
+        value = table[key]
+        if lupa.lua_type(value) == "table" and hasattr(current, "get_fields_and_field_types"):
+            setattr(msg, key, to_ros(lua, type(current), value))
+        elif lupa.lua_type(value) == "table":
+            setattr(msg, key, list(value.values()))
+        else:
+            setattr(msg, key, value)
+    return msg
+
+
+def synthetic_frame(width: int, height: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random colours (no two rows alike, so a flip shows) and depth between 0.3 and 2.0 m."""
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    z = rng.uniform(0.3, 2.0, size=(height, width)).astype(np.float32)
+    return rgb, z
+
+
+@pytest.mark.parametrize("width, height, fovy", [(640, 480, 42.0), (320, 240, 42.0), (64, 48, 60.0),
+                                                 (480, 640, 50.0), (300, 300, 42.0)])
+def test_the_view_angle_gives_the_embedded_cameras_intrinsics(bare, width, height, fovy):
+    # CoppeliaSim's angle is the longer side's field of view: for 640 x 480 at 42 degrees vertical it is the
+    # horizontal 54.2 degrees; K from it must be the embedded camera's for the same configuration.
+    bare.execute(SCRIPT.read_text())
+    g = bare.globals()
+    angle = g.viewAngleFromFovy(fovy, width, height)
+    expected_angle = 2 * math.atan(math.tan(math.radians(fovy) / 2) * max(width / height, 1.0))
+    assert angle == pytest.approx(expected_angle, rel=1e-12)
+    k = np.array(list(g.cameraK(angle, width, height).values())).reshape(3, 3)
+    np.testing.assert_allclose(k, intrinsics(CameraConfig(width=width, height=height, fovy=fovy)), rtol=1e-12)
+
+
+def test_camera_at_the_embedded_mount_publishes_what_the_perception_reads(schemas):
+    lua = camera_runtime(schemas, "cameraRate = 2")
+    g = lua.globals()
+    created = {(c[1], c[2], c[3]) for c in g.calls.created.values()}
+    assert {("pub", topic, kind) for topic, kind in CAMERA_TOPICS.items()} <= created
+    cfg = CameraConfig()
+    sensor = g.sensorOf(CAMERA)
+    assert (sensor.res[1], sensor.res[2]) == (cfg.width, cfg.height) and sensor.perspective == 1
+    assert math.degrees(sensor.angle) == pytest.approx(54.2084, abs=1e-4)  # the horizontal field of view
+    # The sensor's axes: x to the image's left, y up, z forward, i.e. the optical frame turned about z.
+    m = np.array(list(sensor.matrix.values())).reshape(3, 4)
+    pose = camera_pose(cfg)
+    np.testing.assert_allclose(m[:, :3], pose.rotation @ np.diag([-1.0, -1.0, 1.0]), atol=1e-12)
+    np.testing.assert_allclose(m[:, 3], pose.position, atol=1e-12)
+    # The start-up line gives the optical frame as the perception node's perception_camera_pose.
+    (line,) = [e[2] for e in g.calls.logs.values() if "perception_camera_pose" in e[2]]
+    logged = [float(v) for v in line.split("perception_camera_pose [")[1].rstrip("]").split(", ")]
+    np.testing.assert_allclose(logged, [*pose.position, *rotation_to_rpy(pose.rotation)], atol=1e-4)
+
+    render(lua, np.zeros((cfg.height, cfg.width, 3), np.uint8), np.ones((cfg.height, cfg.width), np.float32))
+    g.simTime = 1.5
+    g.sysCall_sensing()
+    info = to_ros(lua, CameraInfo, published(lua, "/camera/color/camera_info")[-1])
+    k, width, height = messages.camera_intrinsics(info)
+    assert (width, height) == (cfg.width, cfg.height) and info.distortion_model == "plumb_bob"
+    np.testing.assert_allclose(k, intrinsics(cfg), rtol=1e-12)
+    reference = messages.camera_info(intrinsics(cfg), cfg.width, cfg.height, cfg.frame_id)
+    for field in ("d", "r", "p"):
+        np.testing.assert_allclose(getattr(info, field), getattr(reference, field), rtol=1e-12, err_msg=field)
+    assert info.header.frame_id == cfg.frame_id and (info.header.stamp.sec, info.header.stamp.nanosec) == (1, 5e8)
+    assert published(lua, "/camera/depth/camera_info")[-1].k[1] == info.k[0]
+
+
+def test_images_come_top_row_first_and_depth_in_metres(schemas):
+    lua = camera_runtime(schemas, "cameraRate = 2, cameraWidth = 64, cameraHeight = 48")
+    g = lua.globals()
+    rgb, z = synthetic_frame(64, 48)
+    render(lua, rgb, z)
+    g.simTime = 0.25
+    g.sysCall_sensing()
+    (color,) = published(lua, "/camera/color/image_raw")
+    (depth,) = published(lua, "/camera/depth/image_raw")
+    color_msg, depth_msg = to_ros(lua, Image, color), to_ros(lua, Image, depth)
+    assert (color_msg.encoding, color_msg.step, color_msg.is_bigendian) == ("rgb8", 64 * 3, 0)
+    assert (depth_msg.encoding, depth_msg.step) == ("32FC1", 64 * 4)
+    assert depth_msg.is_bigendian == (sys.byteorder == "big")
+    # Read back as the perception node reads images: the same pixels, top row first.
+    np.testing.assert_array_equal(messages.image_array(color_msg), rgb)
+    np.testing.assert_allclose(messages.image_array(depth_msg, ("32FC1",)), z, atol=1e-5)  # float32 round trips
+    state = published(lua, messages.JOINT_STATES)[-1]
+    for msg in (color_msg, depth_msg):
+        assert msg.header.frame_id == "camera_color_optical_frame"
+        assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (state.header.stamp.sec, state.header.stamp.nanosec)
+
+
+def test_the_camera_is_rate_limited_in_simulation_time(schemas):
+    lua = camera_runtime(schemas, "cameraRate = 4, cameraWidth = 16, cameraHeight = 12, cameraDepth = false")
+    g = lua.globals()
+    render(lua, *synthetic_frame(16, 12))
+    for k in range(101):  # 1 s at 10 ms
+        g.simTime = 0.01 * k
+        g.sysCall_sensing()
+    assert len(published(lua, "/camera/color/image_raw")) == 5  # 0, 0.25, 0.5, 0.75, 1.0 s
+    assert g.sensorOf(CAMERA).handled == 5, "the sensor is rendered for the frames published, not every step"
+    assert published(lua, "/camera/depth/image_raw") == []
+    assert not any(c[2].startswith("/camera/depth") for c in g.calls.created.values())
+
+
+def test_a_scene_sensor_keeps_its_own_setup_and_k_follows_it(schemas):
+    lua = make_runtime(schemas)
+    build_scene(lua)
+    g = lua.globals()
+    g.addObject(None, "Camera", "visionsensor", CAMERA)
+    sensor = g.sensorOf(CAMERA)  # the stand-in's sensor: 256 x 128, 60 degrees, perspective
+    sensor.perspective = 1
+    lua.execute("latentNodesConfig = {cameraRate = 2, cameraMount = false, cameraDepth = false}")
+    lua.execute(SCRIPT.read_text())
+    g.sysCall_init()
+    assert (sensor.res[1], sensor.res[2]) == (256, 128), "cameraMount = false leaves the scene's sensor alone"
+    render(lua, *synthetic_frame(256, 128))
+    g.sysCall_sensing()
+    k = list(published(lua, "/camera/color/camera_info")[-1].k.values())
+    assert k[0] == pytest.approx(128 / math.tan(math.radians(30)))  # 60 degrees across the 256 px side
+    assert k[4] == k[0] and k[2] == pytest.approx(127.5) and k[5] == pytest.approx(63.5)
+
+
+def test_an_orthographic_or_missing_sensor_stops_the_script(schemas):
+    lua = make_runtime(schemas)
+    build_scene(lua)
+    lua.globals().addObject(None, "Camera", "visionsensor", CAMERA)
+    lua.execute("latentNodesConfig = {cameraRate = 2, cameraMount = false}")
+    lua.execute(SCRIPT.read_text())
+    with pytest.raises(lupa.LuaError, match="orthographic; a camera needs perspective mode"):
+        lua.globals().sysCall_init()
+    lua = make_runtime(schemas)
+    build_scene(lua)
+    lua.execute("latentNodesConfig = {cameraRate = 2}")
+    lua.execute(SCRIPT.read_text())
+    with pytest.raises(lupa.LuaError, match="no object at /Camera"):
+        lua.globals().sysCall_init()
+
+
+@pytest.mark.parametrize("as_string, data, error", [
+    (False, "'abc'", "field data: fast_write_type uint8[] reader exception #1"),
+    (True, "''", "field data: string read error when trying to read uint8[]"),
+    (True, "{1, 2, 3}", "field data: string read error when trying to read uint8[]"),
+])
+def test_image_data_is_read_as_simros2_reads_uint8_arrays(bare, as_string, data, error):
+    g = bare.globals()
+    pub = g.simROS2.createPublisher("/image", "sensor_msgs/msg/Image")
+    if as_string:
+        g.simROS2.publisherTreatUInt8ArrayAsString(pub)
+    with pytest.raises(lupa.LuaError, match=re.escape("read__sensor_msgs__msg__Image: " + error)):
+        bare.eval(f"function(pub) simROS2.publish(pub, {{width = 1, data = {data}}}) end")(pub)
+
+
+def test_camera_info_arrays_of_fixed_size_must_be_complete(bare):
+    pub = bare.globals().simROS2.createPublisher("/info", "sensor_msgs/msg/CameraInfo")
+    with pytest.raises(lupa.LuaError, match=re.escape("field k: fixed-size array of 9 given 8 items")):
+        bare.eval("function(pub) simROS2.publish(pub, {k = {1, 0, 0, 0, 1, 0, 0, 0}}) end")(pub)

@@ -70,13 +70,16 @@ VALID = {"first": (0.47, 0.05), "best_effort": (0.52, -0.12), "respawn": (0.40, 
 
 
 class LaunchedGraph:
-    """``ros2 launch`` as a child in its own session; its output is collected line by line."""
+    """``ros2 launch`` (with launch ``arguments`` such as ``perception:=camera``) as a child in its own
+    session; its output is collected line by line.
+    """
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, arguments: tuple[str, ...] = ()) -> None:
         # SIGINT back to its default before exec: a background shell job starts us with it ignored, and
         # an ignored signal stays ignored across exec (Ctrl-C would then do nothing).
         command = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                   "os.execv(sys.argv[1], sys.argv[1:])", ROS2, "launch", "latent_nodes", "demo.launch.py"]
+                   "os.execv(sys.argv[1], sys.argv[1:])", ROS2, "launch", "latent_nodes", "demo.launch.py",
+                   *arguments]
         self.proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, text=True, start_new_session=True)
         self.lines: list[str] = []

@@ -331,16 +331,16 @@ class Ros2ControlOutput:
     # --- FollowJointTrajectory (where control_msgs imports) -------------------------------------------
 
     def outcome(self, overdue_s: float) -> Outcome | None:
-        """How the trajectory sent last has ended, or None while that is not known yet (``goal_outcome``).
+        """How the trajectory sent last has ended, or None while that is not known yet (``read_outcome``).
 
         The last one is kept in ``last_outcome`` for ``/diagnostics``.
         """
-        outcome = self.goal_outcome(overdue_s)
+        outcome = self.read_outcome(overdue_s)
         if outcome is not None:
             self.last_outcome = outcome
         return outcome
 
-    def goal_outcome(self, overdue_s: float) -> Outcome | None:
+    def read_outcome(self, overdue_s: float) -> Outcome | None:
         """How the trajectory sent last has ended, or None while that is not known yet
         (``latent_nodes.robot.controller_outcome``: ``topic_outcome``, ``goal_outcome``).
 

@@ -237,8 +237,9 @@ class NodesConfig:
     command_rate: float = _f(50.0, "commander's rate of joint targets on /joint_command, Hz", gt=0.0)
     settle_s: float = _f(0.5, "commander holds the last point this long, then checks goal_tolerance and reports the "
                               "tracking error", ge=0.0)
-    max_joint_acceleration: float = _f(30.0, "commander's acceleration limit on the streamed targets, rad/s^2, per "
-                                             "joint (embedded, coppeliasim)", gt=0.0)
+    max_joint_acceleration: float = _f(30.0, "commander's acceleration limit, rad/s^2, per joint: on the streamed "
+                                             "targets (embedded, coppeliasim) and in the timing of the trajectories "
+                                             "sent to ros2_control", gt=0.0)
     joint_max_acceleration: list = _f([], "commander: per-joint acceleration limits as joint_name:rad/s^2 entries "
                                           "(ros2_control's joint_limits.<joint>.max_acceleration; a URDF has none), "
                                           "each capped by max_joint_acceleration", item=str)

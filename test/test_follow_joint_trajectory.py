@@ -119,7 +119,9 @@ class ActionController(Node):
             self.execution, self.hold = None, q
 
     def tick(self) -> None:
-        self.states.publish(messages.joint_state(ARM, self.state()[0]))
+        """/joint_states stamped when the arm was there, as a joint_state_broadcaster stamps what it read."""
+        now = self.get_clock().now()
+        self.states.publish(messages.joint_state(ARM, self.state(now.nanoseconds)[0], stamp=now.to_msg()))
 
     # --- the action server's callbacks, in the controller's order ---------------------------------------
 

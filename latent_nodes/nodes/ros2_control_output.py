@@ -3,23 +3,29 @@
 A ros2_control arm is driven by a joint_trajectory_controller, which takes the whole behaviour at once
 and interpolates it itself. The commander checks a trajectory exactly as for the other targets
 (``latent_nodes.robot.safety``: the model's joint names, finite values, increasing times, clamped to the
-limits); this module then times it within the velocity limits with spline velocities
-(``latent_nodes.robot.joint_trajectory``), renames the joints for the robot (``joint_name_map``) and sends
-the arm's joints to ``arm_controller_topic`` and ``gripper_joints`` to ``gripper_controller_topic``
-(nothing if that is empty), each as a JointTrajectory with a zero stamp ("start now"). A stamped
-trajectory (timed from its behaviour's start: the online inference node's updates) is spliced in at its
-current phase from where the arm is (``Ros2ControlOutput.splice``) and sent with a zero stamp too. With
-``trajectory_interface: action`` the arm's part goes to the controller's FollowJointTrajectory action
-instead, and the commander counts the trajectory by the goal's fate (``Ros2ControlOutput.outcome``):
-executed only when the goal succeeded; rejected, aborted (the result's error_code and error_string
-logged) or unanswered (no answer, or no result, within ``action_timeout_s``) otherwise. Over the topic
-nothing comes back, so a trajectory counts as executed when its time is up. The action needs
-``control_msgs`` (a system ROS 2 install, or the build ``./run`` installs from
-``LATENT_NODES_INTERFACES``); without it the commander cannot start, saying so in one line.
+limits); this module then times it within the velocity and acceleration limits with spline velocities
+(``latent_nodes.robot.joint_trajectory``: from where the arm is, segments stretched as the limits ask),
+renames the joints for the robot (``joint_name_map``) and sends the arm's joints to
+``arm_controller_topic`` and ``gripper_joints`` to ``gripper_controller_topic`` (nothing if that is
+empty), each as a JointTrajectory with a zero stamp ("start now"). A stamped trajectory (timed from its
+behaviour's start: the online inference node's updates) is spliced in at its current phase from where
+the arm is (``Ros2ControlOutput.splice``) and sent with a zero stamp too. With ``trajectory_interface:
+action`` the arm's part goes to the controller's FollowJointTrajectory action instead, and the commander
+counts the trajectory by the goal's fate (``Ros2ControlOutput.outcome``, the rules in
+``latent_nodes.robot.controller_outcome``): executed only when the goal succeeded; rejected, aborted (the
+result's error_code and error_string logged) or unanswered (no answer, or no result, within
+``action_timeout_s``) otherwise. Over the topic nothing comes back, so a trajectory counts as executed
+when its time is up. The action needs ``control_msgs`` (a system ROS 2 install, or the build ``./run``
+installs from ``LATENT_NODES_INTERFACES``); without it the commander cannot start, saying so in one line.
+This module is the ROS side only: what it computes lives in ``latent_nodes.robot``.
 
 Limits come from ``joint_limits_*`` parameters when given, else from ``/robot_description`` (transient
 local, the URDF that robot_state_publisher or the sim node publishes): until it arrives, trajectories are
-refused. Feedback is ``/joint_states`` under the robot's names (a joint_state_broadcaster).
+refused. Acceleration limits are the commander's (``max_joint_acceleration``, per joint
+``joint_max_acceleration``; a URDF has none), read from its settings here as well, so a trajectory is
+never sent faster than ``/diagnostics`` says. When the description's ``<ros2_control>`` block gives a
+joint that is sent no position command interface, the first trajectory sending it says so, once.
+Feedback is ``/joint_states`` under the robot's names (a joint_state_broadcaster).
 
 Stopping: a joint_trajectory_controller rejects an empty trajectory ("Empty trajectory received.",
 ros2_controllers joint_trajectory_controller.cpp, kilted L1690-1695), so over the topic a stop is a
@@ -35,7 +41,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from action_msgs.msg import GoalStatus
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import JointState
@@ -44,17 +49,32 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from latent_nodes.config import NodesConfig
 from latent_nodes.nodes import messages
+from latent_nodes.robot.controller_outcome import (  # noqa: F401 - re-exported: the commander's vocabulary
+    ABORTED,
+    ACTION_RESULTS,
+    EXECUTED,
+    REJECTED,
+    UNANSWERED,
+    Goal,
+    Outcome,
+    describe_result,
+    goal_outcome,
+    result_kind,
+    topic_outcome,
+)
 from latent_nodes.robot.joint_trajectory import (
     ControllerTrajectory,
     JointNameMap,
     SplineTrajectory,
     for_controller,
-    spline_trajectory,
+    splice_sent_joints,
     split_joints,
+    time_for_controller,
+    without_position_interface,
 )
 from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
 from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory
-from latent_nodes.robot.splice import splice
+from latent_nodes.robot.tolerances import joint_values, parse_joint_values
 
 try:  # a system ROS 2 install has control_msgs; the PyPI wheels do not
     from control_msgs.action import FollowJointTrajectory
@@ -65,40 +85,7 @@ except ImportError:
 ROS2_CONTROL_PARAMETERS = ("arm_controller_topic", "model_joints", "gripper_controller_topic", "gripper_joints",
                            "joint_name_map", "joint_limits_lower", "joint_limits_upper", "joint_limits_velocity",
                            "trajectory_interface", "arm_controller_action", "action_timeout_s")
-# When a trajectory's first point is due at once (time 0) but the arm is elsewhere, it is moved this far
-# out first; the timing within the velocity limits then stretches it as far as the move needs.
-FIRST_POINT_S = 1e-3
 DESCRIPTION_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-# control_msgs/action/FollowJointTrajectory.action, result codes (6.8.0, L33-39).
-ACTION_RESULTS = {0: "SUCCESSFUL", -1: "INVALID_GOAL", -2: "INVALID_JOINTS", -3: "OLD_HEADER_TIMESTAMP",
-                  -4: "PATH_TOLERANCE_VIOLATED", -5: "GOAL_TOLERANCE_VIOLATED"}
-# How a sent trajectory ends, as the commander counts it (``Outcome.kind``).
-EXECUTED, REJECTED, ABORTED, UNANSWERED = "executed", "rejected", "aborted", "unanswered"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How the trajectory sent last ended: ``kind`` is EXECUTED, REJECTED, ABORTED or UNANSWERED; ``line`` says why."""
-
-    kind: str
-    line: str = ""
-
-    @property
-    def executed(self) -> bool:
-        return self.kind == EXECUTED
-
-
-@dataclass
-class Goal:
-    """One FollowJointTrajectory goal as sent, and what its server has said of it so far."""
-
-    sequence: int
-    sent_at: float  # time.monotonic(): the answer's timeout is about messages, not the node's clock
-    handle: object | None = None  # rclpy's ClientGoalHandle, once accepted
-    answered: bool = False  # accepted or rejected
-    accepted: bool = False
-    result: tuple[int, int, str] | None = None  # (GoalStatus, error_code, error_string)
-    tracking_error: float = float("nan")  # RMS of the controller's feedback error, the last feedback
 
 
 @dataclass
@@ -117,37 +104,6 @@ class SentTrajectory(CheckedTrajectory):
         q = super().sample(t)
         q[self.columns] = self.spline.sample(t)[0][0]
         return q
-
-
-def result_kind(status: int, error_code: int) -> str:
-    """EXECUTED for a goal that succeeded with SUCCESSFUL, else ABORTED: the trajectory was not completed.
-
-    A joint_trajectory_controller ends a goal it ran as succeeded with SUCCESSFUL (joint_trajectory_controller.cpp,
-    kilted L500-512) or aborted with PATH_TOLERANCE_VIOLATED (L473-496) or GOAL_TOLERANCE_VIOLATED (L517-535);
-    another goal on the same action preempts it, aborted with INVALID_GOAL (``preempt_active_goal``
-    L1820-1833), as does the controller's deactivation (L1253-1264), and a cancel from another client ends
-    it cancelled (L1419-1449). None of these completed the trajectory. The code is read as well: control_msgs gives
-    SUCCESSFUL as the only success (FollowJointTrajectory.action L33-49).
-    """
-    success = status == GoalStatus.STATUS_SUCCEEDED and error_code == 0
-    return EXECUTED if success else ABORTED
-
-
-def describe_result(status: int, error_code: int, error_string: str, tracking_error: float) -> str:
-    """The one log line for a FollowJointTrajectory result: what happened (the status) and why (the code).
-
-    A cancelled goal carries code 0 (SUCCESSFUL) too (joint_trajectory_controller.cpp, kilted L1433-1434),
-    so the status is read first.
-    """
-    tail = f"; its tracking error {tracking_error:.4f} rad RMS at the last feedback"
-    why = ACTION_RESULTS.get(error_code, str(error_code)) + (f" ({error_string})" if error_string else "")
-    if status == GoalStatus.STATUS_SUCCEEDED and error_code == 0:
-        return f"arm controller: {why}{tail}"
-    if status == GoalStatus.STATUS_CANCELED:
-        return f"arm controller: goal cancelled, it holds where it is{tail}"
-    kind = {GoalStatus.STATUS_ABORTED: "aborted", GoalStatus.STATUS_SUCCEEDED: "succeeded with an error code"}.get(
-        status, f"ended with status {status}")
-    return f"arm controller: goal {kind}: {why}{tail}"
 
 
 def hold_message(joint_names: list[str], positions: np.ndarray) -> JointTrajectory:
@@ -194,6 +150,13 @@ class Ros2ControlOutput:
         self.gripper_columns = gripper if settings.gripper_controller_topic else []
         self.sent = sorted(self.arm_columns + self.gripper_columns)  # model joints that reach a controller
         self.robot_names = list(self.names.robot_names)
+        self.settings = settings  # the acceleration limits are read from it at each send (they are dynamic)
+        # Per-joint acceleration limits by model joint, as the commander reads them; a malformed entry is
+        # the commander's start-up error already, and is the same one here.
+        self.acceleration_overrides = parse_joint_values(settings.joint_max_acceleration, "joint_max_acceleration",
+                                                         positive=True)
+        self.position_commanded: tuple[str, ...] = ()  # the description's joints with a position command interface
+        self.reported_without_position: set[str] = set()  # warned once each
         self.limits: JointLimits | None = None
         self.limits_problem = "waiting for /robot_description"
 
@@ -240,7 +203,8 @@ class Ros2ControlOutput:
         """Limits of the joints sent, from the robot description; the others keep the model's."""
         robot = [self.robot_names[i] for i in self.sent]
         try:
-            read = RobotDescription.from_urdf(msg.data).limits(robot)
+            description = RobotDescription.from_urdf(msg.data)
+            read = description.limits(robot)
         except RobotDescriptionError as exc:
             self.limits, self.limits_problem = None, str(exc)
             self.node.get_logger().error(f"ignoring {messages.ROBOT_DESCRIPTION}: {exc}")
@@ -249,6 +213,7 @@ class Ros2ControlOutput:
         velocity = self.model_limits.max_velocity.copy()
         lower[self.sent], upper[self.sent], velocity[self.sent] = read.lower, read.upper, read.max_velocity
         self.limits = JointLimits(self.model_limits.names, lower, upper, velocity)
+        self.position_commanded, self.reported_without_position = description.position_commanded, set()
         self.node.get_logger().info(f"joint limits from {messages.ROBOT_DESCRIPTION} for {robot}")
 
     def current_limits(self) -> JointLimits:
@@ -285,31 +250,28 @@ class Ros2ControlOutput:
         joint_trajectory_controller.cpp L300-318), so an updated plan the arm is not on would be a step
         in the commanded position, and the stamp would be read on the controller's clock, which need not
         be the behaviour's. The splice instead blends from where the arm is within the velocity limits
-        (``latent_nodes.robot.splice``), and the timing within the limits then applies as for any trajectory.
-
-        Only the joints sent are spliced from the arm: a joint never sent may have no feedback (NaN in
-        ``measured``); it takes the plan's own position at ``elapsed`` and does not limit the blend.
+        (``latent_nodes.robot.joint_trajectory.splice_sent_joints``: the joints sent only), and the timing
+        within the limits then applies as for any trajectory.
         """
-        start = np.asarray(trajectory.sample(elapsed), dtype=np.float64)
-        vmax = np.full(len(start), np.inf)
-        start[self.sent], vmax[self.sent] = measured[self.sent], max_velocity[self.sent]
-        return splice(trajectory, elapsed, start, vmax)
+        return splice_sent_joints(trajectory, elapsed, measured, max_velocity, self.sent)
+
+    def acceleration_limits(self, limits: JointLimits) -> JointLimits:
+        """``limits`` with the commander's acceleration limits (``max_joint_acceleration``, per joint
+        ``joint_max_acceleration``) applied, as on the streamed targets: the same figures ``/diagnostics``
+        reports, whatever ``limits`` already carries.
+        """
+        per_joint, _ = joint_values(self.acceleration_overrides, list(limits.names), np.inf)
+        return limits.with_acceleration_cap(np.minimum(per_joint, self.settings.max_joint_acceleration))
 
     def send(self, trajectory: CheckedTrajectory, measured: np.ndarray, limits: JointLimits) -> CheckedTrajectory:
-        """Time ``trajectory`` from ``measured`` within ``limits``, send it; returns it as sent (for tracking).
+        """Time ``trajectory`` from ``measured`` within ``limits`` and the acceleration limits, send it; returns
+        it as sent (for tracking).
 
         The returned trajectory has the sent knots' times (stretched where the limits asked for it) and
-        starts at t = 0 where the arm was.
+        starts at t = 0 where the arm was (``latent_nodes.robot.joint_trajectory.time_for_controller``).
         """
-        times, q = trajectory.times, trajectory.positions.copy()
-        if len(q) > 1:  # the commander's start row lacks the joints never sent (no feedback needed for them)
-            missing = ~np.isfinite(q[0])
-            q[0, missing] = q[1, missing]
-        start = np.where(np.isfinite(measured), measured, q[0])
-        if times[0] > 0 or not np.array_equal(q[0, self.sent], start[self.sent]):
-            times = np.concatenate([[0.0], times + (FIRST_POINT_S if times[0] <= 0 else 0.0)])
-            q = np.vstack([start, q])
-        spline = spline_trajectory(times, q[:, self.sent], limits.max_velocity[self.sent])
+        spline, q, planned = time_for_controller(trajectory, measured, self.sent, self.acceleration_limits(limits))
+        self.report_without_position([self.robot_names[i] for i in self.sent])
         column = {model: k for k, model in enumerate(self.sent)}  # model joint -> column of the spline
         arm = for_controller(spline, [self.robot_names[i] for i in self.arm_columns],
                              [column[i] for i in self.arm_columns])
@@ -322,10 +284,21 @@ class Ros2ControlOutput:
                                      [column[i] for i in self.gripper_columns])
             self.gripper_pub.publish(controller_message(gripper))
         self.running = (spline, self.node.get_clock().now())
-        if spline.duration > times[-1] * (1 + 1e-9):
-            self.node.get_logger().warning(f"trajectory slowed to stay within the velocity limits: "
-                                           f"{times[-1]:.2f} s -> {spline.duration:.2f} s")
+        if spline.duration > planned * (1 + 1e-9):
+            self.node.get_logger().warning(f"trajectory slowed to stay within the velocity and acceleration "
+                                           f"limits: {planned:.2f} s -> {spline.duration:.2f} s")
         return SentTrajectory(spline.times, q, trajectory.clamped, spline, list(self.sent))
+
+    def report_without_position(self, joints: list[str]) -> None:
+        """Warn once, naming them, about sent joints the description gives no position command interface."""
+        missing = [name for name in without_position_interface(joints, self.position_commanded)
+                   if name not in self.reported_without_position]
+        if missing:
+            self.reported_without_position.update(missing)
+            self.node.get_logger().warning(
+                f"sending position trajectories to {missing}, which the {messages.ROBOT_DESCRIPTION} "
+                f"<ros2_control> block gives no position command interface: hardware that takes only "
+                f"velocity or effort commands follows them only through a controller configured for those")
 
     def stop(self, hold: bool = True) -> None:
         """Stop the controllers: each holds where the sent trajectory has got to (``hold_message``), and
@@ -337,7 +310,7 @@ class Ros2ControlOutput:
         """
         running, self.running = self.running, None
         goal, self.goal = self.goal, None  # a goal not yet accepted is cancelled when it is (on_goal_response)
-        if goal is not None and goal.handle is not None and goal.result is None:
+        if goal is not None and goal.running:
             goal.handle.cancel_goal_async()
         topics = [(self.gripper_pub, self.gripper_columns)]
         if self.action is None:
@@ -358,59 +331,35 @@ class Ros2ControlOutput:
     # --- FollowJointTrajectory (where control_msgs imports) -------------------------------------------
 
     def outcome(self, overdue_s: float) -> Outcome | None:
-        """How the trajectory sent last has ended, or None while that is not known yet (``goal_outcome``).
+        """How the trajectory sent last has ended, or None while that is not known yet (``read_outcome``).
 
         The last one is kept in ``last_outcome`` for ``/diagnostics``.
         """
-        outcome = self.goal_outcome(overdue_s)
+        outcome = self.read_outcome(overdue_s)
         if outcome is not None:
             self.last_outcome = outcome
         return outcome
 
-    def goal_outcome(self, overdue_s: float) -> Outcome | None:
-        """How the trajectory sent last has ended, or None while that is not known yet.
+    def read_outcome(self, overdue_s: float) -> Outcome | None:
+        """How the trajectory sent last has ended, or None while that is not known yet
+        (``latent_nodes.robot.controller_outcome``: ``topic_outcome``, ``goal_outcome``).
 
         ``overdue_s`` is the commander's time past the trajectory's end and ``settle_s`` (negative before).
-        Over the topic nothing comes back: the trajectory counts as executed once overdue. Over the action
-        the goal's server decides: rejected (at once), aborted (its result), executed (succeeded, once
-        overdue), or unanswered: no answer to the goal within ``action_timeout_s`` (no server, or none
-        that answers), or no result ``action_timeout_s`` after the end (a controller whose goal tolerance
-        is not met waits without limit when its goal_time is 0, joint_trajectory_controller.cpp, kilted
-        L391-411); an unanswered goal is cancelled, now or when its answer comes.
+        A goal that has an outcome is forgotten; one still running is cancelled (one not yet answered is
+        cancelled when its answer comes, ``on_goal_response``).
         """
         if self.action is None:
-            return Outcome(EXECUTED) if overdue_s >= 0 else None
+            return topic_outcome(overdue_s)
         goal = self.goal
         if goal is None:  # nothing sent since the last outcome or stop
             return None
-        if not goal.answered:
-            waited = time.monotonic() - goal.sent_at
-            if waited < self.action_timeout_s:
-                return None
-            self.goal = None  # a late acceptance is cancelled (on_goal_response)
-            known = "" if self.action.server_is_ready() else " (no server is known on it)"
-            return Outcome(UNANSWERED, f"arm controller: no answer to the goal on {self.action_name}{known} "
-                                       f"within {self.action_timeout_s:g} s; nothing executed")
-        if not goal.accepted:
+        outcome = goal_outcome(goal, time.monotonic() - goal.sent_at, overdue_s, self.action_timeout_s,
+                               self.action_name, self.action.server_is_ready)
+        if outcome is not None:
             self.goal = None
-            # The action's answer carries no reason; the controller logs it (goal_received_callback,
-            # joint_trajectory_controller.cpp kilted L1397-1417: not active, or validate_trajectory_msg).
-            return Outcome(REJECTED, f"arm controller: {self.action_name} rejected the goal, nothing executed "
-                                     "(a joint_trajectory_controller rejects a goal while inactive or when the "
-                                     "trajectory fails its checks; its log names which)")
-        if goal.result is None:
-            if overdue_s < self.action_timeout_s:
-                return None
-            self.goal = None
-            goal.handle.cancel_goal_async()
-            return Outcome(UNANSWERED, f"arm controller: no result from {self.action_name} {overdue_s:.2f} s after "
-                                       "the trajectory's end and settle_s; goal cancelled, the controller holds")
-        status, code, text = goal.result
-        kind = result_kind(status, code)
-        if kind == EXECUTED and overdue_s < 0:
-            return None
-        self.goal = None
-        return Outcome(kind, describe_result(status, code, text, goal.tracking_error))
+            if goal.running:
+                goal.handle.cancel_goal_async()
+        return outcome
 
     def send_goal(self, msg: JointTrajectory) -> None:
         """Send ``msg`` as the goal; what becomes of it is read by ``outcome``.

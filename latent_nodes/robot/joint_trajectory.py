@@ -11,9 +11,14 @@ safe and smooth:
   at most three times the neighbouring slopes), so the spline never overshoots a knot: it stays within
   the joint limits the knots were clamped to; it starts and ends at rest (the controller rejects a
   trajectory whose last point moves, unless told otherwise: joint_trajectory_controller.cpp L1712-1726);
-- a segment whose spline would move any joint faster than its velocity limit is slowed (its duration
-  stretched until the spline's peak velocity, computed exactly, is within the limit): the same limits
-  the streaming commander enforces by rate limiting, enforced here by timing.
+- a segment whose spline would move any joint faster than its velocity limit, or accelerate it harder
+  than its acceleration limit, is slowed (its duration stretched until the spline's peak velocity and
+  peak acceleration, both computed exactly, are within the limits): the same limits the streaming
+  commander enforces by rate limiting (``latent_nodes.robot.stream_limiter``), enforced here by timing.
+
+Before timing, the checked trajectory is joined to where the arm is (``controller_knots``): a first knot
+at t = 0 at the measured positions, the trajectory's points after it. A stamped trajectory (timed from
+its behaviour's start) is first continued from the arm at its current phase (``splice_sent_joints``).
 
 Model joints are renamed for the robot (``JointNameMap``) and split between the arm controller and a
 gripper controller (``split_joints``), because a joint_trajectory_controller refuses a trajectory that
@@ -27,9 +32,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Stretching stops once every segment's peak velocity is within this fraction above its limit.
+from latent_nodes.robot.safety import CheckedTrajectory, JointLimits
+from latent_nodes.robot.splice import splice
+
+# Stretching stops once every segment's peak velocity and acceleration are within this fraction above
+# their limits.
 VELOCITY_TOLERANCE = 1e-6
-MAX_RETIMING_ROUNDS = 200
+MAX_RETIMING_ROUNDS = 1000
+# When a trajectory's first point is due at once (time 0) but the arm is elsewhere, it is moved this far
+# out first; the timing within the limits then stretches it as far as the move needs.
+FIRST_POINT_S = 1e-3
 
 
 @dataclass(frozen=True)
@@ -144,13 +156,35 @@ def segment_peak_speed(times: np.ndarray, positions: np.ndarray, velocities: np.
     return np.maximum.reduce([np.abs(v0), np.abs(v1), np.abs(vertex)])
 
 
-def spline_trajectory(times: Sequence[float], positions: np.ndarray, max_velocity: np.ndarray) -> SplineTrajectory:
-    """Knots with velocities, segments slowed where the spline would exceed ``max_velocity`` [J] rad/s.
+def segment_peak_acceleration(times: np.ndarray, positions: np.ndarray, velocities: np.ndarray) -> np.ndarray:
+    """[N-1, J] the largest |acceleration| the Hermite spline reaches on each segment, exactly.
+
+    On a segment of duration h the acceleration is linear in time (the spline is a cubic), so its
+    extreme is at an end: (6 d - 4 v0 - 2 v1) / h at the start and (-6 d + 2 v0 + 4 v1) / h at the end,
+    d the segment's mean velocity (the derivative of ``segment_peak_speed``'s quadratic, over h).
+    """
+    h = np.diff(times)[:, None]
+    d = np.diff(positions, axis=0) / h
+    v0, v1 = velocities[:-1], velocities[1:]
+    return np.maximum(np.abs(6 * d - 4 * v0 - 2 * v1), np.abs(-6 * d + 2 * v0 + 4 * v1)) / h
+
+
+def spline_trajectory(times: Sequence[float], positions: np.ndarray, max_velocity: np.ndarray,
+                      max_acceleration: np.ndarray | None = None) -> SplineTrajectory:
+    """Knots with velocities, segments slowed where the spline would exceed ``max_velocity`` [J] rad/s or
+    ``max_acceleration`` [J] rad/s^2 (None or inf: no acceleration limit).
 
     ``times[0]`` must be 0 with ``positions[0]`` where the arm is now (at rest); times strictly
-    increase. Each round stretches every too-fast segment by its peak-to-limit ratio and recomputes
-    the velocities, until no segment is too fast (a spline through knots at rest has peak 1.5 times
-    the mean velocity, so the stretch always converges).
+    increase. A segment's excess is its peak-to-limit velocity ratio, or the square root of its
+    acceleration ratio (acceleration falls with the square of the duration). Each round stretches every
+    segment in excess by the square root of its excess and recomputes the knot velocities from the new
+    times, so they stay the Fritsch-Carlson ones, until no segment exceeds a limit. The half step keeps
+    the result close to the limits: stretching a segment also slows the knots it shares with its
+    neighbours, so a full step overshoots (a first point 0.05 rad away due at once ended at 0.73 of its
+    acceleration limit, and random knots took 3 % longer); the half step takes about 20 rounds instead of
+    5. It converges: a knot's velocity is at most three times either neighbouring segment's mean velocity,
+    so a segment's peak speed is at most 4 |dq| / h and its peak acceleration at most 24 |dq| / h^2
+    whatever its neighbours' times, and stretching brings both under any limit.
     """
     t = np.asarray(times, dtype=np.float64).reshape(-1)
     q = np.asarray(positions, dtype=np.float64)
@@ -159,17 +193,89 @@ def spline_trajectory(times: Sequence[float], positions: np.ndarray, max_velocit
         raise ValueError(f"need at least 2 knots with one time each, got {t.size} times for {q.shape} positions")
     if q.shape[1] != vmax.size or np.any(vmax <= 0):
         raise ValueError(f"need one positive velocity limit per joint ({q.shape[1]}), got {vmax}")
+    amax = (np.full(vmax.size, np.inf) if max_acceleration is None
+            else np.asarray(max_acceleration, dtype=np.float64).reshape(-1))
+    if amax.size != vmax.size or not np.all(amax > 0):
+        raise ValueError(f"need one positive acceleration limit per joint ({q.shape[1]}), got {amax}")
     if t[0] != 0 or np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)) or not np.all(np.isfinite(q)):
         raise ValueError("knots need finite values and times strictly increasing from 0")
     h = np.diff(t)
     for _ in range(MAX_RETIMING_ROUNDS):
         t = np.concatenate([[0.0], np.cumsum(h)])
         v = knot_velocities(t, q)
-        ratio = (segment_peak_speed(t, q, v) / vmax).max(axis=1)  # [N-1]
-        if np.all(ratio <= 1.0 + VELOCITY_TOLERANCE):
+        speed = (segment_peak_speed(t, q, v) / vmax).max(axis=1)  # [N-1]
+        acceleration = (segment_peak_acceleration(t, q, v) / amax).max(axis=1)
+        if np.all(speed <= 1.0 + VELOCITY_TOLERANCE) and np.all(acceleration <= 1.0 + VELOCITY_TOLERANCE):
             return SplineTrajectory(t, q, v)
-        h = np.where(ratio > 1.0, h * ratio * (1.0 + VELOCITY_TOLERANCE), h)
-    raise ValueError(f"could not time the trajectory within the velocity limits in {MAX_RETIMING_ROUNDS} rounds")
+        excess = np.maximum(speed, np.sqrt(acceleration))
+        h = np.where(excess > 1.0, h * np.sqrt(excess) * (1.0 + VELOCITY_TOLERANCE), h)
+    raise ValueError(f"could not time the trajectory within the velocity and acceleration limits in "
+                     f"{MAX_RETIMING_ROUNDS} rounds")
+
+
+def controller_knots(trajectory: CheckedTrajectory, measured: np.ndarray,
+                     sent: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """([N] times, [N, J] positions) of the knots the controllers go through: t = 0 where the arm is, then
+    ``trajectory``'s points.
+
+    ``measured`` [J] is the arm's position (NaN for joints never sent, which may have no feedback);
+    ``sent`` the joints (columns) that reach a controller. The commander's start row lacks the joints
+    never sent: they take the trajectory's next row. A first knot is added at t = 0 where the arm is
+    unless the trajectory already starts there at t = 0; a first point due at once elsewhere is moved
+    ``FIRST_POINT_S`` out, and the timing within the limits (``spline_trajectory``) stretches the move.
+    """
+    sent = list(sent)
+    times, q = np.asarray(trajectory.times, dtype=np.float64), trajectory.positions.astype(np.float64)
+    if len(q) > 1:
+        missing = ~np.isfinite(q[0])
+        q[0, missing] = q[1, missing]
+    start = np.where(np.isfinite(measured), measured, q[0])
+    if times[0] > 0 or not np.array_equal(q[0, sent], start[sent]):
+        times = np.concatenate([[0.0], times + (FIRST_POINT_S if times[0] <= 0 else 0.0)])
+        q = np.vstack([start, q])
+    return times, q
+
+
+def time_for_controller(trajectory: CheckedTrajectory, measured: np.ndarray, sent: Sequence[int],
+                        limits: JointLimits) -> tuple[SplineTrajectory, np.ndarray, float]:
+    """(the spline of the ``sent`` joints, timed within ``limits``' velocity and acceleration limits; [N, J]
+    the knots' positions, every joint; the knots' duration before timing: longer spline, slowed) for
+    ``trajectory`` from ``measured`` (``controller_knots``).
+    """
+    sent = list(sent)
+    times, q = controller_knots(trajectory, measured, sent)
+    spline = spline_trajectory(times, q[:, sent], limits.max_velocity[sent], limits.max_acceleration[sent])
+    return spline, q, float(times[-1])
+
+
+def splice_sent_joints(trajectory: CheckedTrajectory, elapsed: float, measured: np.ndarray,
+                       max_velocity: np.ndarray, sent: Sequence[int]) -> CheckedTrajectory:
+    """A stamped trajectory (timed from its behaviour's start, ``elapsed`` s ago) continued from the arm.
+
+    Only the joints ``sent`` to a controller are spliced from the arm (``latent_nodes.robot.splice``):
+    a joint never sent may have no feedback (NaN in ``measured``); it takes the plan's own position at
+    ``elapsed`` and does not limit the blend.
+    """
+    sent = list(sent)
+    start = np.asarray(trajectory.sample(elapsed), dtype=np.float64)
+    vmax = np.full(len(start), np.inf)
+    start[sent], vmax[sent] = np.asarray(measured)[sent], np.asarray(max_velocity)[sent]
+    return splice(trajectory, elapsed, start, vmax)
+
+
+def without_position_interface(joints: Sequence[str], position_commanded: Sequence[str]) -> list[str]:
+    """Those of ``joints`` the robot description's ``<ros2_control>`` block gives no position command interface.
+
+    ``position_commanded`` is ``RobotDescription.position_commanded``. A joint_trajectory_controller with
+    ``command_interfaces: [position]`` needs one per joint; hardware that takes only velocity or effort
+    commands follows a position trajectory only through a controller configured for those. An empty
+    ``position_commanded`` tells nothing (a description without a ``<ros2_control>`` block, such as the
+    embedded arm's, names no interfaces at all): nothing is reported then.
+    """
+    if not position_commanded:
+        return []
+    commanded = set(position_commanded)
+    return [name for name in joints if name not in commanded]
 
 
 @dataclass

@@ -22,6 +22,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 from latent_nodes.data.bags import read_episodes  # noqa: E402
 from latent_nodes.nodes import messages  # noqa: E402
 from latent_nodes.nodes.record_node import RecordNode  # noqa: E402
+from latent_nodes.nodes.runner import EXIT_CANNOT_START  # noqa: E402
 
 NAMES = ["a", "b", "c"]
 
@@ -110,7 +111,7 @@ def test_the_command_leaves_a_complete_bag_on_ctrl_c(tmp_path):
         read_episodes(bag, NAMES, 20, 0.1, "reach")
     again = subprocess.run([sys.executable, "-m", "latent_nodes.cli", "record", "--bag", str(bag)],
                            capture_output=True, text=True, timeout=60, env=env)
-    assert again.returncode == 1 and "exists already" in again.stdout + again.stderr
+    assert again.returncode == EXIT_CANNOT_START and "exists already" in again.stdout + again.stderr
 
 
 def test_the_demo_recorder_keeps_a_description_published_before_it_and_the_behaviours(tmp_path):

@@ -3,7 +3,9 @@
 Each node file's ``main(args=None)`` calls ``run_node``. Ctrl-C, SIGTERM (``ros2 launch`` stopping the
 graph) and an external shutdown end the process with one log line and exit status 0, never a
 traceback; a node that cannot start (no model file, an invalid parameter) logs one error line and exits
-with status 1, so a launch log says what is wrong in a sentence.
+with status ``EXIT_CANNOT_START`` (78, ``EX_CONFIG`` of sysexits.h), so a launch log says what is wrong in
+a sentence and ``ros2 launch`` can tell a node that will never start, however often it is restarted, from
+one that died while serving (launch/demo.launch.py stops the launch on the first, respawns the second).
 
 Once started, a node keeps serving: ``ServingExecutor`` runs each callback on its own, and an exception
 escaping one (a subscription, timer, service or action callback) is logged as one error line naming the
@@ -12,7 +14,7 @@ callback runs. The same failure repeating (a bad message on every tick) is said 
 ``ERROR_REPEAT_S`` with the count of those not said. A node with a ``health`` (nodes/diagnostics.py)
 counts ``callback_errors`` and reports ERROR on ``/diagnostics`` for a while after one. A node that can
 no longer serve at all (its inference worker thread died) calls ``fail_node``: the process then stops
-with status 1, and ``ros2 launch`` respawns it (launch/demo.launch.py).
+with status ``EXIT_FAILED`` (1), and ``ros2 launch`` respawns it (launch/demo.launch.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ from latent_nodes.nodes.parameters import refuse_undeclared
 
 # The same callback failing the same way is logged at most once per this many seconds.
 ERROR_REPEAT_S = 10.0
+# Exit statuses. A start-up failure is a configuration error (a model path, a parameter) that a restart
+# cannot mend: sysexits.h's EX_CONFIG (os.EX_CONFIG, spelt out as Windows' os module has none).
+EXIT_CANNOT_START = 78
+# A node that started and then could no longer serve: restarting it is the remedy.
+EXIT_FAILED = 1
 
 
 class StartupError(RuntimeError):
@@ -130,7 +137,7 @@ class ServingExecutor(SingleThreadedExecutor):
 
 
 def fail_node(node: Node, reason: str) -> None:
-    """Stop a node that can no longer serve, from any thread: ``run_node`` logs ``reason`` and exits 1.
+    """Stop a node that can no longer serve, from any thread: ``run_node`` logs ``reason``, exits ``EXIT_FAILED``.
 
     The context is shut down, which wakes and ends the executor's spin; the non-zero status is what makes
     ``ros2 launch`` respawn the node (``respawn=True``), where a clean exit would not be noticed as a fault.
@@ -167,7 +174,7 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
             if isinstance(exc, RuntimeError) and not isinstance(exc, StartupError):
                 raise
             logger.error(f"cannot start: {exc}")
-            return 1
+            return EXIT_CANNOT_START
     finally:
         if threading.current_thread() is threading.main_thread():
             # rclpy's SIGINT handler passes the signal on to Python's, whose KeyboardInterrupt can land at
@@ -182,7 +189,7 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
         rclpy.try_shutdown()
     failure = getattr(node, "failure", None)
     if failure:
-        logger.error(f"stopping: {failure}; exit status 1, to be respawned")
-        return 1
+        logger.error(f"stopping: {failure}; exit status {EXIT_FAILED}, to be respawned")
+        return EXIT_FAILED
     logger.info("shutting down")
     return 0

@@ -40,7 +40,7 @@ from latent_nodes.nodes.runner import EXIT_CANNOT_START  # noqa: E402 - after th
 
 ROOT = Path(__file__).resolve().parent.parent
 # s: four Python processes importing torch / MuJoCo on a shared 2-core machine; the inference node fails
-# right after importing torch (measured 25-44 s from the launch to its end there).
+# right after importing torch (measured 12-44 s from the launch to its end there).
 END_TIMEOUT = 150.0
 
 

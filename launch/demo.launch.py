@@ -17,8 +17,17 @@ Every node is respawned ``RESPAWN_DELAY_S`` after it dies (a crash, ``kill -9``)
 for good. The delay is longer than the commander's ``stale_feedback_s`` (0.5 s), so a respawned sim
 finds a commander that has already stopped on the silence, and short next to a respawned inference
 node's own start-up (importing torch, loading and warming up the model), so the graph serves again
-within 15 s (7-9 s measured on a busy 2-core machine, docs/nodes.md). A node that cannot start at
-all (a wrong model path) is restarted the same way and logs its one ``cannot start`` line each time.
+within 15 s (7-9 s measured on a busy 2-core machine, docs/nodes.md).
+
+A node that cannot start (a wrong model path, a parameter the node refuses) is not respawned: it logs
+its one ``cannot start`` line and exits with status 78 (``EXIT_CANNOT_START``, sysexits.h's
+``EX_CONFIG``: latent_nodes/nodes/runner.py), which a restart cannot mend, so the launch logs one error
+naming the node and stops the whole graph (a ``Shutdown`` action), as a graph without one of its nodes
+serves nothing. This holds for a respawned node too (a model file removed while it ran). A crash, a
+``kill -9`` or a dead inference worker (status 1) is respawned as above. launch decides a respawn after
+queueing the exit event and waits ``respawn_delay`` on the process's shutdown future before restarting
+it (launch 3.7.1, launch/actions/execute_local.py L598-621); the ``Shutdown`` our ``OnProcessExit``
+handler returns completes that future within the delay, so no second start follows.
 
 Where the ament index has ``robot_state_publisher`` (a system ROS 2 install), it is started with the
 arm's URDF and turns ``/joint_states`` into TF; elsewhere (the PyPI wheels) one info line says it was
@@ -30,12 +39,17 @@ skipped. ``rviz:=true`` adds the markers node (block and fingertip path) and RVi
 # ruff: noqa: I001
 from launch import LaunchDescription
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
-from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, RegisterEventHandler, Shutdown
 from launch.conditions import UnlessCondition
+from launch.event_handlers import OnProcessExit
+from launch.events.process import ProcessExited
+from launch.logging import get_logger
 from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+
+from latent_nodes.nodes.runner import EXIT_CANNOT_START
 
 PACKAGE = "latent_nodes"
 RESPAWN_DELAY_S = 1.0
@@ -49,6 +63,21 @@ def installed(package: str) -> bool:
     except PackageNotFoundError:
         return False
     return True
+
+
+def ours(action) -> bool:
+    """Whether ``action`` runs one of this package's node executables (those that exit EXIT_CANNOT_START)."""
+    return getattr(action, "node_package", None) == PACKAGE
+
+
+def stop_if_it_cannot_start(event: ProcessExited, context) -> list:
+    """A node that exited ``EXIT_CANNOT_START`` ends the launch (one error line) instead of being respawned."""
+    if event.returncode != EXIT_CANNOT_START:
+        return []  # a crash or a dead worker: respawned
+    reason = (f"{event.process_name} cannot start (exit status {EXIT_CANNOT_START}; its error line above says why): "
+              f"not respawning it, stopping the launch")
+    get_logger("launch").error(reason)
+    return [Shutdown(reason=reason)]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -132,4 +161,5 @@ def generate_launch_description() -> LaunchDescription:
                             "mode": ParameterValue(LaunchConfiguration("mode"), value_type=str)}]),
         node("commander", [{"use_sim_time": use_sim_time(), "target": ParameterValue(sim, value_type=str)}]),
         OpaqueFunction(function=optional_nodes),
+        RegisterEventHandler(OnProcessExit(target_action=ours, on_exit=stop_if_it_cannot_start)),
     ])

@@ -21,6 +21,7 @@ import torch
 from latent_nodes.config import default_model_path
 from latent_nodes.data.dataset import Dataset, DatasetError, load_dataset, save_dataset
 from latent_nodes.model.checkpoint import CheckpointError, load_checkpoint
+from latent_nodes.nodes.runner import EXIT_CANNOT_START
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,7 +137,7 @@ def test_damaged_model_files_are_one_line(tmp_path, shipped_payload, capsys):
     assert f"cannot start the graph: model file {no_dt} lacks the entries dt" in one_line(err)
     node = subprocess.run([sys.executable, "-m", "latent_nodes.nodes.inference_node", "--ros-args",
                            "-p", f"model_path:={nan}"], capture_output=True, text=True, timeout=120)
-    assert node.returncode == 1
+    assert node.returncode == EXIT_CANNOT_START
     errors = [line for line in (node.stdout + node.stderr).splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "Traceback" not in node.stderr, node.stderr
     assert f"cannot start: model file {nan} has NaN or infinite weights" in errors[0]

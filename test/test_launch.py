@@ -101,6 +101,40 @@ def test_launch_description():
         assert vars(n)["_ExecuteLocal__respawn_delay"] == pytest.approx(1.0), n.node_executable
 
 
+def test_a_node_that_cannot_start_stops_the_launch_and_a_crash_is_respawned():
+    """The exit handler: EXIT_CANNOT_START (ours only) ends the launch; any other status leaves the respawn.
+
+    Under a real ``ros2 launch``: test_launch_startup.py.
+    """
+    description = load_launch_description()
+    from launch.actions import RegisterEventHandler, Shutdown
+    from launch.event_handlers import OnProcessExit
+    from launch.events.process import ProcessExited
+    from launch_ros.actions import Node
+
+    from latent_nodes.nodes.runner import EXIT_CANNOT_START, EXIT_FAILED
+
+    (registered,) = [e for e in description.entities if isinstance(e, RegisterEventHandler)]
+    handler = registered.event_handler
+    assert isinstance(handler, OnProcessExit)
+    inference = next(a for a in description.entities if isinstance(a, Node) and a.node_executable == "inference")
+    foreign = Node(package="robot_state_publisher", executable="robot_state_publisher")
+
+    def exited(action, status: int) -> ProcessExited:
+        return ProcessExited(action=action, name="inference-3", cmd=["inference"], cwd=None, env=None, pid=4242,
+                             returncode=status)
+
+    assert handler.matches(exited(inference, EXIT_CANNOT_START))
+    assert not handler.matches(exited(foreign, EXIT_CANNOT_START))  # not ours: its status means nothing here
+    from launch import LaunchContext
+
+    stop = handler.handle(exited(inference, EXIT_CANNOT_START), LaunchContext())
+    assert len(stop) == 1 and isinstance(stop[0], Shutdown)
+    assert "inference-3 cannot start (exit status 78" in stop[0].event.reason
+    for status in (EXIT_FAILED, -9, 0):  # a dead worker, kill -9, a clean exit: nothing added, respawn decides
+        assert not handler.handle(exited(inference, status), LaunchContext())
+
+
 def optional_actions(tmp_path, monkeypatch, packages: list[str], rviz: str) -> list:
     """The launch's optional actions with an ament index that has exactly ``packages`` (a prefix made here)."""
     description = load_launch_description()

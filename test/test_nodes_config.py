@@ -11,6 +11,7 @@ from rclpy.parameter import Parameter
 
 from latent_nodes.config import InferenceConfig, NodesConfig, SimConfig, field_help
 from latent_nodes.nodes.parameters import PARAMETER_SECTIONS, declare_section
+from latent_nodes.nodes.runner import EXIT_CANNOT_START
 
 ROOT = Path(__file__).resolve().parent.parent
 # Set by the launch file (or the demo's options), so the YAML files must not compete with them.
@@ -168,5 +169,5 @@ def test_node_process_refuses_in_one_line(param, expected):
                           capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
     errors = [line for line in out.splitlines() if "ERROR" in line]
-    assert proc.returncode == 1 and "Traceback" not in out, out
+    assert proc.returncode == EXIT_CANNOT_START and "Traceback" not in out, out
     assert len(errors) == 1 and expected in errors[0], out

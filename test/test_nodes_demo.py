@@ -1,21 +1,55 @@
 """`latent-nodes demo`: the launched graph in one process runs trials and writes its table and picture."""
 
 import json
+import os
 
+import numpy as np
 import pytest
 
 from latent_nodes.config import default_model_path
 from latent_nodes.scripts import demo
+
+# 1-minute load average per CPU up to which the demo's timed figures were measured (load 3-7 on 2 CPUs).
+LOAD_MEASURED_PER_CPU = 3.5
+
+
+def polyline_distance(point: np.ndarray, path: np.ndarray) -> float:
+    """Distance from ``point`` to the polyline through ``path``'s points (metres)."""
+    a, b = path[:-1], path[1:]
+    ab = b - a
+    t = np.clip(np.einsum("ij,ij->i", point - a, ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-18), 0.0, 1.0)
+    return float(np.min(np.linalg.norm(a + t[:, None] * ab - point, axis=1)))
+
+
+def shape_distance(executed: np.ndarray, demonstrated: np.ndarray) -> float:
+    """How far the executed path lies from the demonstrated one, whenever the arm got there: the mean, over
+    both paths' points, of the distance to the other path. Late arrival along the same path costs nothing;
+    a path cut short, or an arm that never left home, does (the demonstration's far points are far from it).
+    """
+    there = [polyline_distance(p, demonstrated) for p in executed]
+    back = [polyline_distance(p, executed) for p in demonstrated]
+    return float(np.mean(there + back))
+
+
+def load_per_cpu() -> float:
+    return os.getloadavg()[0] / len(os.sched_getaffinity(0))
 
 
 def test_demo_session_runs_trials_and_writes_results(tmp_path, capsys):
     """Pinned to the shipped model (models/latent_nodes_default.pt): the demo's claim is that the arm,
     driven by that model through the whole graph, follows the scripted demonstration within a few mm;
     a fixture model is not trained on those demonstrations.
+
+    The embedded simulator steps in wall-clock time, so a loaded machine delays the arm along its path:
+    the demo's timed figures (mean distance at the planned times, tracking error) grow with the load,
+    the path's shape and where the arm ends do not. The shape and the end are asserted always; the timed
+    figures only at the load they were measured at (the 1-minute load average, before and after the run).
     """
     out = tmp_path / "demo"
+    load = load_per_cpu()
     status = demo.main(["--model", str(default_model_path()), "--behaviours", "reach", "reach_circle",
                         "--positions", "0.45", "0.05", "--out", str(out), "--log-level", "error", "--outside"])
+    load = max(load, load_per_cpu())
     printed = capsys.readouterr().out
     assert status == 0, printed
     trials = json.loads((out / "demo_results.json").read_text())
@@ -25,14 +59,27 @@ def test_demo_session_runs_trials_and_writes_results(tmp_path, capsys):
         assert len(t["executed"]) == len(t["demonstrated"]) == 20
         assert 0 < t["latency_ms"] < 200  # measured 2-35 ms; a glimpse over 0.2 s would be a stall
         # The arm ends where the demonstration ends (both behaviours end back home): measured 0.26-0.48 mm
-        # here in four runs, 0.0-1.0 mm over 64 trials at the 16 unseen positions (two runs of the demo).
+        # here in eight runs (four at load 5.5-6 per CPU), 0.0-1.0 mm over 64 trials at the 16 unseen
+        # positions (two runs of the demo).
         assert t["final_distance"] < 0.002, t["final_distance"]
-        # Mean fingertip distance along the path: here 3.7-5.1 mm (reach) and 8.0-8.2 mm (reach_circle) in
-        # four runs; 64 trials at load 3-7: 3.2-10.1 / 5.6-13.8 mm (docs/nodes.md: at most 11.9 mm). The
-        # simulator steps in wall-clock time, so load lags the arm: with three other test processes on
-        # the same 2 cores two runs measured 23 and 36 mm. 20 mm is 1.4x the worst trial at load <= 7.
+        # The path's shape: 0.4-1.1 mm (reach) and 1.8-2.0 mm (reach_circle) in four runs at load 5.5-6
+        # per CPU, whose timed mean distances were 2.9-17.6 and 9.9-23.5 mm. Against the same
+        # demonstrations, an arm that stayed home measures 42 / 56 mm, the executed path moved 5 cm in x
+        # 46 / 38 mm, and the other behaviour's demonstration 21 mm.
+        shape = shape_distance(np.array(t["executed"]), np.array(t["demonstrated"]))
+        print(f"{t['behaviour']}: shape {1e3 * shape:.2f} mm, timed mean {1e3 * t['mean_distance']:.1f} mm, "
+              f"tracking {t['tracking_error']:.4f} rad RMS at load {load:.1f} per CPU")  # shown with pytest -s
+        assert shape < 0.003, shape
+        if load > LOAD_MEASURED_PER_CPU:
+            continue  # the timed figures below hold at the load they were measured at, not beyond
+        # Mean fingertip distance at the planned times: here 3.7-5.1 mm (reach) and 8.0-8.2 mm
+        # (reach_circle) in four runs; 64 trials at load 3-7 (1.5-3.5 per CPU): 3.2-10.1 / 5.6-13.8 mm
+        # (docs/nodes.md: at most 11.9 mm). 20 mm is 1.4x the worst of them. Beyond that load the arm lags
+        # in wall-clock time: 23 and 36 mm with three other test processes on the same 2 CPUs, up to
+        # 23.5 mm at 6 per CPU.
         assert t["mean_distance"] < 0.020, t["mean_distance"]
-        # The commander's tracking error: here 0.0073-0.0108 rad RMS; 64 trials 0.0040-0.0157.
+        # The commander's tracking error: here 0.0073-0.0108 rad RMS; 64 trials 0.0040-0.0157 (0.0263 at
+        # 6 per CPU).
         assert t["tracking_error"] < 0.02, t["tracking_error"]
     assert (out / "demo_paths.png").stat().st_size > 10_000
     assert "2 of 2 trials completed" in printed and "reach_circle" in printed

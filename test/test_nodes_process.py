@@ -18,6 +18,7 @@ from std_msgs.msg import String
 
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.diagnostics import ERROR
+from latent_nodes.nodes.runner import EXIT_CANNOT_START
 
 FAULTY = str(Path(__file__).resolve().parent / "faulty_nodes.py")
 
@@ -59,7 +60,7 @@ def test_missing_model_is_one_clear_line(tmp_path):
     missing = tmp_path / "nope.pt"
     proc = start("latent_nodes.nodes.inference_node", "-p", f"model_path:={missing}")
     out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 1, out
+    assert proc.returncode == EXIT_CANNOT_START, out
     assert "Traceback" not in out
     errors = [line for line in out.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and f"model file {missing} does not exist" in errors[0], out

@@ -22,6 +22,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 from latent_nodes.data.bags import read_episodes  # noqa: E402
 from latent_nodes.nodes import messages  # noqa: E402
 from latent_nodes.nodes.record_node import RecordNode  # noqa: E402
+from latent_nodes.nodes.runner import EXIT_CANNOT_START  # noqa: E402
 
 NAMES = ["a", "b", "c"]
 
@@ -110,7 +111,7 @@ def test_the_command_leaves_a_complete_bag_on_ctrl_c(tmp_path):
         read_episodes(bag, NAMES, 20, 0.1, "reach")
     again = subprocess.run([sys.executable, "-m", "latent_nodes.cli", "record", "--bag", str(bag)],
                            capture_output=True, text=True, timeout=60, env=env)
-    assert again.returncode == 1 and "exists already" in again.stdout + again.stderr
+    assert again.returncode == EXIT_CANNOT_START and "exists already" in again.stdout + again.stderr
 
 
 def test_the_demo_recorder_keeps_a_description_published_before_it_and_the_behaviours(tmp_path):
@@ -141,3 +142,46 @@ def test_the_demo_recorder_keeps_a_description_published_before_it_and_the_behav
     assert [m.data for m in got[messages.ROBOT_DESCRIPTION]] == ["<robot name='arm'/>"]
     assert len(got[messages.COMPLETED_BEHAVIOUR][0].points) == 20
     assert messages.ROBOT_DESCRIPTION in latched_topics and messages.COMPLETED_BEHAVIOUR not in latched_topics
+
+
+def test_a_description_bag2dataset_would_refuse_is_one_warning_and_still_recorded(tmp_path):
+    """Parsed on receipt with the one reader: each distinct problem said once, every description recorded."""
+    from rcl_interfaces.msg import Log
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from rosbags.highlevel import AnyReader
+
+    bag = tmp_path / "descriptions"
+    not_xml = "<robot name='arm'><joint name='j1' type='revolute'>"
+    fixed_only = "<robot name='bolted'><joint name='base' type='fixed'/></robot>"
+    valid = ("<robot name='arm'><joint name='j1' type='revolute'><limit lower='-1' upper='1' velocity='2'/></joint>"
+             "<joint name='j2' type='prismatic'><limit lower='0' upper='0.1' velocity='0.5'/></joint></robot>")
+    with Graph() as graph:
+        node = graph.add(RecordNode, bag=str(bag))
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        description = graph.probe.create_publisher(String, messages.ROBOT_DESCRIPTION, latched)
+        graph.start()
+        graph.wait_for_subscribers(description, count=2, timeout=10.0)  # the recorder's and the parser's
+
+        def warnings() -> list[str]:
+            return graph.probe.logs("record", Log.WARN)
+
+        def publish(text: str, recorded: int) -> None:
+            description.publish(String(data=text))
+            assert graph.wait(lambda: node.recorder.writer.messages >= recorded, 10.0), recorded
+
+        publish(not_xml, 1)
+        assert graph.wait(lambda: len(warnings()) == 1, 10.0), graph.probe.logs("record")
+        assert warnings()[0].startswith("/robot_description: robot description is not valid XML (")
+        assert "recorded all the same, but bag2dataset will refuse this bag" in warnings()[0]
+        publish(not_xml, 2)  # the same problem again: recorded, not said again
+        publish(fixed_only, 3)
+        assert graph.wait(lambda: len(warnings()) == 2, 10.0), graph.probe.logs("record")
+        assert "robot description 'bolted' has no commandable joints" in warnings()[1]
+        publish(valid, 4)
+        assert graph.wait(lambda: any("/robot_description 'arm' received: commandable joints ['j1', 'j2']" in m
+                                      for m in graph.probe.logs("record")), 10.0), graph.probe.logs("record")
+        assert len(warnings()) == 2, warnings()
+    with AnyReader([bag]) as reader:
+        (connection,) = [c for c in reader.connections if c.topic == messages.ROBOT_DESCRIPTION]
+        got = [reader.deserialize(raw, connection.msgtype).data for _, _, raw in reader.messages([connection])]
+    assert got == [not_xml, not_xml, fixed_only, valid]

@@ -402,12 +402,14 @@ def test_bad_parameters_are_refused_in_one_line(params, problem):
 
 @pytest.mark.skipif(FollowJointTrajectory is not None, reason="control_msgs imports here: the action is available")
 def test_the_action_without_control_msgs_is_one_line():
+    from latent_nodes.nodes.runner import EXIT_CANNOT_START
+
     proc = subprocess.run([sys.executable, "-m", "latent_nodes.nodes.commander_node", "--ros-args",
                            "-p", "target:=ros2_control", "-p", "trajectory_interface:=action"],
                           capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
     errors = [line for line in out.splitlines() if "ERROR" in line]
-    assert proc.returncode == 1 and "Traceback" not in out, out
+    assert proc.returncode == EXIT_CANNOT_START and "Traceback" not in out, out
     assert len(errors) == 1 and ("cannot start: trajectory_interface action needs control_msgs "
                                  "(FollowJointTrajectory), which does not import here") in errors[0], out
 
@@ -415,6 +417,7 @@ def test_the_action_without_control_msgs_is_one_line():
 def test_a_parameter_file_may_give_the_string_lists(tmp_path):
     """joint_name_map is an empty list by default: declared as a string array, so a file's strings are taken."""
     from latent_nodes.nodes.parameters import check_parameters_file
+    from latent_nodes.nodes.runner import EXIT_CANNOT_START
 
     path = tmp_path / "commander.yaml"
     path.write_text("commander:\n  ros__parameters:\n    target: ros2_control\n"
@@ -425,7 +428,7 @@ def test_a_parameter_file_may_give_the_string_lists(tmp_path):
                            str(path)], capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
     errors = [line for line in out.splitlines() if "ERROR" in line]
-    assert proc.returncode == 1 and "Traceback" not in out, out
+    assert proc.returncode == EXIT_CANNOT_START and "Traceback" not in out, out
     assert len(errors) == 1 and "cannot start: joint_name_map maps 'arm_joint_1' twice" in errors[0], out
 
 

@@ -5,7 +5,7 @@ minute of real time). Taught in lock step (the default), the converted dataset m
 ``generate_dataset``'s for the same configuration sample by sample, and train as well. Taught in real
 time, the recording must still convert: its timing varies with the machine's load (docs/your_arm.md),
 so only its shape and labels are checked. The full-size run (default grid, 4000 epochs) is in
-docs/your_arm.md.
+docs/your_arm.md. A callback failing during a teaching run is logged and the run goes on.
 """
 
 import numpy as np
@@ -92,3 +92,28 @@ def test_a_realtime_teaching_run_converts(tmp_path):
         farthest = np.linalg.norm(q - q[:, :1], axis=2).max(axis=1)
         assert np.all(farthest > 0.3), farthest
         assert np.all(np.linalg.norm(q[:, -1] - q[:, 0], axis=1) < 0.5 * farthest), farthest
+
+
+def broken_description(self, msg) -> None:
+    raise RuntimeError("broken on purpose by the test")
+
+
+def test_a_failing_callback_is_logged_and_the_teaching_run_goes_on(tmp_path, monkeypatch, capfd):
+    """The teaching run's nodes share one process and one executor: a failing callback must not end its spin."""
+    from latent_nodes.data.bags import read_episodes
+    from latent_nodes.nodes.record_node import RecordNode
+    from latent_nodes.scripts import teach
+
+    monkeypatch.setattr(RecordNode, "on_description", broken_description)  # fails on the sim's description
+    bags = tmp_path / "bags"
+    assert teach.main(["--out", str(bags), "--behaviours", "reach", "--train-grid", "2", "2", "--test-grid", "0",
+                       "0"]) == 0
+    err = capfd.readouterr().err
+    failed = [line for line in err.splitlines() if "failed: RuntimeError" in line]
+    assert len(failed) == 1, err
+    assert ("callback broken_description (subscription /robot_description) failed: RuntimeError: broken on "
+            "purpose by the test at test_round_trip.py:") in failed[0] and failed[0].endswith("serving on"), failed
+    from latent_nodes.sim import arm
+
+    episodes = read_episodes(bags / "train", list(arm.JOINT_NAMES), 20, 0.1, None)
+    assert [e.behaviour for e in episodes] == ["reach"] * 4

@@ -1,16 +1,22 @@
-"""ServingExecutor in-process: a failing callback is logged, throttled, counted, and the next one runs."""
+"""Serving executors in-process: a failing callback is logged, throttled, counted, and the next one runs.
+
+Both ``ServingExecutor`` (every node process) and ``ServingMultiThreadedExecutor`` (the teaching run's
+process of several nodes), where rclpy's ``MultiThreadedExecutor`` ends its spin on the first failure.
+"""
 
 import threading
 import time
 
+import pytest
 import rclpy
 from rcl_interfaces.msg import Log
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from ros_harness import Probe
 from std_msgs.msg import String
 
 from latent_nodes.nodes.diagnostics import OK, Health
-from latent_nodes.nodes.runner import ServingExecutor
+from latent_nodes.nodes.runner import ServingExecutor, ServingMultiThreadedExecutor
 
 
 def wait(predicate, timeout: float = 10.0) -> bool:
@@ -35,10 +41,15 @@ class Faulty(Node):
         self.pub.publish(msg)
 
 
-def test_a_repeating_failure_is_one_line_per_period_with_the_count_of_those_not_logged():
+SERVING = {"single": lambda context: ServingExecutor(repeat_s=1.0, context=context),
+           "multi": lambda context: ServingMultiThreadedExecutor(repeat_s=1.0, num_threads=2, context=context)}
+
+
+@pytest.mark.parametrize("threads", list(SERVING))
+def test_a_repeating_failure_is_one_line_per_period_with_the_count_of_those_not_logged(threads):
     context = rclpy.Context()
     rclpy.init(context=context)
-    executor = ServingExecutor(repeat_s=1.0, context=context)
+    executor = SERVING[threads](context)
     node, probe = Faulty(context), Probe(context)
     echoed: list[str] = []
     probe.create_subscription(String, "/runner_test/out", lambda m: echoed.append(m.data), 10)
@@ -68,3 +79,49 @@ def test_a_repeating_failure_is_one_line_per_period_with_the_count_of_those_not_
         node.destroy_node()
         probe.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def spin_with_one_failure(make) -> tuple[bool, list[str], bool]:
+    """(spin ended, exceptions it raised, a later message served) for an executor that meets one failure."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    executor = make(context)
+    node, probe = Faulty(context), Probe(context)
+    echoed: list[str] = []
+    probe.create_subscription(String, "/runner_test/out", lambda m: echoed.append(m.data), 10)
+    pub = probe.create_publisher(String, "/runner_test/in", 10)
+    for n in (node, probe):
+        executor.add_node(n)
+    ended: list[BaseException] = []
+
+    def spin() -> None:
+        try:
+            executor.spin()
+        except KeyError as exc:
+            ended.append(exc)
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        assert wait(lambda: pub.get_subscription_count() >= 1)
+        pub.publish(String(data="raise"))
+        assert wait(lambda: node.health.counter("callback_errors") == 1 or bool(ended))
+        for _ in range(20):  # rclpy collects a finished callback's exception when the next one is ready
+            pub.publish(String(data="hello"))
+            if wait(lambda: bool(echoed) or bool(ended), 0.5):
+                break
+        spinner.join(timeout=2.0 if ended else 0.5)
+        return not spinner.is_alive(), [type(e).__name__ for e in ended], bool(echoed)
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        spinner.join(timeout=5.0)
+        node.destroy_node()
+        probe.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def test_rclpy_multi_threaded_spin_ends_on_a_failing_callback_where_the_serving_one_goes_on():
+    """Why the teaching run spins ServingMultiThreadedExecutor: with rclpy's, one exception ends every callback."""
+    ended, raised, _ = spin_with_one_failure(lambda c: MultiThreadedExecutor(num_threads=2, context=c))
+    assert ended and raised == ["KeyError"]
+    assert spin_with_one_failure(lambda c: ServingMultiThreadedExecutor(num_threads=2, context=c)) == (False, [], True)

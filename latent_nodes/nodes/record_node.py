@@ -3,9 +3,12 @@
 Records ``/joint_states`` and ``/block_pose`` (with their receive times on this node's clock) into the
 bag named by the ``bag`` parameter, and the robot's ``/robot_description`` (latched, as
 robot_state_publisher offers it) when one is published: ``bag2dataset`` takes the dataset's joints from
-it (its commandable joints; ``latent_nodes.robot.robot_description``). An episode is one execution of
-a behaviour: ``~/start_episode`` (std_srvs/Trigger) opens one labelled with the ``behaviour``
-parameter, ``~/stop_episode`` closes it.
+it (its commandable joints; ``latent_nodes.robot.robot_description``). Each description received is also
+parsed at once with that reader, so one ``bag2dataset`` would refuse (not XML, no commandable joint)
+is named in one warning while the teacher is still at the arm; it is recorded all the same, as a
+recording loses nothing (a valid one published later replaces it: bag2dataset reads the last).
+An episode is one execution of a behaviour: ``~/start_episode`` (std_srvs/Trigger) opens one labelled
+with the ``behaviour`` parameter, ``~/stop_episode`` closes it.
 The start's reply names the mark's time on the node's clock (``... started at t=12.345000 s``), where
 step 0 of the episode is resampled from.
 Both publish the mark on ``/episode`` (std_msgs/String: the label at the start, an empty string at the
@@ -30,6 +33,7 @@ from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -40,6 +44,7 @@ from latent_nodes.data.recording import RecordingError, valid_label
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.runner import StartupError, run_node
 from latent_nodes.nodes.topic_recorder import TopicRecorder
+from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
 
 
 class RecordNode(Node):
@@ -66,6 +71,11 @@ class RecordNode(Node):
         self.recorder.record(messages.JOINT_STATES, JointState)
         self.recorder.record(messages.BLOCK_POSE, PoseStamped)
         self.recorder.record(messages.ROBOT_DESCRIPTION, String, latched=True)  # the joints bag2dataset reads
+        # A second, parsing subscription (the recorder keeps the raw bytes): a description bag2dataset would
+        # refuse is said now, once per distinct problem, rather than when the recording is converted.
+        self.description_problem: str | None = None
+        self.create_subscription(String, messages.ROBOT_DESCRIPTION, self.on_description, QoSProfile(
+            depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE))
         self.episode_pub = self.create_publisher(String, EPISODE_TOPIC, 10)
         self.create_service(Trigger, "~/start_episode", self.on_start)
         self.create_service(Trigger, "~/stop_episode", self.on_stop)
@@ -83,6 +93,25 @@ class RecordNode(Node):
                 if reason:
                     return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
+
+    def on_description(self, msg: String) -> None:
+        """Parse a received robot description as bag2dataset will; warn once about a problem, record it anyway."""
+        try:
+            description = RobotDescription.from_urdf(msg.data)
+            problem = None if description.commandable else (
+                f"robot description {description.name!r} has no commandable joints (revolute, continuous or "
+                "prismatic, not mimic)")
+        except RobotDescriptionError as exc:
+            problem = str(exc)
+        if problem is None:
+            self.get_logger().info(f"{messages.ROBOT_DESCRIPTION} {description.name!r} received: commandable "
+                                   f"joints {list(description.commandable)}")
+        elif problem != self.description_problem:
+            # bag2dataset reads the last description recorded: a valid one published later mends the bag.
+            self.get_logger().warning(f"{messages.ROBOT_DESCRIPTION}: {problem}; recorded all the same, but "
+                                      "bag2dataset will refuse this bag unless a valid description is published "
+                                      "before recording ends")
+        self.description_problem = problem
 
     def on_start(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         writer, label, now = self.recorder.writer, self.behaviour, self.recorder.now_ns()

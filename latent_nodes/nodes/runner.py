@@ -3,16 +3,19 @@
 Each node file's ``main(args=None)`` calls ``run_node``. Ctrl-C, SIGTERM (``ros2 launch`` stopping the
 graph) and an external shutdown end the process with one log line and exit status 0, never a
 traceback; a node that cannot start (no model file, an invalid parameter) logs one error line and exits
-with status 1, so a launch log says what is wrong in a sentence.
+with status ``EXIT_CANNOT_START`` (78, ``EX_CONFIG`` of sysexits.h), so a launch log says what is wrong in
+a sentence and ``ros2 launch`` can tell a node that will never start, however often it is restarted, from
+one that died while serving (launch/demo.launch.py stops the launch on the first, respawns the second).
 
 Once started, a node keeps serving: ``ServingExecutor`` runs each callback on its own, and an exception
 escaping one (a subscription, timer, service or action callback) is logged as one error line naming the
 callback, the exception and where it was raised, with the traceback at debug level, and the next
-callback runs. The same failure repeating (a bad message on every tick) is said at most once per
-``ERROR_REPEAT_S`` with the count of those not said. A node with a ``health`` (nodes/diagnostics.py)
+callback runs (``ServingMultiThreadedExecutor`` does the same on a pool of threads, for the teaching
+run's one process of several nodes). The same failure repeating (a bad message on every tick) is said
+at most once per ``ERROR_REPEAT_S`` with the count of those not said. A node with a ``health`` (nodes/diagnostics.py)
 counts ``callback_errors`` and reports ERROR on ``/diagnostics`` for a while after one. A node that can
 no longer serve at all (its inference worker thread died) calls ``fail_node``: the process then stops
-with status 1, and ``ros2 launch`` respawns it (launch/demo.launch.py).
+with status ``EXIT_FAILED`` (1), and ``ros2 launch`` respawns it (launch/demo.launch.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import signal
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +33,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import (
     ConditionReachedException,
     ExternalShutdownException,
+    MultiThreadedExecutor,
     ShutdownException,
     SingleThreadedExecutor,
     TimeoutException,
@@ -40,6 +45,11 @@ from latent_nodes.nodes.parameters import refuse_undeclared
 
 # The same callback failing the same way is logged at most once per this many seconds.
 ERROR_REPEAT_S = 10.0
+# Exit statuses. A start-up failure is a configuration error (a model path, a parameter) that a restart
+# cannot mend: sysexits.h's EX_CONFIG (os.EX_CONFIG, spelt out as Windows' os module has none).
+EXIT_CANNOT_START = 78
+# A node that started and then could no longer serve: restarting it is the remedy.
+EXIT_FAILED = 1
 
 
 class StartupError(RuntimeError):
@@ -72,7 +82,45 @@ def where_raised(exc: BaseException) -> str:
     return f"{Path(last.filename).name}:{last.lineno} in {last.name}"
 
 
-class ServingExecutor(SingleThreadedExecutor):
+class KeepsServing:
+    """What a serving executor does with a callback's exception: one line (throttled), a count, serve on.
+
+    Mixed into rclpy's executors below (before them in the bases), so the single- and multi-threaded
+    variants say a failure the same way.
+    """
+
+    def __init__(self, repeat_s: float = ERROR_REPEAT_S, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.repeat_s = repeat_s
+        # (callback, exception type) -> (when last logged, failures not logged since)
+        self.said: dict[tuple[str, str], tuple[float, int]] = {}
+        self.said_lock = threading.Lock()  # callbacks of a multi-threaded executor fail on several threads
+
+    def stopping(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the executor being stopped, not a failure: a callback cut short by the shutdown."""
+        return isinstance(exc, (ExternalShutdownException, KeyboardInterrupt)) or not self.context.ok()
+
+    def callback_failed(self, what: str, exc: BaseException, node: Node | None) -> None:
+        """One error line (throttled per callback and exception type), the traceback at debug, a count."""
+        logger = node.get_logger() if node is not None else rclpy.logging.get_logger("latent_nodes")
+        health = getattr(node, "health", None)
+        if isinstance(health, Health):
+            health.callback_failed(what)
+        key, now = (what, type(exc).__name__), time.monotonic()
+        with self.said_lock:
+            said_at, unsaid = self.said.get(key, (None, 0))
+            if said_at is not None and now - said_at < self.repeat_s:
+                self.said[key] = (said_at, unsaid + 1)
+                return
+            self.said[key] = (now, 0)
+        where = where_raised(exc)
+        again = f" ({unsaid} more since the last line)" if unsaid else ""
+        logger.error(f"callback {what} failed: {type(exc).__name__}: {exc}"
+                     f"{f' at {where}' if where else ''}; serving on{again}")
+        logger.debug("".join(traceback.format_exception(exc)))
+
+
+class ServingExecutor(KeepsServing, SingleThreadedExecutor):
     """A single-threaded executor that survives a failing callback: logged, counted, and on to the next.
 
     ``rclpy``'s ``spin`` loops on ``spin_once``, which re-raises a callback's exception (rclpy 9.1.2,
@@ -82,12 +130,6 @@ class ServingExecutor(SingleThreadedExecutor):
     callback's bookkeeping (its callback group, the executor's guard condition) is done by rclpy's handler
     in a ``finally`` before the exception reaches here (``Executor._make_handler``), so serving on is safe.
     """
-
-    def __init__(self, repeat_s: float = ERROR_REPEAT_S, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.repeat_s = repeat_s
-        # (callback, exception type) -> (when last logged, failures not logged since)
-        self.said: dict[tuple[str, str], tuple[float, int]] = {}
 
     def spin(self) -> None:
         """Run callbacks until the executor or its context is shut down (the latter raises, as rclpy's)."""
@@ -106,31 +148,68 @@ class ServingExecutor(SingleThreadedExecutor):
             exc = handler.exception()
             if exc is None:
                 continue
-            if isinstance(exc, (ExternalShutdownException, KeyboardInterrupt)) or not self.context.ok():
-                raise exc  # stopping: a callback cut short by the shutdown is not a failure
+            if self.stopping(exc):
+                raise exc
             self.callback_failed(describe_callback(entity), exc, node)
 
-    def callback_failed(self, what: str, exc: BaseException, node: Node | None) -> None:
-        """One error line (throttled per callback and exception type), the traceback at debug, a count."""
-        logger = node.get_logger() if node is not None else rclpy.logging.get_logger("latent_nodes")
-        health = getattr(node, "health", None)
-        if isinstance(health, Health):
-            health.callback_failed(what)
-        key, now = (what, type(exc).__name__), time.monotonic()
-        said_at, unsaid = self.said.get(key, (None, 0))
-        if said_at is not None and now - said_at < self.repeat_s:
-            self.said[key] = (said_at, unsaid + 1)
+
+class ServingMultiThreadedExecutor(KeepsServing, MultiThreadedExecutor):
+    """``ServingExecutor`` on a pool of threads, for a process whose callbacks must overlap.
+
+    rclpy's ``MultiThreadedExecutor`` re-raises a callback's exception in the thread that spins, the next
+    time it collects its finished callbacks (rclpy 9.1.2, rclpy/executors.py L1014-1017: ``future.result()
+    # raise any exceptions``), which ends that spin and every callback with it. Here each callback runs in
+    the pool wrapped so that its exception is said (``callback_failed``) in its own thread as soon as it
+    ends, and the spinning thread goes on. Callback groups keep their meaning: the ready callbacks come
+    from the same ``wait_for_ready_callbacks``.
+    """
+
+    def __init__(self, num_threads: int | None = None, **kwargs) -> None:
+        super().__init__(num_threads=num_threads, **kwargs)
+        self.stopped_by: BaseException | None = None  # a stop seen in a pool thread, raised by ``spin``
+        # rclpy yields a task again until it is done (to resume a suspended coroutine), so one handler can
+        # reach the pool twice; the second call returns at once (Task.__call__) but sees the same exception.
+        self.reported: weakref.WeakSet = weakref.WeakSet()
+
+    def run_callback(self, handler, entity, node) -> None:
+        """In a pool thread: run one callback; its failure is one line, a stop is handed to ``spin``."""
+        handler()
+        exc = handler.exception() if handler.done() else None
+        if exc is None:
             return
-        self.said[key] = (now, 0)
-        where = where_raised(exc)
-        again = f" ({unsaid} more since the last line)" if unsaid else ""
-        logger.error(f"callback {what} failed: {type(exc).__name__}: {exc}"
-                     f"{f' at {where}' if where else ''}; serving on{again}")
-        logger.debug("".join(traceback.format_exception(exc)))
+        with self.said_lock:
+            if handler in self.reported:
+                return
+            self.reported.add(handler)
+        if self.stopping(exc):
+            self.stopped_by = exc
+            self.wake()
+            return
+        self.callback_failed(describe_callback(entity), exc, node)
+
+    def spin(self) -> None:
+        """Hand ready callbacks to the pool until the executor or its context is shut down."""
+        while self.context.ok():
+            if self.stopped_by is not None:
+                raise self.stopped_by
+            try:
+                handler, entity, node = self.wait_for_ready_callbacks()
+            except ShutdownException:
+                return
+            except (TimeoutException, ConditionReachedException):
+                continue
+            except RuntimeError:  # as in ServingExecutor.spin
+                if self.context.ok():
+                    raise
+                raise ExternalShutdownException() from None
+            try:  # rclpy's own pool (MultiThreadedExecutor._executor), which its shutdown() joins
+                self._executor.submit(self.run_callback, handler, entity, node)
+            except RuntimeError:  # the pool was shut down (Executor.shutdown) while this one was ready
+                return
 
 
 def fail_node(node: Node, reason: str) -> None:
-    """Stop a node that can no longer serve, from any thread: ``run_node`` logs ``reason`` and exits 1.
+    """Stop a node that can no longer serve, from any thread: ``run_node`` logs ``reason``, exits ``EXIT_FAILED``.
 
     The context is shut down, which wakes and ends the executor's spin; the non-zero status is what makes
     ``ros2 launch`` respawn the node (``respawn=True``), where a clean exit would not be noticed as a fault.
@@ -167,7 +246,7 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
             if isinstance(exc, RuntimeError) and not isinstance(exc, StartupError):
                 raise
             logger.error(f"cannot start: {exc}")
-            return 1
+            return EXIT_CANNOT_START
     finally:
         if threading.current_thread() is threading.main_thread():
             # rclpy's SIGINT handler passes the signal on to Python's, whose KeyboardInterrupt can land at
@@ -182,7 +261,7 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
         rclpy.try_shutdown()
     failure = getattr(node, "failure", None)
     if failure:
-        logger.error(f"stopping: {failure}; exit status 1, to be respawned")
-        return 1
+        logger.error(f"stopping: {failure}; exit status {EXIT_FAILED}, to be respawned")
+        return EXIT_FAILED
     logger.info("shutting down")
     return 0

@@ -242,11 +242,11 @@ def mark_time(reply: str) -> float:
 def teach_split(lessons, bag: Path, args, data_cfg, sim_cfg, log=print) -> int:
     """Run one graph (sim, perception, recorder, teacher) and teach ``lessons`` into ``bag``."""
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
     from rclpy.parameter import Parameter
 
     from latent_nodes.nodes.perception_node import PerceptionNode
     from latent_nodes.nodes.record_node import RecordNode
+    from latent_nodes.nodes.runner import ServingMultiThreadedExecutor
     from latent_nodes.nodes.sim_node import SimNode
     from latent_nodes.sim import arm
     from latent_nodes.sim.demonstrations import CONTROL_RATE
@@ -266,8 +266,9 @@ def teach_split(lessons, bag: Path, args, data_cfg, sim_cfg, log=print) -> int:
         teacher = Teacher(context, list(arm.JOINT_NAMES), lockstep=not args.realtime)
         nodes.append(teacher.node)
         # Two threads: the world's 100 Hz tick and the recorder's callbacks keep running while a service
-        # call waits on its answer.
-        executor = MultiThreadedExecutor(num_threads=2, context=context)
+        # call waits on its answer. A failing callback is logged and the rest serve on, as in the node
+        # processes (rclpy's MultiThreadedExecutor would end this spin, and with it the whole run's world).
+        executor = ServingMultiThreadedExecutor(num_threads=2, context=context)
         for node in nodes:
             executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)

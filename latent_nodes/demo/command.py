@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the block found in the sim node's rendered RGB-D images (docs/camera.md)")
     p.add_argument("--camera-rate", type=float, default=2.0,
                    help="with --perception camera, the sim node renders its camera at this rate, Hz")
+    p.add_argument("--camera-size", default="640x480", metavar="WxH",
+                   help="with --perception camera, the rendered images' width x height, pixels")
     p.add_argument("--trials", type=int, default=0, help="run only the first N trials (0: all)")
     p.add_argument("--seed", type=int, default=0, help="moved: seed of the second positions and move steps")
     p.add_argument("--recognition-max-error", type=float, default=None,
@@ -68,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if not (math.isfinite(args.camera_rate) and 0 < args.camera_rate <= 30):
         print("latent-nodes demo: --camera-rate takes Hz, above 0 and at most 30", file=sys.stderr)
+        return 2
+    try:
+        args.camera_width, args.camera_height = camera_size(args.camera_size)
+    except ValueError as exc:
+        print(f"latent-nodes demo: {exc}", file=sys.stderr)
         return 2
     if args.positions is not None and len(args.positions) % 2:
         print("latent-nodes demo: --positions needs x y pairs", file=sys.stderr)
@@ -125,3 +132,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nlatent-nodes demo: interrupted", file=sys.stderr)
         return 130
+
+
+def camera_size(text: str) -> tuple[int, int]:
+    """``--camera-size`` ``WxH`` -> (width, height), within what the sim node's camera accepts."""
+    from dataclasses import fields
+
+    from latent_nodes.config import CameraConfig
+
+    bounds = {f.name: (f.metadata["ge"], f.metadata["le"]) for f in fields(CameraConfig)
+              if f.name in ("width", "height")}
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--camera-size takes WIDTHxHEIGHT in pixels, e.g. 320x240, not {text!r}") from None
+    for name, value in (("width", width), ("height", height)):
+        low, high = bounds[name]
+        if not low <= value <= high:
+            raise ValueError(f"--camera-size: {name} {value} is outside {low}-{high} pixels")
+    return width, height

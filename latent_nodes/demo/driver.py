@@ -74,6 +74,7 @@ class Driver:
             self.results: list[dict] = []
             self.trajectory_at: float | None = None
             self.trajectory_times: list[float] = []  # every arrival since clear(), monotonic seconds
+            self.plans: list[np.ndarray] = []  # their joint positions [steps, joints], in joint_names order
             self.behaviour_start: float | None = None  # a stamped trajectory's start, monotonic seconds
             self.tracking_error: float | None = None
             self.samples: list[tuple[float, np.ndarray]] = []
@@ -110,7 +111,14 @@ class Driver:
 
     def on_trajectory(self, msg) -> None:
         stamp = self.messages.time_to_seconds(msg.header.stamp)
+        names, _, positions = self.messages.trajectory_arrays(msg)
+        try:
+            plan = np.asarray(positions, dtype=np.float64)[:, [names.index(n) for n in self.joint_names]]
+        except (ValueError, IndexError):  # not this arm's joints: counted as an arrival, no plan kept
+            plan = None
         with self.lock:
+            if plan is not None:
+                self.plans.append(plan)
             self.trajectory_at = time.monotonic()
             self.trajectory_times.append(self.trajectory_at)
             if stamp > 0:  # timed from the behaviour's start (the nodes' clock is the system clock here)

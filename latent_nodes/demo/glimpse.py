@@ -52,6 +52,7 @@ class Trial:
     mean_distance: float = math.nan
     tracking_error: float = math.nan
     pose_error_mm: float = math.nan  # the pose inference used, from the block's true position
+    plan_distance: float = math.nan  # mean fingertip distance of the completed plan (not executed) to the demo
     ok: bool = False
     note: str = ""
     outside_m: float = 0.0  # distance outside the trained region (the --outside trials)
@@ -113,6 +114,7 @@ def run_trials(driver: Driver, trials: list[Trial], demonstrate, kinematics, dt:
                 raise RuntimeError("the commander did not finish executing")
             with driver.lock:
                 start, samples, tracking = driver.trajectory_at, list(driver.samples), driver.tracking_error
+                plan = driver.plans[-1] if driver.plans else None
         except RuntimeError as exc:
             trial.note = str(exc)
             print(f"{i:>3} {trial.behaviour:<13} {xy[0]:7.3f} {xy[1]:7.3f}  trial failed: {exc}")
@@ -129,6 +131,9 @@ def run_trials(driver: Driver, trials: list[Trial], demonstrate, kinematics, dt:
         trial.pose_error_mm = 1e3 * float(np.linalg.norm(np.asarray(result["block_xy"]) - xy))
         trial.final_distance = final
         trial.mean_distance = float(np.linalg.norm(executed - demo, axis=1).mean())
+        if plan is not None and len(plan) == len(demo):  # what inference completed, free of the arm's lag
+            planned = np.array([kinematics(q) for q in plan])
+            trial.plan_distance = float(np.linalg.norm(planned - demo, axis=1).mean())
         trial.tracking_error = tracking
         trial.executed, trial.demonstrated = executed.tolist(), demo.tolist()
         trial.ok = not trial.expect_refusal
@@ -248,5 +253,5 @@ def glimpse_summary(trials: list[Trial]) -> dict:
         rows = [t for t in trials if t.ok and t.outside_m == 0 and t.behaviour == behaviour]
         summary[behaviour] = {key: float(np.mean([getattr(t, key) for t in rows]))
                               for key in ("latency_ms", "final_distance", "mean_distance", "tracking_error",
-                                          "pose_error_mm")}
+                                          "pose_error_mm", "plan_distance")}
     return summary

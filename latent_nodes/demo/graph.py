@@ -43,6 +43,9 @@ def ros_arguments(args: argparse.Namespace, config_dir: Path) -> list[str]:
     }
     if perception(args) == "camera":
         overrides["sim:camera.rate"] = repr(float(args.camera_rate))
+        if getattr(args, "camera_width", None):  # else the sim node's parameter file's
+            overrides["sim:camera.width"] = str(args.camera_width)
+            overrides["sim:camera.height"] = str(args.camera_height)
     if args.behaviours:  # else the node starts with the model's first
         overrides["inference:behaviour"] = args.behaviours[0]
     if args.model:

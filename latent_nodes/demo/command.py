@@ -15,6 +15,9 @@ from pathlib import Path
 
 from latent_nodes.demo.graph import NODES, GraphError, running_graph
 
+# The simulator's truth by default: with the camera the demo's graph renders in its own process, and on a
+# 2-core machine that costs the executed path and the moved scenario's timing more than the 20 % the
+# camera may (docs/camera.md, "What the camera does to the demo"; benchmarks/camera_behaviour.py).
 DEFAULT_PERCEPTION = "truth"
 
 def build_parser() -> argparse.ArgumentParser:

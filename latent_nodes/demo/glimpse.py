@@ -6,7 +6,8 @@ unless ``--no-bag``), for every unseen test position and behaviour:
 1. puts the arm home (``/sim/reset``) and selects the behaviour (the inference node's parameter),
 2. places the block (``/sim/set_block``) and lets perception report it on ``/block_pose``,
 3. waits for the completed behaviour and for the commander to execute it on the simulated arm,
-4. compares the executed end-effector path with the scripted demonstration for that position.
+4. compares the executed end-effector path, and the completed plan before execution, with the scripted
+   demonstration for that position, and the pose inference was given with the block's true position.
 
 Then it does the same beyond the far edge of the trained region (``--outside``: 1, 3 and 8 cm by
 default): within the inference node's ``domain_margin`` the behaviour is completed and measured like the

@@ -87,6 +87,8 @@ def test_demo_with_camera_perception_places_the_block_from_images_and_completes(
     results = json.loads((out / "glimpse_results.json").read_text())
     for t in results["trials"]:
         assert t["ok"], t["note"]
+        # One pose, one plan: no image from before the move was published (its plan would be a second one).
+        assert t["trajectories"] == 1, t
         # The camera's pose error with the arm at home: 0.22-0.55 mm here (docs/camera.md: p99 0.87 mm over
         # the workspace at 640 x 480).
         assert t["pose_error_mm"] < 1.5, t["pose_error_mm"]

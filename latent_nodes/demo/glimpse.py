@@ -54,6 +54,7 @@ class Trial:
     tracking_error: float = math.nan
     pose_error_mm: float = math.nan  # the pose inference used, from the block's true position
     plan_distance: float = math.nan  # mean fingertip distance of the completed plan (not executed) to the demo
+    trajectories: int = 0  # completed behaviours received in the trial (more than one: a pose was asked again)
     ok: bool = False
     note: str = ""
     outside_m: float = 0.0  # distance outside the trained region (the --outside trials)
@@ -116,6 +117,7 @@ def run_trials(driver: Driver, trials: list[Trial], demonstrate, kinematics, dt:
             with driver.lock:
                 start, samples, tracking = driver.trajectory_at, list(driver.samples), driver.tracking_error
                 plan = driver.plans[-1] if driver.plans else None
+                trial.trajectories = len(driver.trajectory_times)
         except RuntimeError as exc:
             trial.note = str(exc)
             print(f"{i:>3} {trial.behaviour:<13} {xy[0]:7.3f} {xy[1]:7.3f}  trial failed: {exc}")

@@ -72,7 +72,8 @@ def test_bag2dataset_names_are_checked():
 
 
 def test_the_demo_runs_the_models_names_with_a_script_for_each():
-    from latent_nodes.scripts.demo import GraphError, model_behaviours
+    from latent_nodes.demo.graph import GraphError
+    from latent_nodes.demo.reference import model_behaviours
 
     completer = SimpleNamespace(behaviours=("reach", "reach_circle"))  # what the demo reads of the loaded model
     args = argparse.Namespace(behaviours=None, model="")

@@ -5,8 +5,8 @@ import json
 import numpy as np
 
 from latent_nodes.config import default_model_path
+from latent_nodes.demo.moved import MIN_MOVE, approach_steps, make_trials
 from latent_nodes.scripts import demo
-from latent_nodes.scripts.demo_moved import MIN_MOVE, approach_steps, make_trials
 
 
 def test_trials_move_the_block_far_enough_during_the_approach_and_are_seeded():

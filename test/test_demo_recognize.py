@@ -6,8 +6,8 @@ import math
 import numpy as np
 
 from latent_nodes.config import default_model_path
+from latent_nodes.demo.recognize import per_k, summarize
 from latent_nodes.scripts import demo
-from latent_nodes.scripts.demo_recognize import per_k, summarize
 
 
 def test_per_k_takes_the_decision_and_the_plan_held_after_k_steps():

@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from latent_nodes.atomic import save_png, write_text_atomic
-from latent_nodes.scripts.demo import Driver, demonstrator, model_behaviours, running_graph
+from latent_nodes.demo.driver import Driver
+from latent_nodes.demo.graph import running_graph
+from latent_nodes.demo.reference import demonstrator, model_behaviours
 
 PROPOSAL = "/recognize/proposal"
 TARGET_ACCURACY = 0.95
@@ -69,9 +71,14 @@ def run_trial(driver: Driver, proposals: Proposals, behaviour: str, xy: np.ndarr
     proposals.clear()
     if not driver.place(xy, timeout=2.0):
         raise RuntimeError("the simulator did not report the block")
+    # Camera: a frame showing the block where it now is, before the shown demonstration starts, so that
+    # the pose asked for with its first step is not an image from before the block was placed.
+    if driver.camera and not driver.wait_frame(driver.block_stamp, timeout):
+        raise RuntimeError("no camera frame after the block was placed")
     now = driver.node.get_clock().now()
     proposals.shown.publish(driver.messages.joint_trajectory(proposals.names, demo, dt, stamp=now.to_msg()))
-    driver.call(driver.perceive_client, Trigger.Request())
+    if not driver.perceive(timeout=timeout):
+        raise RuntimeError("perception did not see the block")
     if not driver.wait(lambda: any(r.get("step") == steps - 1 for r in driver.results), timeout):
         raise RuntimeError("the inference node did not report the behaviour's last step")
     if not driver.wait(lambda: driver.tracking_error is not None, timeout):

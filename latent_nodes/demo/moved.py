@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from latent_nodes.atomic import save_png, write_text_atomic
-from latent_nodes.scripts.demo import Driver, demonstrator, model_behaviours, running_graph
+from latent_nodes.demo.driver import Driver
+from latent_nodes.demo.graph import running_graph
+from latent_nodes.demo.reference import demonstrator, model_behaviours
 
 MODES = {"restart": "glimpse", "online": "online"}  # what is compared -> the inference node's mode
 MIN_MOVE = 0.08  # metres between A and B: a move the old plan cannot absorb
@@ -94,7 +96,8 @@ def run_trial(driver: Driver, trial: MovedTrial, demo_b: np.ndarray, fk, dt: flo
         driver.clear()
         if not driver.place(a, timeout=2.0):
             raise RuntimeError("the simulator did not report the block at A")
-        driver.call(driver.perceive_client, Trigger.Request())
+        if not driver.perceive(timeout=5.0):
+            raise RuntimeError("perception did not see the block at A")
         if not driver.wait(lambda: bool(driver.trajectory_times), 5.0):
             raise RuntimeError("no completed behaviour for A")
         with driver.lock:  # the behaviour's clock: its start if stamped (online), else the first arrival
@@ -106,7 +109,13 @@ def run_trial(driver: Driver, trial: MovedTrial, demo_b: np.ndarray, fk, dt: flo
             raise RuntimeError("the simulator did not report the block at B")
         with driver.lock:
             driver.tracking_error = None  # only the execution that ends after the move counts
-        driver.call(driver.perceive_client, Trigger.Request())
+        # Camera: the first image after the move may show the arm over B; perception sees B once it is
+        # uncovered, and that wait is part of the time to the closest approach (taken from the move).
+        if not driver.perceive(timeout=timeout):
+            raise RuntimeError("perception did not see the block at B")
+        if driver.camera:
+            with driver.lock:  # the behaviour for A may have ended while B was hidden: that is not the one
+                driver.tracking_error = None
         if not driver.wait(lambda: driver.tracking_error is not None, timeout):
             raise RuntimeError("the commander did not finish executing")
         with driver.lock:

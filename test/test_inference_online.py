@@ -61,7 +61,7 @@ def online_graph(tiny_model):
         g.pose = g.publisher(PoseStamped, messages.BLOCK_POSE)
         g.start()
         g.wait_for_subscribers(g.pose)
-        assert g.wait(lambda: g.node.joints is not None)
+        assert g.wait(lambda: g.node.mode.joints is not None)
         yield g
 
 
@@ -143,7 +143,7 @@ def test_bad_joint_states_get_one_line_each_and_the_node_keeps_serving(online_gr
 def test_stale_joint_states_leave_the_joints_unobserved_with_one_line(online_graph):
     g = online_graph
     g.arm.on = False
-    assert g.wait(lambda: g.node.joints is not None)
+    assert g.wait(lambda: g.node.mode.joints is not None)
     g.wait(lambda: False, timeout=0.6)  # older than stale_feedback_s (0.5 s)
     before = len(g.probe.logs("inference", Log.WARN))
     steps, sent = run_behaviour(g, [0.5, -0.05])
@@ -151,7 +151,7 @@ def test_stale_joint_states_leave_the_joints_unobserved_with_one_line(online_gra
     assert len(new) == 1 and "/joint_states is stale" in new[0] and "observes the block only" in new[0], new
     assert all(r["joint_rms"] is None for r in steps) and sent
     g.arm.on = True
-    assert g.wait(lambda: g.node.joints is not None and len(results(g)) > 0)
+    assert g.wait(lambda: g.node.mode.joints is not None and len(results(g)) > 0)
 
 
 def test_a_block_that_leaves_the_table_mid_behaviour_is_refused_and_nothing_is_sent_for_it(online_graph):

@@ -81,6 +81,15 @@ class OnlineEstimate:
         """[T - step, n_joints] joint angles in radians from the step just observed to the end."""
         return self.completion.joints[self.step:]
 
+    def change_from(self, published: np.ndarray | None) -> float:
+        """How far the remaining joints lie from those of ``published`` ([T, n_joints] radians, the last
+        trajectory sent): the largest difference of any joint at any remaining step; inf without one.
+        An online node sends an update only when this exceeds its tolerance.
+        """
+        if published is None:
+            return float("inf")
+        return float(np.max(np.abs(self.remaining_joints - np.asarray(published)[self.step:])))
+
 
 class OnlineEstimator:
     """Re-infers the latent after every observed step of one behaviour; ``reset()`` for the next one."""

@@ -11,7 +11,15 @@ per-behaviour errors, decision, whether a trajectory was published) goes to ``/i
 Poses arriving while the behaviour runs are the behaviour's observations, not new jobs. Joint states that
 are not finite or lack joints are ignored with one log line, extra joints are ignored (said once); stale
 joint states (older than ``stale_feedback_s``) leave the joints unobserved; a block pose refused
-mid-behaviour leaves the block unobserved until a valid one arrives. After the block moved
+mid-behaviour leaves the block unobserved until a valid one arrives.
+
+The block counts as observed at a step only with a fresh pose (``StepClock.freshness``: one the
+behaviour has not observed yet, its header stamp, the observation's time, at most ``stale_feedback_s``
+before the step; a zero stamp counts as the time of receipt). A step without one leaves the block
+unobserved and the joints still count: while the arm hides the block the camera publishes nothing
+(refusal ``mostly_hidden``), and the last pose seen is never observed again as if it were new. A block
+seen again where it was continues the behaviour; seen again elsewhere it has moved. A step with nothing
+new at all refines the estimate on what was observed. After the block moved
 (``OnlineEstimator.move_threshold`` from where it was when the estimator's window started, so a slow drift
 counts once it adds up) only the block is observed for the rest of the behaviour, because the arm is
 still leaving the old plan; a moved block is observed at once, not at the next step's time.
@@ -32,7 +40,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import JointState
 
 from latent_nodes.inference.recognition import UNDECIDED, RecognitionMargin
-from latent_nodes.inference.step_clock import StepClock
+from latent_nodes.inference.step_clock import FRESH, OBSERVED, STALE, StepClock
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.inference_node import AUTO, InferenceNode, Job
 
@@ -45,7 +53,8 @@ class OnlineMode:
     def __init__(self, node: InferenceNode) -> None:
         self.node = node
         self.joints: tuple[np.ndarray, Time] | None = None  # latest valid /joint_states and when it came
-        self.block: np.ndarray | None = None  # latest accepted block pose, None after a refusal
+        # The latest accepted block pose and its time (header stamp, ns; receipt if unstamped), None after a refusal.
+        self.block: tuple[np.ndarray, int] | None = None
         self.extra_joints: frozenset[str] = frozenset()  # extra names already reported
         node.create_subscription(JointState, messages.JOINT_STATES, self.on_joint_states, 10)
 
@@ -55,7 +64,8 @@ class OnlineMode:
         """Keep the pose as the latest; the running behaviour samples it (a moved block at once, see
         ``sleep_until``), otherwise it starts the next behaviour.
         """
-        self.block = xy
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        self.block = (xy, stamp_ns or self.node.get_clock().now().nanoseconds)
         return running
 
     def pose_refused(self) -> None:
@@ -98,26 +108,41 @@ class OnlineMode:
                                     margin=margin)
         timing = StepClock(start.nanoseconds, node.dt, estimator.seq_len)
         published: np.ndarray | None = None  # the last trajectory sent, [T, J]
-        moved, stale_said = False, False
+        leaving, stale_said, block_said = False, False, False  # leaving: the arm is leaving the old plan
+        seen_ns: int | None = None  # the time of the last block pose observed
         for step in range(estimator.seq_len):
             # Where the block was when the estimator's window started (the job's pose before any step): a
             # block more than the threshold from there has moved, however slowly it got there.
             anchor = estimator.window_block if estimator.window_block is not None else job.xy
             # Step 0 at once: the arm is still at home, the first point.
             if step > 0:
-                moved_from = partial(self.moved_from, anchor, estimator.move_threshold)
-                if not self.sleep_until(timing.due_ns(step), moved_from):
+                moved = partial(self.moved_since, anchor, estimator.move_threshold, timing, seen_ns)
+                if not self.sleep_until(timing.due_ns(step), moved):
                     self.end(step)
                     return
                 # Slower than real time: observe the current step, skip the missed ones (never the last).
                 if timing.reached(clock.now().nanoseconds) > step:
                     continue
             with node.wake:
-                block, joints = self.block, self.joints
+                latest, joints = self.block, self.joints
+            now_ns = clock.now().nanoseconds
+            block = None
+            if latest is not None:
+                # Step 0 observes the pose that started the behaviour; later steps only a fresh one.
+                fresh = FRESH if step == 0 else timing.freshness(latest[1], now_ns, seen_ns,
+                                                                 node.settings.stale_feedback_s)
+                if fresh == FRESH:
+                    block, seen_ns, block_said = latest[0], latest[1], False
+                elif fresh != OBSERVED and not block_said:
+                    block_said = True
+                    age = (now_ns - latest[1]) * 1e-9
+                    why = (f"stale ({age:.2f} s old)" if fresh == STALE
+                           else f"stamped {-age:.2f} s ahead of the node's clock")
+                    node.get_logger().warning(f"/block_pose is {why}: step {step} leaves the block unobserved")
             if block is not None and np.linalg.norm(block - anchor) > estimator.move_threshold:
-                moved = True  # from now on the arm is leaving the old plan: its joints would mislead
+                leaving = True  # from now on the arm is leaving the old plan: its joints would mislead
             q = None
-            if joints is not None and not moved:
+            if joints is not None and not leaving:
                 age = (clock.now() - joints[1]).nanoseconds * 1e-9
                 if 0.0 <= age <= node.settings.stale_feedback_s:  # "received in the future": another clock's
                     q, stale_said = joints[0], False
@@ -125,8 +150,8 @@ class OnlineMode:
                     stale_said = True
                     why = f"stale ({age:.2f} s old)" if age > 0 else f"stamped {-age:.2f} s ahead of the node's clock"
                     node.get_logger().warning(f"/joint_states is {why}: step {step} observes the block only")
-            if block is None and q is None:
-                continue  # nothing to observe; why (refused pose, stale joints) was logged already
+            if block is None and q is None and estimator.estimate is None:
+                continue  # nothing observed yet; why (refused pose, stale joints) was logged already
             try:
                 estimate = estimator.observe(block, q, step=step)
             except InvalidObservation as exc:
@@ -140,7 +165,7 @@ class OnlineMode:
                     self.end(step)
                     return
             try:
-                published = self.publish(estimate, start, published, job)
+                published = self.publish(estimate, start, published, job, seen_ns if block is not None else None)
             except Exception as exc:  # noqa: BLE001 - one step's failure must not end the behaviour
                 node.failed("publish", f"publishing the online estimate failed at step {step}", exc)
         node.get_logger().info(f"online behaviour done ({estimator.seq_len} steps)")
@@ -150,9 +175,14 @@ class OnlineMode:
         if self.node.clock_jumped:
             self.node.get_logger().info(f"online behaviour ended at step {step}: the clock jumped back")
 
-    def moved_from(self, seen: np.ndarray, threshold: float) -> bool:
-        """Whether the latest block pose lies more than ``threshold`` metres from ``seen`` (lock held)."""
-        return self.block is not None and float(np.linalg.norm(self.block - seen)) > threshold
+    def moved_since(self, anchor: np.ndarray, threshold: float, timing: StepClock, seen_ns: int | None) -> bool:
+        """Whether the latest block pose is fresh and lies more than ``threshold`` metres from ``anchor`` (lock
+        held). A stale one is no reason to hurry: it will not be observed.
+        """
+        if self.block is None or float(np.linalg.norm(self.block[0] - anchor)) <= threshold:
+            return False
+        now_ns = self.node.get_clock().now().nanoseconds
+        return timing.freshness(self.block[1], now_ns, seen_ns, self.node.settings.stale_feedback_s) == FRESH
 
     def sleep_until(self, due_ns: int, urgent: Callable[[], bool]) -> bool:
         """Wait for the node clock to reach ``due_ns``, or until ``urgent()`` (called with the lock held):
@@ -169,8 +199,11 @@ class OnlineMode:
                 node.wake.wait(timeout=min(left, 0.05))
         return False
 
-    def publish(self, estimate, start: Time, published: np.ndarray | None, job: Job) -> np.ndarray | None:
-        """Publish the trajectory if decided and changed beyond the tolerance; the step's result always."""
+    def publish(self, estimate, start: Time, published: np.ndarray | None, job: Job,
+                block_ns: int | None) -> np.ndarray | None:
+        """Publish the trajectory if decided and changed beyond the tolerance; the step's result always
+        (``block_ns``: the time of the block pose this step observed, None if it observed none).
+        """
         node = self.node
         completion, recognition, step = estimate.completion, estimate.recognition, estimate.step
         decision = completion.behaviour if recognition is None else recognition.decision
@@ -185,7 +218,10 @@ class OnlineMode:
         node.publish_result(
             completion, job, total, mode="online", step=step, decision=decision, published=send, change_rad=change,
             window_error=estimate.window_error, joint_rms=estimate.joint_rms, errors=errors,
-            window=list(estimate.window), behaviour_start=start.nanoseconds * 1e-9)
+            window=list(estimate.window), block_observed=estimate.block_observed,
+            block_stamp=None if block_ns is None else block_ns * 1e-9,
+            block_steps=list(estimate.block_steps), joint_steps=list(estimate.joint_steps),
+            behaviour_start=start.nanoseconds * 1e-9)
         if decision == UNDECIDED:
             node.get_logger().info(f"step {step}: behaviour undecided (errors {errors}); nothing published",
                                    throttle_duration_sec=1.0)

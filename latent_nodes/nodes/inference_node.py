@@ -79,8 +79,8 @@ class Job:
 
 
 class Mode(Protocol):
-    """How the node infers: glimpse or online. The node calls these with its lock (``wake``) not held,
-    except ``take_pose`` and ``forget_clock``, which it calls holding it.
+    """How the node infers: glimpse or online. The node calls ``serve`` on the worker thread, the others on
+    the executor's holding its lock (``wake``).
     """
 
     holds_behaviour: bool  # serving a job observes a running behaviour, which takes the poses meanwhile

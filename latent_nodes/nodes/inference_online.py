@@ -1,6 +1,6 @@
 """The inference node's online mode: the first pose starts a behaviour, re-inferred at every step while it runs.
 
-The worker samples the latest block pose and joint state at every step of the model's dt (timing:
+The worker samples the latest joint state and a fresh block pose at every step of the model's dt (timing:
 ``inference/step_clock.py``), updates an ``OnlineEstimator`` (inference/online.py, docs/online.md) and
 publishes an updated trajectory whenever the remaining points move by more than ``online_tolerance``
 (rad). Every trajectory is stamped with the behaviour's start, so the commander splices it in at the

@@ -235,18 +235,18 @@ def hidden_run(g: Graph, seen_again_at: list[float], hidden_s: float = 0.7) -> t
 
 
 def check_hidden(steps: list[dict], hidden_at: float, seen_at: float) -> list[int]:
-    """What holds whether the block is seen again in place or elsewhere; returns the unobserved steps."""
+    """What holds whether the block is seen again in place or elsewhere; returns the steps it was hidden."""
     stamps = [r["block_stamp"] for r in steps if r["block_observed"]]
     assert all(a < b for a, b in zip(stamps, stamps[1:])), "no pose observed twice"
     # Nothing was published while hidden (a tick under way as it was hidden may still go out).
     assert not [t for t in stamps if hidden_at + 0.06 < t < seen_at], (hidden_at, seen_at, stamps)
-    gap = [r["step"] for r in steps if not r["block_observed"]]
-    # 0.7 s is 7 steps (measured: 7 or 8 unobserved on an idle machine); the old node observed the last
-    # pose again at each of them.
-    assert len(gap) >= 3, gap
-    last = steps[-1]
-    assert not set(gap) & set(last["block_steps"]), "no unobserved step counts the block in the mask"
-    return gap
+    again = min(r["step"] for r in steps if r["block_observed"] and r["block_stamp"] >= seen_at)
+    hidden = [r["step"] for r in steps if not r["block_observed"] and r["step"] < again]
+    # 0.7 s is 7 steps (measured: steps 3-9 unobserved, three runs on a lightly loaded machine; a step
+    # skipped on a busy one may take some); the old node observed the last pose again at each of them.
+    assert len(hidden) >= 4, hidden
+    assert not set(hidden) & set(steps[-1]["block_steps"]), "no hidden step counts the block in the mask"
+    return hidden
 
 
 def test_a_block_hidden_by_the_arm_is_unobserved_and_seen_again_where_it_was_the_behaviour_goes_on(online_graph):
@@ -254,17 +254,19 @@ def test_a_block_hidden_by_the_arm_is_unobserved_and_seen_again_where_it_was_the
     never the last pose again; the block seen again at the same place continues the same window.
     """
     steps, hidden_at, seen_at = hidden_run(online_graph, seen_again_at=[0.45, 0.0])
-    gap = check_hidden(steps, hidden_at, seen_at)
-    assert set(gap) & set(steps[-1]["joint_steps"]), "the joints were observed while it was hidden"
+    hidden = check_hidden(steps, hidden_at, seen_at)
+    # The joints still count (at every hidden step when measured; /joint_states may stall on a busy machine).
+    assert set(hidden) & set(steps[-1]["joint_steps"]), "the joints were observed while it was hidden"
     assert all(r["window"][0] == 0 for r in steps), "the same place: no restart"
     assert all(r["decision"] == "reach" and abs(r["block_xy"][0] - 0.45) < 1e-9 for r in steps)
 
 
 def test_a_block_seen_again_elsewhere_after_being_hidden_counts_as_moved(online_graph):
     steps, hidden_at, seen_at = hidden_run(online_graph, seen_again_at=[0.50, 0.05])
-    check_hidden(steps, hidden_at, seen_at)
+    hidden = check_hidden(steps, hidden_at, seen_at)
     moved = [r for r in steps if abs(r["block_xy"][0] - 0.50) < 1e-9]
     assert moved and moved[0]["block_observed"] and moved[0]["block_stamp"] >= seen_at
+    assert moved[0]["step"] > max(hidden)
     assert moved[0]["window"] == [moved[0]["step"]] and moved[0]["published"], "a move: restart, update at once"
     assert all(r["window"][0] == 0 for r in steps if r["step"] < moved[0]["step"]), "no move while it was hidden"
     assert all(r["joint_rms"] is None for r in moved), "only the block from the move on"

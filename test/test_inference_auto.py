@@ -60,7 +60,7 @@ def test_auto_recognizes_the_behaviour_shown(tiny_model, pattern):
         g.pose = g.publisher(PoseStamped, messages.BLOCK_POSE)
         g.start()
         g.wait_for_subscribers(g.pose)
-        assert g.wait(lambda: node.joints is not None)
+        assert g.wait(lambda: node.mode.joints is not None)
         g.arm.message = play(g, joints, len(results(g)))
         steps, sent = run_behaviour(g, xy)
     other = BEHAVIOURS[1 - pattern]
@@ -92,7 +92,7 @@ def test_auto_abstains_when_the_arm_shows_nothing(tiny_model):
         g.pose = g.publisher(PoseStamped, messages.BLOCK_POSE)
         g.start()
         g.wait_for_subscribers(g.pose)
-        assert g.wait(lambda: node.joints is not None)
+        assert g.wait(lambda: node.mode.joints is not None)
         steps, sent = run_behaviour(g, [0.45, 0.05])
     # Measured: from step 1 on both window errors grow together (0.013-0.34, never 4x apart), so it never
     # decides and publishes nothing. (Step 0, at the fixture model's noise floor, may decide: see above.)

@@ -53,7 +53,7 @@ def test_a_clock_jump_back_ends_the_online_behaviour_and_the_next_pose_starts_a_
         clock = SimClock(g, base=100.0)
         g.start()
         g.wait_for_subscribers(pose)
-        assert g.wait(lambda: node.get_clock().now().nanoseconds > 99e9 and node.joints is not None, timeout=10.0)
+        assert g.wait(lambda: node.get_clock().now().nanoseconds > 99e9 and node.mode.joints is not None, timeout=10.0)
         pose.publish(messages.block_pose([0.45, 0.05], "table"))
         assert g.wait(lambda: any(r["step"] >= 3 for r in results(g)), timeout=10.0)
         first_start = results(g)[0]["behaviour_start"]
@@ -66,7 +66,7 @@ def test_a_clock_jump_back_ends_the_online_behaviour_and_the_next_pose_starts_a_
         # Measured: 10 ms after the jump (the next /clock tick); the old time would come round in 97 s.
         assert g.wait(lambda: not node.running, timeout=1.0), "the behaviour ends at the jump, not at t = 102 s"
         assert g.wait(lambda: any("clock jumped back" in line for line in g.probe.logs("inference", Log.WARN)))
-        assert node.joints is None
+        assert node.mode.joints is None
         # The next pose starts a new behaviour on the new clock and runs it to the end.
         pose.publish(messages.block_pose([0.45, 0.05], "table"))
         assert g.wait(lambda: any(r["step"] == STEPS - 1 and r["behaviour_start"] < 50.0 for r in results(g)),

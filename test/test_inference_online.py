@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import Log
+from rclpy.duration import Duration
 from ros_harness import Graph
 from sensor_msgs.msg import JointState
 
@@ -37,6 +38,22 @@ class FakeArm:
             self.pub.publish(self.message())
 
 
+class Camera:
+    """Publishes the block at ``xy`` on /block_pose at 20 Hz, stamped when it is seen (now), as the camera
+    perception does while the block is in view; ``xy`` None: the arm hides the block, nothing is published.
+    """
+
+    def __init__(self, g: Graph, pub) -> None:
+        self.xy: list[float] | None = None
+        self.pub, self.clock = pub, g.probe.get_clock()
+        g.probe.create_timer(0.05, self.tick)
+
+    def tick(self) -> None:
+        xy = self.xy
+        if xy is not None:
+            self.pub.publish(messages.block_pose(xy, "table", stamp=self.clock.now().to_msg()))
+
+
 def results(g: Graph) -> list[dict]:
     with g.probe.lock:
         return [json.loads(m.data) for m in g.probe.got[messages.INFERENCE_RESULT]]
@@ -59,9 +76,10 @@ def online_graph(tiny_model):
         g.node = g.add(InferenceNode, model_path=str(tiny_model), mode="online")
         g.arm = FakeArm(g)
         g.pose = g.publisher(PoseStamped, messages.BLOCK_POSE)
+        g.camera = Camera(g, g.pose)
         g.start()
         g.wait_for_subscribers(g.pose)
-        assert g.wait(lambda: g.node.joints is not None)
+        assert g.wait(lambda: g.node.mode.joints is not None)
         yield g
 
 
@@ -143,7 +161,7 @@ def test_bad_joint_states_get_one_line_each_and_the_node_keeps_serving(online_gr
 def test_stale_joint_states_leave_the_joints_unobserved_with_one_line(online_graph):
     g = online_graph
     g.arm.on = False
-    assert g.wait(lambda: g.node.joints is not None)
+    assert g.wait(lambda: g.node.mode.joints is not None)
     g.wait(lambda: False, timeout=0.6)  # older than stale_feedback_s (0.5 s)
     before = len(g.probe.logs("inference", Log.WARN))
     steps, sent = run_behaviour(g, [0.5, -0.05])
@@ -151,7 +169,7 @@ def test_stale_joint_states_leave_the_joints_unobserved_with_one_line(online_gra
     assert len(new) == 1 and "/joint_states is stale" in new[0] and "observes the block only" in new[0], new
     assert all(r["joint_rms"] is None for r in steps) and sent
     g.arm.on = True
-    assert g.wait(lambda: g.node.joints is not None and len(results(g)) > 0)
+    assert g.wait(lambda: g.node.mode.joints is not None and len(results(g)) > 0)
 
 
 def test_a_block_that_leaves_the_table_mid_behaviour_is_refused_and_nothing_is_sent_for_it(online_graph):
@@ -191,3 +209,83 @@ def test_a_slowly_drifting_block_is_moved_once_it_is_a_threshold_from_the_window
     for r in steps:
         inside = [seen[t] for t in r["window"] if t in seen]
         assert max(np.linalg.norm(b - inside[0]) for b in inside) <= 0.01 + 1e-9, (r["step"], r["window"])
+
+
+def now_s(g: Graph) -> float:
+    return g.probe.get_clock().now().nanoseconds * 1e-9
+
+
+def hidden_run(g: Graph, seen_again_at: list[float], hidden_s: float = 0.7) -> tuple[list[dict], float, float]:
+    """One behaviour seen by a 20 Hz camera at (0.45, 0.0) m, the block hidden by the arm for ``hidden_s``
+    from step 2 on (the camera publishes nothing), then seen at ``seen_again_at`` until a step observes it.
+    Returns the behaviour's results and when the block was hidden and seen again (seconds, probe clock).
+    """
+    n = len(results(g))
+    g.camera.xy = [0.45, 0.0]
+    assert g.wait(lambda: any(r["step"] >= 2 for r in results(g)[n:]), timeout=10.0)
+    g.camera.xy, hidden_at = None, now_s(g)
+    g.wait(lambda: False, timeout=hidden_s)
+    g.camera.xy, seen_at = seen_again_at, now_s(g)
+    assert g.wait(lambda: any((r["block_stamp"] or 0.0) >= seen_at for r in results(g)[n:]), timeout=10.0)
+    g.camera.xy = None  # before the behaviour ends: a pose after it would start the next one
+    assert g.wait(lambda: behaviour_done(g, n), timeout=20.0), "the behaviour runs to its last step"
+    assert g.wait(lambda: not g.node.running, timeout=20.0)
+    start = results(g)[n]["behaviour_start"]
+    return [r for r in results(g)[n:] if r["behaviour_start"] == start], hidden_at, seen_at
+
+
+def check_hidden(steps: list[dict], hidden_at: float, seen_at: float) -> list[int]:
+    """What holds whether the block is seen again in place or elsewhere; returns the steps it was hidden."""
+    stamps = [r["block_stamp"] for r in steps if r["block_observed"]]
+    assert all(a < b for a, b in zip(stamps, stamps[1:])), "no pose observed twice"
+    # Nothing was published while hidden (a tick under way as it was hidden may still go out).
+    assert not [t for t in stamps if hidden_at + 0.06 < t < seen_at], (hidden_at, seen_at, stamps)
+    again = min(r["step"] for r in steps if r["block_observed"] and r["block_stamp"] >= seen_at)
+    hidden = [r["step"] for r in steps if not r["block_observed"] and r["step"] < again]
+    # 0.7 s is 7 steps (measured: steps 3-9 unobserved, three runs on a lightly loaded machine; a step
+    # skipped on a busy one may take some); the old node observed the last pose again at each of them.
+    assert len(hidden) >= 4, hidden
+    assert not set(hidden) & set(steps[-1]["block_steps"]), "no hidden step counts the block in the mask"
+    return hidden
+
+
+def test_a_block_hidden_by_the_arm_is_unobserved_and_seen_again_where_it_was_the_behaviour_goes_on(online_graph):
+    """Poses stop for 0.7 s (the camera refuses a mostly hidden block): the steps meanwhile observe the joints,
+    never the last pose again; the block seen again at the same place continues the same window.
+    """
+    steps, hidden_at, seen_at = hidden_run(online_graph, seen_again_at=[0.45, 0.0])
+    hidden = check_hidden(steps, hidden_at, seen_at)
+    # The joints still count (at every hidden step when measured; /joint_states may stall on a busy machine).
+    assert set(hidden) & set(steps[-1]["joint_steps"]), "the joints were observed while it was hidden"
+    assert all(r["window"][0] == 0 for r in steps), "the same place: no restart"
+    assert all(r["decision"] == "reach" and abs(r["block_xy"][0] - 0.45) < 1e-9 for r in steps)
+
+
+def test_a_block_seen_again_elsewhere_after_being_hidden_counts_as_moved(online_graph):
+    steps, hidden_at, seen_at = hidden_run(online_graph, seen_again_at=[0.50, 0.05])
+    hidden = check_hidden(steps, hidden_at, seen_at)
+    moved = [r for r in steps if abs(r["block_xy"][0] - 0.50) < 1e-9]
+    assert moved and moved[0]["block_observed"] and moved[0]["block_stamp"] >= seen_at
+    assert moved[0]["step"] > max(hidden)
+    assert moved[0]["window"] == [moved[0]["step"]] and moved[0]["published"], "a move: restart, update at once"
+    assert all(r["window"][0] == 0 for r in steps if r["step"] < moved[0]["step"]), "no move while it was hidden"
+    assert all(r["joint_rms"] is None for r in moved), "only the block from the move on"
+
+
+def test_a_stale_block_pose_is_not_observed_and_said_once(online_graph):
+    """A new pose stamped 0.6 s ago (older than stale_feedback_s, 0.5 s) elsewhere neither counts as a move
+    nor is observed.
+    """
+    g = online_graph
+    before = len(g.probe.logs("inference", Log.WARN))
+
+    def stale() -> None:  # at step 9 or later: stamped after the behaviour started, so new to it
+        old = g.probe.get_clock().now() - Duration(seconds=0.6)
+        g.pose.publish(messages.block_pose([0.52, 0.08], "table", stamp=old.to_msg()))
+
+    steps, sent = run_behaviour(g, [0.45, 0.0], during=stale, at_step=9)
+    assert g.wait(lambda: any("/block_pose" in m for m in g.probe.logs("inference", Log.WARN)[before:]))
+    new = [m for m in g.probe.logs("inference", Log.WARN)[before:] if "/block_pose" in m]
+    assert len(new) == 1 and "/block_pose is stale (0." in new[0] and "leaves the block unobserved" in new[0], new
+    assert all(abs(r["block_xy"][0] - 0.45) < 1e-9 and r["window"][0] == 0 for r in steps)
+    assert [r["step"] for r in steps if r["block_observed"]] == [0]

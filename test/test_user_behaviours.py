@@ -131,7 +131,8 @@ def show(g, clock_pub, sequence: np.ndarray, start_s: float, dt: float) -> list[
 
     def joints(q: np.ndarray) -> None:
         g.arm.publish(messages.joint_state(list(arm.JOINT_NAMES), q))
-        assert g.wait(lambda: node.joints is not None and np.allclose(node.joints[0], q, atol=1e-12), timeout=10.0)
+        assert g.wait(lambda: node.mode.joints is not None and np.allclose(node.mode.joints[0], q, atol=1e-12),
+                      timeout=10.0)
 
     def result(step: int) -> dict | None:
         with g.probe.lock:

@@ -21,6 +21,17 @@ in one fit. At that step only the
 block counts (the arm cannot have reacted to the move yet); joints count again from the next step, so a
 node whose arm is still finishing the old plan after a move may pass ``joints=None`` meanwhile.
 
+A step whose block was not seen passes ``block_xy=None``: the block stays unobserved at that step (a
+camera sees nothing while the arm hides it; re-sending the last pose as new would weigh one old sighting
+as many fresh ones), the joints still count. A block seen again where it was continues the window; seen
+again more than ``move_threshold`` from the window's start it has moved, like any move. With a window of
+the last ``window`` steps, the block's latest observation stays in it when none of those steps saw the
+block: the block has not moved since (the window would have restarted), and without it the fit would be
+the joints' alone. A step with nothing new at all (no block, no joints) refines the estimate on the
+window as it stands, with the same bounded budget, so every step still has an estimate; only before
+anything was observed is it refused. ``OnlineEstimate.block_steps`` and ``joint_steps`` say which of the
+window's steps saw which part: the observation mask the latent was inferred from.
+
 With ``behaviour=None`` every behaviour is inferred in the same batch and ranked by its window error
 (``recognition``); the completion is the best one's, and ``recognition.decision`` says whether it
 is clearly ahead. Everything runs in normalized units, converted at the edge with the checkpoint's
@@ -70,6 +81,13 @@ class OnlineEstimate:
     joint_rms: float | None  # RMS joint error over the window's observed joint angles, radians (None: none)
     window: tuple[int, ...]  # the observed steps the latent was inferred from
     recognition: Recognition | None  # per-behaviour errors and decision (only when recognizing)
+    block_steps: tuple[int, ...] = ()  # the window's steps at which the block was observed
+    joint_steps: tuple[int, ...] = ()  # the window's steps at which the joints were observed
+
+    @property
+    def block_observed(self) -> bool:
+        """Whether this step observed the block (False: unobserved, e.g. hidden by the arm)."""
+        return self.step in self.block_steps
 
     @property
     def remaining(self) -> np.ndarray:
@@ -80,6 +98,15 @@ class OnlineEstimate:
     def remaining_joints(self) -> np.ndarray:
         """[T - step, n_joints] joint angles in radians from the step just observed to the end."""
         return self.completion.joints[self.step:]
+
+    def change_from(self, published: np.ndarray | None) -> float:
+        """How far the remaining joints lie from those of ``published`` ([T, n_joints] radians, the last
+        trajectory sent): the largest difference of any joint at any remaining step; inf without one.
+        An online node sends an update only when this exceeds its tolerance.
+        """
+        if published is None:
+            return float("inf")
+        return float(np.max(np.abs(self.remaining_joints - np.asarray(published)[self.step:])))
 
 
 class OnlineEstimator:
@@ -201,7 +228,9 @@ class OnlineEstimator:
         """Add one step's observation (either part may be None) and re-infer; ``step`` None: the next one.
 
         A node that missed steps passes ``step`` (0-based since the behaviour began); the skipped steps
-        stay unobserved. Raises ``InvalidObservation`` for a bad observation, leaving the state unchanged.
+        stay unobserved. Both parts None: nothing new at this step, the estimate is refined on the window
+        as it stands. Raises ``InvalidObservation`` for a bad observation, and for nothing observed before
+        anything was, leaving the state unchanged.
         """
         started = time.perf_counter()
         t = self._check_step(step)
@@ -210,8 +239,9 @@ class OnlineEstimator:
         assessment = None if block_xy is None else self._assess(block_xy)
         xy = None if assessment is None else assessment.xy
         q = None if joints is None else self._check_joints(joints)
-        if xy is None and q is None:
-            raise InvalidObservation(f"step {t}: nothing observed; give the block position, the joint angles or both")
+        if xy is None and q is None and self._coords is None:
+            raise InvalidObservation(f"step {t}: nothing observed yet; give the block position, the joint angles "
+                                     f"or both")
 
         norm = self.completer.ckpt.normalizer
         values, observed, steps = self._values.copy(), self._observed.copy(), list(self._steps)
@@ -225,8 +255,9 @@ class OnlineEstimator:
         if q is not None:
             values[t, self.joint_dims] = norm.normalize(q, self.joint_dims)
             observed[t, self.joint_dims] = True
-        steps.append(t)
-        window = steps[-self.window:] if self.window else steps
+        if xy is not None or q is not None:  # a step with nothing new is not part of the window
+            steps.append(t)
+        window = self._window(steps, observed)
         mask = np.zeros_like(observed)
         mask[window] = observed[window]
 
@@ -243,6 +274,21 @@ class OnlineEstimator:
         self._coords = result.coords
         self.last_step, self.estimate = t, estimate
         return estimate
+
+    def _window(self, steps: list[int], observed: np.ndarray) -> list[int]:
+        """The window's steps: all observed since the restart, or the last ``window`` of them plus the block's
+        latest observation when none of those saw the block (it has not moved since, or the window would
+        have restarted).
+        """
+        if not self.window or len(steps) <= self.window:
+            return list(steps)
+        window = steps[-self.window:]
+        block = self.perception_dims[0]
+        if not observed[window, block].any():
+            seen = [s for s in steps if observed[s, block]]
+            if seen:
+                window = [seen[-1], *window]
+        return window
 
     def _infer(self, values: np.ndarray, mask: np.ndarray, previous: np.ndarray | None,
                xy: np.ndarray | None) -> InferenceArrays:
@@ -310,5 +356,8 @@ class OnlineEstimator:
             # The window error is the third signal of trust (docs/online.md); these are the other two. A
             # block never observed has no pose distance (NaN), only the chart's.
             domain=self._domain_report(seen_block, coords, pattern), warning=warning)
+        block_dim, joint_dim = self.perception_dims[0], self.joint_dims[0]
         return OnlineEstimate(step=t, completion=completion, window_error=float(errors[k]), joint_rms=joint_rms,
-                              window=tuple(window), recognition=recognition)
+                              window=tuple(window), recognition=recognition,
+                              block_steps=tuple(s for s in window if mask[s, block_dim]),
+                              joint_steps=tuple(s for s in window if mask[s, joint_dim]))

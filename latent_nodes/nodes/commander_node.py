@@ -30,13 +30,15 @@ start (the online inference node's updates): it is spliced in at the current tim
 sent within the velocity limit, with no restart from home and no jump.
 
 Feedback is ``/joint_states``, aged by its header stamp where set (the receipt time for a zero stamp, or
-with a warning for a stamp ahead of this clock or on another kind of clock). While streaming, each
-feedback is compared with the target in force when it was measured (``latent_nodes.robot.tolerances``):
-a joint further than its path tolerance for ``path_tolerance_time_s`` stops the trajectory and holds the
-arm where it is. After ``settle_s`` the last point is checked against the goal tolerance (an ERROR and a
-hold where the arm is when a joint is off; streaming only: a ros2_control controller checks its own
-constraints), and the RMS tracking error between the trajectory and
-``/joint_states`` over the execution is published on ``/commander/tracking_error``.
+with a warning for a stamp ahead of this clock or on another kind of clock). Each feedback is compared
+(``latent_nodes.robot.tolerances``) with the target in force when it was measured (streaming), or with
+the trajectory as sent, where the controller has it then (ros2_control over the topic, whose controller
+holds on its own path check with only a log line and tells the sender nothing): a joint further than its
+path tolerance for ``path_tolerance_time_s`` stops the trajectory and holds the arm where it is. After
+``settle_s`` the last point is checked against the goal tolerance (an ERROR and a hold where the arm is
+when a joint is off: not executed). Over the FollowJointTrajectory action the controller's result
+decides instead. The RMS tracking error between the trajectory and ``/joint_states`` over the execution
+is published on ``/commander/tracking_error``.
 
 Execution also stops on ``~/stop`` (std_srvs/Trigger), holding the arm where it is, when ``/joint_states``
 goes stale, and when the clock jumps back (a restarted world on simulated time): the feedback then
@@ -70,7 +72,12 @@ from latent_nodes.config import NodesConfig
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
-from latent_nodes.nodes.ros2_control_output import DESCRIPTION_QOS, ROS2_CONTROL_PARAMETERS, Ros2ControlOutput
+from latent_nodes.nodes.ros2_control_output import (
+    DESCRIPTION_QOS,
+    ROS2_CONTROL_PARAMETERS,
+    Ros2ControlOutput,
+    hold_message,
+)
 from latent_nodes.nodes.runner import run_node
 from latent_nodes.robot.admission import RefusedStamp, admit_stamp, feedback_time
 from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
@@ -270,10 +277,11 @@ class CommanderNode(Node):
         self.measured, self.measured_at = q, at
         if self.active is None:
             return
-        if self.output is None:  # the controller checks its own tolerances (its constraints.* parameters)
-            # Against the target in force when the positions were measured (also before a future stamp,
-            # while the stream moves to the first point).
-            reference = self.history.at(seconds(at))
+        if self.supervised():
+            # Streaming: against the target in force when the positions were measured (also before a future
+            # stamp, while the stream moves to the first point). ros2_control over the topic: against the
+            # trajectory as sent, as the controller interpolates it from the send.
+            reference = self.history.at(seconds(at)) if self.output is None else self.sent_reference(at)
             violation = None if reference is None else self.monitor.check_path(q - reference, seconds(at))
             if violation is not None:
                 self.stop_off_plan(violation)
@@ -285,6 +293,25 @@ class CommanderNode(Node):
         self.error_sum[finite] += squared[finite]
         self.error_count[finite] += 1
         self.last_squared_error = squared
+
+    def supervised(self) -> bool:
+        """Whether the commander checks the path and goal tolerances itself.
+
+        Streaming, and ros2_control over the topic: a joint_trajectory_controller given a trajectory on its
+        topic holds on a path violation with only a log line (joint_trajectory_controller.cpp @0f8eb14
+        L548-551), and nothing tells the commander, which would count the trajectory executed. Over the
+        FollowJointTrajectory action the controller's result decides (``Ros2ControlOutput.outcome``).
+        """
+        return self.output is None or self.output.action is None
+
+    def sent_reference(self, at: Time) -> np.ndarray | None:
+        """Where the sent trajectory had the arm at ``at`` (NaN for joints never sent); None before the send."""
+        if at < self.started_at:
+            return None
+        reference = np.full(len(self.names), np.nan)
+        sent = self.output.sent
+        reference[sent] = self.active.sample(seconds(at - self.started_at))[sent]
+        return reference
 
     def feedback_under(self, arm: JointLimits) -> tuple[np.ndarray | None, Time | None]:
         """The latest feedback read under ``arm``'s joints (the arm's own, or a candidate's before it is fixed)."""
@@ -411,12 +438,22 @@ class CommanderNode(Node):
     def hold(self) -> None:
         """Command the measured position, clamped to the joint limits; nothing without fresh feedback.
 
+        Streaming: as the next target. ros2_control: a one-point trajectory at rest, due at once, to each
+        controller (``hold_message``), which replaces the trajectory it runs.
+
         JTC's ``set_hold_position`` (joint_trajectory_controller.cpp kilted L1835-1845) holds the measured
         state; a joint measured past its limit is held at the limit here, never commanded outside it.
         """
         if self.measured is None or self.feedback_age() > self.settings.stale_feedback_s:
             return
         q = self.limits().clamp(self.measured)
+        if self.output is not None:  # each controller: one point at rest, due at once (hold_message)
+            self.output.running = None  # replaced by this hold: a later stop has nothing else to hold
+            for pub, columns in ((self.output.arm_pub, self.output.arm_columns),
+                                 (self.output.gripper_pub, self.output.gripper_columns)):
+                if pub is not None and columns:
+                    pub.publish(hold_message([self.output.robot_names[i] for i in columns], q[columns]))
+            return
         now = self.get_clock().now()
         self.command_pub.publish(messages.joint_state(self.names, q, stamp=now.to_msg()))
         self.limiter.reset(q)
@@ -512,7 +549,13 @@ class CommanderNode(Node):
         self.get_logger().info(f"trajectory done: tracking error {rms:.4f} rad RMS over {samples} feedback samples, "
                                f"{final:.4f} rad at the end" + (f"; {controller_line}" if controller_line else ""))
         fresh = self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s
-        violation = self.monitor.check_goal(self.measured - goal) if fresh and self.output is None else None
+        if fresh and self.supervised():
+            error = self.measured - goal
+            if self.output is not None:
+                error[np.setdiff1d(np.arange(len(error)), self.output.sent)] = np.nan  # never sent: not judged
+            violation = self.monitor.check_goal(error)
+        else:
+            violation = None
         if violation is None:
             self.health.count("executed")
             return

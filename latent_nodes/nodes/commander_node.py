@@ -47,6 +47,9 @@ clamped to the joint limits. Nothing is commanded before fresh ``/joint_states``
 stopped trajectory is never resumed. Trajectories are received volatile: a restarted commander hears only
 what is published after it starts, never a replay of an old one.
 
+The node reads parameters and messages and publishes; what an execution does (start row, stream, path
+and goal checks, stale feedback, hold) is decided by ``latent_nodes.robot.execution``, without ROS.
+
 Once a second the node reports its health on ``/diagnostics``: state, feedback age, the last tracking
 error, the last tolerance violation (joint and error), trajectories executed, refused and stopped (and,
 over the ros2_control FollowJointTrajectory action, goals the controller rejected, aborted or left
@@ -80,11 +83,11 @@ from latent_nodes.nodes.ros2_control_output import (
 )
 from latent_nodes.nodes.runner import run_node
 from latent_nodes.robot.admission import RefusedStamp, admit_stamp, feedback_time
-from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
+from latent_nodes.robot.execution import Execution, with_start_row
+from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError, limits_for
 from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory
 from latent_nodes.robot.splice import splice
-from latent_nodes.robot.stream_limiter import StreamLimiter
-from latent_nodes.robot.tolerances import CommandHistory, ToleranceMonitor, Violation, joint_values, parse_joint_values
+from latent_nodes.robot.tolerances import ToleranceMonitor, Violation, joint_values, parse_joint_values
 
 # The commander's own parameters (NodesConfig fields); ros2_control_output.py lists the ros2_control ones.
 COMMANDER_PARAMETERS = ("target", "max_joint_velocity", "max_joint_acceleration", "joint_max_acceleration",
@@ -97,38 +100,6 @@ def arm_limits() -> JointLimits:
     from latent_nodes.sim import arm
 
     return JointLimits(tuple(arm.JOINT_NAMES), arm.JOINT_LOWER, arm.JOINT_UPPER, arm.MAX_VELOCITY)
-
-
-def limits_for(names: list[str], description: RobotDescription | RobotDescriptionError | None) -> JointLimits:
-    """Limits of the joints ``names``: the embedded arm's when they name any of its joints, else the description's.
-
-    ``description``: the last ``/robot_description`` received, parsed, or the error it could not be read with
-    (so a refusal says why there are no limits), or None before one arrives. A partial or mixed set of the
-    embedded arm's joints meets the embedded arm, and is refused by ``check_trajectory`` as always. Raises
-    ``UnsafeTrajectory`` naming what is missing (no description yet, an unreadable one, or a joint it gives no
-    limits for): a joint without known limits is never commanded.
-    """
-    embedded = arm_limits()
-    if not names or set(names) & set(embedded.names):
-        return embedded
-    if len(set(names)) != len(names):
-        raise UnsafeTrajectory(f"trajectory repeats joint names: {names}")
-    if description is None:
-        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and no {messages.ROBOT_DESCRIPTION} "
-                               "has arrived to give their limits")
-    if isinstance(description, RobotDescriptionError):
-        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and the last {messages.ROBOT_DESCRIPTION} "
-                               f"could not be read, so their limits are unknown: {description}")
-    try:
-        return description.limits(names)
-    except RobotDescriptionError as exc:
-        raise UnsafeTrajectory(f"no limits for the trajectory's joints: {exc}") from None
-
-
-def rms_of(squared_errors: np.ndarray) -> float:
-    """Root of the mean over the finite entries (NaN: a joint without feedback, never sent); NaN if none."""
-    finite = squared_errors[np.isfinite(squared_errors)]
-    return float(np.sqrt(finite.mean())) if finite.size else float("nan")
 
 
 def seconds(t: Time) -> float:
@@ -171,10 +142,17 @@ class CommanderNode(Node):
             self.arm = JointLimits(tuple(s.model_joints), np.full(n, -np.inf), np.full(n, np.inf), np.full(n, np.inf))
             self.names = list(self.arm.names)
         self.output = Ros2ControlOutput(self, s, self.arm) if s.target == "ros2_control" else None
-        # Streaming: the targets within the limits (a late tick capped), and the arm checked against them.
-        self.limiter = StreamLimiter(1.0 / s.command_rate)
-        self.history = CommandHistory(keep_s=s.stale_feedback_s + 1.0)
-        self.monitor = self.tolerance_monitor(self.names)
+        # The execution's state and decisions (robot/execution.py). Streaming: the targets within the limits
+        # (a late tick capped), the arm checked against them. ros2_control over the topic: the arm checked
+        # against the trajectory sent, on the joints sent (the controller holds on its own path check with
+        # only a log line, joint_trajectory_controller.cpp @0f8eb14 L548-551); over the action, the
+        # controller's result decides.
+        supervised = None
+        if self.output is not None:
+            supervised = list(self.output.sent) if self.output.action is None else []
+        self.execution = Execution(self.names, self.tolerance_monitor(self.names), 1.0 / s.command_rate,
+                                   s.stale_feedback_s, s.settle_s, streaming=self.output is None,
+                                   supervised=supervised)
         self.violation: Violation | None = None  # the last path or goal tolerance violation, for /diagnostics
 
         self.command_pub = self.create_publisher(JointState, messages.JOINT_COMMAND, 10)
@@ -193,17 +171,7 @@ class CommanderNode(Node):
             JumpThreshold(min_forward=None, min_backward=Duration(nanoseconds=-1), on_clock_change=True),
             post_callback=self.on_clock_jump)
 
-        self.measured: np.ndarray | None = None  # latest /joint_states positions, arm order
-        self.measured_at: Time | None = None  # when they were measured: the header stamp, else the receipt
         self.last_joint_state: tuple[JointState, Time] | None = None  # read again when the joint set changes
-        self.active: CheckedTrajectory | None = None
-        self.started_at: Time | None = None
-        self.last_command: np.ndarray | None = None
-        self.last_tick: Time | None = None
-        # Tracking error over an execution, as running sums (bounded memory however long it runs).
-        self.error_sum = np.zeros(len(self.names))
-        self.error_count = np.zeros(len(self.names))
-        self.last_squared_error = np.full(len(self.names), np.nan)
         self.last_tracking_error = float("nan")
         self.health = Health(self, self.health_status)
         if self.output is None:
@@ -234,8 +202,27 @@ class CommanderNode(Node):
     def elapsed(self, since: Time) -> float:
         return (self.get_clock().now() - since).nanoseconds * 1e-9
 
+    def now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
     def feedback_age(self) -> float:
-        return float("inf") if self.measured_at is None else self.elapsed(self.measured_at)
+        return self.execution.feedback_age(self.now_ns())
+
+    @property
+    def measured(self) -> np.ndarray | None:
+        """The latest /joint_states positions, arm order (None before any, or after a clock jump)."""
+        return self.execution.measured
+
+    @property
+    def active(self) -> CheckedTrajectory | None:
+        """The trajectory being executed, None when idle."""
+        return self.execution.active
+
+    @property
+    def started_at(self) -> Time | None:
+        """When the running trajectory's time 0 is, on this node's clock."""
+        at = self.execution.started_at_ns
+        return None if at is None else Time(nanoseconds=at, clock_type=self.get_clock().clock_type)
 
     # --- inputs ----------------------------------------------------------------------------------------
 
@@ -274,49 +261,17 @@ class CommanderNode(Node):
         except ValueError as exc:
             self.get_logger().warning(f"ignoring /joint_states: {exc}", throttle_duration_sec=1.0)
             return
-        self.measured, self.measured_at = q, at
-        if self.active is None:
-            return
-        if self.supervised():
-            # Streaming: against the target in force when the positions were measured (also before a future
-            # stamp, while the stream moves to the first point). ros2_control over the topic: against the
-            # trajectory as sent, as the controller interpolates it from the send.
-            reference = self.history.at(seconds(at)) if self.output is None else self.sent_reference(at)
-            violation = None if reference is None else self.monitor.check_path(q - reference, seconds(at))
-            if violation is not None:
-                self.stop_off_plan(violation)
-                return
-        if at < self.started_at:
-            return
-        squared = (q - self.active.sample(seconds(at - self.started_at))) ** 2
-        finite = np.isfinite(squared)
-        self.error_sum[finite] += squared[finite]
-        self.error_count[finite] += 1
-        self.last_squared_error = squared
-
-    def supervised(self) -> bool:
-        """Whether the commander checks the path and goal tolerances itself.
-
-        Streaming, and ros2_control over the topic: a joint_trajectory_controller given a trajectory on its
-        topic holds on a path violation with only a log line (joint_trajectory_controller.cpp @0f8eb14
-        L548-551), and nothing tells the commander, which would count the trajectory executed. Over the
-        FollowJointTrajectory action the controller's result decides (``Ros2ControlOutput.outcome``).
-        """
-        return self.output is None or self.output.action is None
-
-    def sent_reference(self, at: Time) -> np.ndarray | None:
-        """Where the sent trajectory had the arm at ``at`` (NaN for joints never sent); None before the send."""
-        if at < self.started_at:
-            return None
-        reference = np.full(len(self.names), np.nan)
-        sent = self.output.sent
-        reference[sent] = self.active.sample(seconds(at - self.started_at))[sent]
-        return reference
+        violation = self.execution.feedback(q, at.nanoseconds)
+        if violation is not None:
+            self.stop_off_plan(violation)
 
     def feedback_under(self, arm: JointLimits) -> tuple[np.ndarray | None, Time | None]:
         """The latest feedback read under ``arm``'s joints (the arm's own, or a candidate's before it is fixed)."""
         if list(arm.names) == self.names or self.last_joint_state is None:
-            return (self.measured, self.measured_at) if list(arm.names) == self.names else (None, None)
+            if list(arm.names) != self.names or self.measured is None:
+                return None, None
+            return self.measured, Time(nanoseconds=self.execution.measured_at_ns,
+                                       clock_type=self.get_clock().clock_type)
         try:
             return self.parse_feedback(*self.last_joint_state, list(arm.names))
         except ValueError:
@@ -329,7 +284,7 @@ class CommanderNode(Node):
         try:
             if self.output is not None:
                 self.arm = self.output.current_limits()  # the robot's, once known
-            arm = self.arm if self.joints_fixed else limits_for(names, self.description)
+            arm = self.arm if self.joints_fixed else limits_for(names, self.description, arm_limits())
             trajectory = check_trajectory(names, times, positions, arm)
             # A stamp: JTC's rule (the end must not be past) and a bound on the start (admission.py).
             admission = None if behaviour_start is None else admit_stamp(
@@ -356,7 +311,7 @@ class CommanderNode(Node):
             self.get_logger().warning(f"trajectory accepted, but its {admission.clock_warning}")
         if trajectory.clamped:
             self.get_logger().warning("trajectory exceeds the joint limits; clamped to them")
-        start = self.last_command if self.active is not None and self.output is None else self.measured
+        start = self.execution.start_position()
         if behaviour_start is not None:  # timed from the behaviour's start: continue it at the current phase
             elapsed = admission.elapsed
             splicer = splice if self.output is None else self.output.splice  # ros2_control: from the arm, sent joints
@@ -365,9 +320,7 @@ class CommanderNode(Node):
                                    f"({'from the running one' if self.active is not None else 'from the arm'})")
             started_at = behaviour_start
         else:
-            if trajectory.times[0] > 0:  # reach the first point from where the arm is, in the first interval
-                trajectory = CheckedTrajectory(np.concatenate([[0.0], trajectory.times]),
-                                               np.vstack([start, trajectory.positions]), trajectory.clamped)
+            trajectory = with_start_row(trajectory, start)  # the first point reached from where the arm is
             if self.active is not None:
                 self.get_logger().info("replacing the running trajectory")
             started_at = now
@@ -377,17 +330,7 @@ class CommanderNode(Node):
                                                trajectory.clamped)
                 started_at = now
             trajectory = self.output.send(trajectory, self.measured, self.limits())
-        elif self.active is None:  # the stream starts where the arm is, at rest
-            self.limiter.reset(start)
-            self.history.clear()
-            self.last_tick = now
-        self.limiter.new_trajectory()  # a replaced trajectory's stream goes on at its velocity, from its last tick
-        self.monitor.start()
-        self.active, self.started_at = trajectory, started_at
-        self.last_command = start.copy()
-        if self.output is not None:
-            self.last_tick = now
-        self.error_sum[:], self.error_count[:], self.last_squared_error[:] = 0.0, 0.0, np.nan
+        self.execution.begin(trajectory, start, started_at.nanoseconds, now.nanoseconds)
         self.get_logger().info(f"executing {len(times)} points over {trajectory.duration:.2f} s")
 
     def fix_joints(self, arm: JointLimits) -> None:
@@ -396,10 +339,7 @@ class CommanderNode(Node):
         if arm.names == self.arm.names:
             return
         self.arm, self.names = arm, list(arm.names)
-        self.measured, self.measured_at = None, None
-        n = len(self.names)
-        self.error_sum, self.error_count, self.last_squared_error = np.zeros(n), np.zeros(n), np.full(n, np.nan)
-        self.monitor = self.tolerance_monitor(self.names)
+        self.execution.set_joints(self.names, self.tolerance_monitor(self.names))
         if self.last_joint_state is not None:
             self.read_feedback(*self.last_joint_state)  # as fresh as it was, if it has these joints
         self.get_logger().info(f"arm joints {self.names}, limits from {messages.ROBOT_DESCRIPTION}")
@@ -414,9 +354,10 @@ class CommanderNode(Node):
 
     def on_clock_jump(self, jump: TimeJump) -> None:
         """The clock went back or changed source: feedback and timing from before are meaningless now."""
-        self.measured, self.measured_at, self.last_joint_state = None, None, None
+        self.execution.forget_feedback()
+        self.last_joint_state = None
         if self.active is not None:
-            self.active = None  # no hold command: the arm's position is unknown until /joint_states arrive
+            self.execution.stop()  # no hold command: the arm's position is unknown until /joint_states arrive
             if self.output is not None:
                 self.output.stop(hold=False)  # the time since sending is meaningless now: no hold point
             self.health.count("stopped_clock_jump", event=True)
@@ -427,7 +368,7 @@ class CommanderNode(Node):
 
     def abort(self, reason: str) -> None:
         """End execution now and hold the arm where it is (if we still know where that is)."""
-        self.active = None
+        self.execution.stop()
         if self.output is not None:
             self.output.stop()
         else:
@@ -444,25 +385,21 @@ class CommanderNode(Node):
         JTC's ``set_hold_position`` (joint_trajectory_controller.cpp kilted L1835-1845) holds the measured
         state; a joint measured past its limit is held at the limit here, never commanded outside it.
         """
-        if self.measured is None or self.feedback_age() > self.settings.stale_feedback_s:
-            return
-        q = self.limits().clamp(self.measured)
-        if self.output is not None:  # each controller: one point at rest, due at once (hold_message)
-            self.output.running = None  # replaced by this hold: a later stop has nothing else to hold
-            for pub, columns in ((self.output.arm_pub, self.output.arm_columns),
-                                 (self.output.gripper_pub, self.output.gripper_columns)):
-                if pub is not None and columns:
-                    pub.publish(hold_message([self.output.robot_names[i] for i in columns], q[columns]))
-            return
         now = self.get_clock().now()
-        self.command_pub.publish(messages.joint_state(self.names, q, stamp=now.to_msg()))
-        self.limiter.reset(q)
-        self.history.add(seconds(now), q)
-        self.last_command, self.last_tick = q, now
+        q = self.execution.hold(now.nanoseconds, self.limits())
+        if q is None:
+            return
+        if self.output is None:
+            self.command_pub.publish(messages.joint_state(self.names, q, stamp=now.to_msg()))
+            return
+        self.output.running = None  # replaced by this hold: a later stop has nothing else to hold
+        for pub, columns in ((self.output.arm_pub, self.output.arm_columns),
+                             (self.output.gripper_pub, self.output.gripper_columns)):
+            if pub is not None and columns:
+                pub.publish(hold_message([self.output.robot_names[i] for i in columns], q[columns]))
 
     def stop_off_plan(self, violation: Violation) -> None:
-        """The arm stayed off the streamed targets: stop, hold where it is, report (JTC aborts and holds)."""
-        self.active = None
+        """The arm stayed off the plan (already stopped): hold where it is, report (JTC aborts and holds)."""
         self.hold()
         self.violation = violation
         self.health.count("stopped_path_tolerance", event=True)
@@ -500,69 +437,48 @@ class CommanderNode(Node):
         return OK, values["state"], values
 
     def on_tick(self) -> None:
-        if self.active is None:
+        now = self.get_clock().now()
+        tick = self.execution.tick(now.nanoseconds, self.limits())
+        if tick is None:
             return
-        age = self.feedback_age()
-        if age > self.settings.stale_feedback_s:
-            self.active = None  # no hold command: with stale feedback we do not know where the arm is
+        if tick.stale_s is not None:  # no hold command: with stale feedback we do not know where the arm is
             if self.output is not None:
                 self.output.stop()  # it holds where the sent trajectory has got to: no feedback needed
             self.health.count("stopped_stale_feedback", event=True)
-            self.get_logger().error(f"trajectory stopped: /joint_states is stale ({age:.2f} s old)")
+            self.get_logger().error(f"trajectory stopped: /joint_states is stale ({tick.stale_s:.2f} s old)")
             return
         if self.output is not None:  # the controller interpolates on its own: wait for how it ends
-            outcome = self.output.outcome(self.elapsed(self.started_at) - self.active.duration - self.settings.settle_s)
+            outcome = self.output.outcome(tick.overdue_s)
             if outcome is not None and outcome.executed:
                 self.finish(outcome.line)
             elif outcome is not None:  # rejected, aborted or unanswered: not executed; the gripper holds too
-                self.active = None
+                self.execution.stop()
                 self.output.stop()
                 self.health.count(f"goal_{outcome.kind}", event=True)
                 self.get_logger().error(outcome.line)
             return
-        now = self.get_clock().now()
-        dt = max(seconds(now - self.last_tick), 0.0)
-        self.last_tick = now
-        t = self.elapsed(self.started_at)
-        # Within the velocity and acceleration limits; a late tick steps no further than LATE_TICK_PERIODS
-        # nominal periods allow (stream_limiter.py).
-        command = self.limiter.step(self.active.sample(t), self.limits(), dt)
-        self.command_pub.publish(messages.joint_state(self.names, command, stamp=now.to_msg()))
-        self.history.add(seconds(now), command)
-        self.last_command = command
-        if t >= self.active.duration + self.settings.settle_s:
+        self.command_pub.publish(messages.joint_state(self.names, tick.command, stamp=now.to_msg()))
+        if tick.overdue_s >= 0:
             self.finish()
 
     def finish(self, controller_line: str = "") -> None:
-        """After settle_s: the goal tolerance (JTC's goal check, once), then the tracking error over the run.
+        """After settle_s: the tracking error over the run, then the goal tolerance (JTC's goal check, once).
 
         ``controller_line``: the arm controller's result (FollowJointTrajectory), for the log.
         """
-        with np.errstate(invalid="ignore"):
-            rms = float(np.sqrt(self.error_sum.sum() / self.error_count.sum())) if self.error_count.sum() else np.nan
-        final = rms_of(self.last_squared_error)
-        goal = self.active.positions[-1]
-        self.active = None
-        self.last_tracking_error = rms
-        self.error_pub.publish(messages.float64(rms))
-        samples = int(self.error_count.max()) if self.error_count.size else 0
-        self.get_logger().info(f"trajectory done: tracking error {rms:.4f} rad RMS over {samples} feedback samples, "
-                               f"{final:.4f} rad at the end" + (f"; {controller_line}" if controller_line else ""))
-        fresh = self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s
-        if fresh and self.supervised():
-            error = self.measured - goal
-            if self.output is not None:
-                error[np.setdiff1d(np.arange(len(error)), self.output.sent)] = np.nan  # never sent: not judged
-            violation = self.monitor.check_goal(error)
-        else:
-            violation = None
-        if violation is None:
+        done = self.execution.finish(self.now_ns())
+        self.last_tracking_error = done.tracking_error
+        self.error_pub.publish(messages.float64(done.tracking_error))
+        self.get_logger().info(f"trajectory done: tracking error {done.tracking_error:.4f} rad RMS over "
+                               f"{done.samples} feedback samples, {done.final_error:.4f} rad at the end"
+                               + (f"; {controller_line}" if controller_line else ""))
+        if done.violation is None:
             self.health.count("executed")
             return
         self.hold()  # as JTC on a goal violation: hold where the arm is (L518-544)
-        self.violation = violation
+        self.violation = done.violation
         self.health.count("goal_tolerance_violated", event=True)
-        self.get_logger().error(f"trajectory ended off its goal, holding: {violation.describe()} after "
+        self.get_logger().error(f"trajectory ended off its goal, holding: {done.violation.describe()} after "
                                 f"settle_s ({self.settings.settle_s:g} s)")
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latent_nodes.robot.safety import JointLimits
+from latent_nodes.robot.safety import JointLimits, UnsafeTrajectory
 
 MOVING_TYPES = ("revolute", "continuous", "prismatic")
 
@@ -156,3 +156,30 @@ class RobotDescription:
 def joint_limits(urdf: str, robot_names: Sequence[str], names: Sequence[str] | None = None) -> JointLimits:
     """Limits of ``robot_names`` from the URDF text ``urdf``: ``RobotDescription.from_urdf(urdf).limits(...)``."""
     return RobotDescription.from_urdf(urdf).limits(robot_names, names)
+
+
+def limits_for(names: Sequence[str], description: RobotDescription | RobotDescriptionError | None,
+               embedded: JointLimits) -> JointLimits:
+    """Limits of the joints ``names``: the embedded arm's when they name any of its joints, else the description's.
+
+    ``description``: the last ``/robot_description`` received, parsed, or the error it could not be read with
+    (so a refusal says why there are no limits), or None before one arrives. A partial or mixed set of the
+    embedded arm's joints meets the embedded arm, and is refused by ``check_trajectory`` as always. Raises
+    ``UnsafeTrajectory`` naming what is missing (no description yet, an unreadable one, or a joint it gives no
+    limits for): a joint without known limits is never commanded.
+    """
+    names = list(names)
+    if not names or set(names) & set(embedded.names):
+        return embedded
+    if len(set(names)) != len(names):
+        raise UnsafeTrajectory(f"trajectory repeats joint names: {names}")
+    if description is None:
+        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and no /robot_description has arrived "
+                               "to give their limits")
+    if isinstance(description, RobotDescriptionError):
+        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and the last /robot_description could "
+                               f"not be read, so their limits are unknown: {description}")
+    try:
+        return description.limits(names)
+    except RobotDescriptionError as exc:
+        raise UnsafeTrajectory(f"no limits for the trajectory's joints: {exc}") from None

@@ -84,7 +84,7 @@ from latent_nodes.nodes.ros2_control_output import (
 from latent_nodes.nodes.runner import run_node
 from latent_nodes.robot.admission import RefusedStamp, admit_stamp, feedback_time
 from latent_nodes.robot.execution import Execution, with_start_row
-from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError, limits_for
+from latent_nodes.robot.robot_description import DescriptionLimits, RobotDescription, RobotDescriptionError
 from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory
 from latent_nodes.robot.splice import splice
 from latent_nodes.robot.tolerances import ToleranceMonitor, Violation, joint_values, parse_joint_values
@@ -133,7 +133,7 @@ class CommanderNode(Node):
         self.arm = arm_limits()
         self.names = list(self.arm.names)
         self.joints_fixed = s.target == "ros2_control"
-        self.description: RobotDescription | RobotDescriptionError | None = None  # /robot_description or its error
+        self.descriptions = DescriptionLimits(self.arm)  # /robot_description's limits, one rule for a new one
         # target ros2_control: whole trajectories to the robot's controllers (nodes/ros2_control_output.py)
         if s.target == "ros2_control" and s.model_joints and tuple(s.model_joints) != self.arm.names:
             # Another robot's model: its joints are named by the parameter; their limits come from the robot
@@ -226,17 +226,19 @@ class CommanderNode(Node):
 
     # --- inputs ----------------------------------------------------------------------------------------
 
+    @property
+    def description(self) -> RobotDescription | RobotDescriptionError | None:
+        """The last /robot_description received, parsed, or the error it could not be read with."""
+        return self.descriptions.latest
+
     def on_description(self, msg: String) -> None:
-        """Parsed once on receipt: a description that cannot be read is reported here, in one line."""
-        try:
-            self.description = RobotDescription.from_urdf(msg.data)
-        except RobotDescriptionError as exc:
-            self.description = exc  # a newer, unreadable description leaves no limits: the old one's are gone
-            self.get_logger().error(f"ignoring {messages.ROBOT_DESCRIPTION}: {exc}")
-            return
-        if not self.joints_fixed:
-            self.get_logger().info(f"{messages.ROBOT_DESCRIPTION} received: limits for joints other than the "
-                                   "embedded arm's come from it")
+        """Parsed once on receipt, by the rule of ``DescriptionLimits``, and said in one line."""
+        fixed = self.names if self.joints_fixed else None
+        usable, line = self.descriptions.receive(msg.data, fixed)
+        if usable:  # two call sites: rclpy keys a log call's severity by where it is made
+            self.get_logger().info(line)
+        else:
+            self.get_logger().error(line)
 
     def on_joint_states(self, msg: JointState) -> None:
         self.read_feedback(msg, self.get_clock().now())
@@ -283,8 +285,9 @@ class CommanderNode(Node):
         behaviour_start = messages.trajectory_start(msg, self.get_clock().clock_type)
         try:
             if self.output is not None:
-                self.arm = self.output.current_limits()  # the robot's, once known
-            arm = self.arm if self.joints_fixed else limits_for(names, self.description, arm_limits())
+                arm = self.arm = self.output.current_limits()  # the robot's, once known
+            else:  # the fixed joints' limits from the latest description (a new one counts from now on)
+                arm = self.descriptions.limits(self.names if self.joints_fixed else names)
             trajectory = check_trajectory(names, times, positions, arm)
             # A stamp: JTC's rule (the end must not be past) and a bound on the start (admission.py).
             admission = None if behaviour_start is None else admit_stamp(
@@ -307,6 +310,7 @@ class CommanderNode(Node):
             return
         if not self.joints_fixed:
             self.fix_joints(arm)
+        self.arm = arm  # the latest description's limits for the fixed joints, from this trajectory on
         if admission is not None and admission.clock_warning:
             self.get_logger().warning(f"trajectory accepted, but its {admission.clock_warning}")
         if trajectory.clamped:

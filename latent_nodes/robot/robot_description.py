@@ -183,3 +183,51 @@ def limits_for(names: Sequence[str], description: RobotDescription | RobotDescri
         return description.limits(names)
     except RobotDescriptionError as exc:
         raise UnsafeTrajectory(f"no limits for the trajectory's joints: {exc}") from None
+
+
+class DescriptionLimits:
+    """The joint limits the latest ``/robot_description`` gives, under one rule for a re-published description.
+
+    A robot description is latched (transient local) and may be published again at any time (a
+    robot_state_publisher restarted with a corrected URDF, a parameter changed). What a controls engineer
+    expects, and what both readers (the streaming commander here, ``Ros2ControlOutput.on_description``
+    for ros2_control) do:
+
+    - the latest description is the one that counts, also after the arm's joints were fixed by a
+      trajectory: a new readable one replaces the limits of those joints from the next trajectory on
+      (the running one keeps the limits it was checked against), logged once on receipt;
+    - an unreadable one, or one that lacks the fixed joints, keeps nothing of the old one: trajectories
+      needing its limits are refused until a readable one arrives, logged once on receipt (each refusal
+      then says why, through ``limits_for``).
+
+    The embedded arm's joints always have the embedded arm's limits.
+    """
+
+    def __init__(self, embedded: JointLimits) -> None:
+        self.embedded = embedded
+        self.latest: RobotDescription | RobotDescriptionError | None = None
+
+    def receive(self, urdf: str, fixed: Sequence[str] | None = None) -> tuple[bool, str]:
+        """Take a newly received description; (whether its limits are usable, the one line to log).
+
+        ``fixed``: the arm's joints once a trajectory has fixed them (None before), checked against it.
+        """
+        try:
+            self.latest = RobotDescription.from_urdf(urdf)
+        except RobotDescriptionError as exc:
+            self.latest = exc
+            return False, (f"/robot_description cannot be read, so no joint limits are known from it: trajectories "
+                           f"for joints other than the embedded arm's are refused until a readable one arrives ({exc})")
+        if fixed is None or set(fixed) & set(self.embedded.names):
+            return True, "/robot_description received: limits for joints other than the embedded arm's come from it"
+        try:
+            self.latest.limits(fixed)
+        except RobotDescriptionError as exc:
+            return False, (f"/robot_description replaced by one without limits for the arm's joints: trajectories are "
+                           f"refused until one that has them arrives ({exc})")
+        return True, (f"/robot_description replaced: the limits of {list(fixed)} come from it from the next "
+                      "trajectory on")
+
+    def limits(self, names: Sequence[str]) -> JointLimits:
+        """Limits of the joints ``names`` (``limits_for``); UnsafeTrajectory naming what is missing."""
+        return limits_for(names, self.latest, self.embedded)

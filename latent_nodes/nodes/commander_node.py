@@ -84,6 +84,7 @@ from latent_nodes.nodes.ros2_control_output import (
 from latent_nodes.nodes.runner import run_node
 from latent_nodes.robot.admission import RefusedStamp, admit_stamp, feedback_time
 from latent_nodes.robot.execution import Execution, with_start_row
+from latent_nodes.robot.joint_limits_file import FileLimits, apply_file_limits, read_joint_limits_file
 from latent_nodes.robot.robot_description import DescriptionLimits, RobotDescription, RobotDescriptionError
 from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory
 from latent_nodes.robot.splice import splice
@@ -91,6 +92,7 @@ from latent_nodes.robot.tolerances import ToleranceMonitor, Violation, joint_val
 
 # The commander's own parameters (NodesConfig fields); ros2_control_output.py lists the ros2_control ones.
 COMMANDER_PARAMETERS = ("target", "max_joint_velocity", "max_joint_acceleration", "joint_max_acceleration",
+                        "joint_limits_file",
                         "stale_feedback_s", "command_rate", "settle_s", "max_future_start_s", "path_tolerance",
                         "path_tolerance_time_s", "goal_tolerance", "joint_path_tolerance", "joint_goal_tolerance")
 
@@ -129,6 +131,9 @@ class CommanderNode(Node):
                                                          positive=True)
         self.path_overrides = parse_joint_values(s.joint_path_tolerance, "joint_path_tolerance")
         self.goal_overrides = parse_joint_values(s.joint_goal_tolerance, "joint_goal_tolerance")
+        # A description package's joint_limits.yaml (robot joint names); an unreadable one cannot start.
+        self.file_limits: dict[str, FileLimits] = read_joint_limits_file(s.joint_limits_file) \
+            if s.joint_limits_file else {}
         # The embedded arm until the first accepted trajectory fixes the joint set (ros2_control: always).
         self.arm = arm_limits()
         self.names = list(self.arm.names)
@@ -174,6 +179,11 @@ class CommanderNode(Node):
         self.last_joint_state: tuple[JointState, Time] | None = None  # read again when the joint set changes
         self.last_tracking_error = float("nan")
         self.health = Health(self, self.health_status)
+        if self.file_limits:
+            accelerations = sorted(j for j, v in self.file_limits.items() if v.max_acceleration)
+            velocities = sorted(j for j, v in self.file_limits.items() if v.max_velocity)
+            self.get_logger().info(f"joint_limits_file {s.joint_limits_file}: acceleration limits for "
+                                   f"{accelerations}, velocity limits for {velocities} (by the robot's joint names)")
         if self.output is None:
             self.get_logger().info(f"streaming to the {s.target} arm on {messages.JOINT_COMMAND} at "
                                    f"{s.command_rate:g} Hz; velocity limit {s.max_joint_velocity:g} rad/s, "
@@ -183,8 +193,14 @@ class CommanderNode(Node):
         """The arm's limits under the commander's velocity and acceleration settings (read at each use)."""
         s = self.settings
         acceleration, _ = joint_values(self.acceleration_overrides, self.names, np.inf)
-        return (self.arm.with_velocity_cap(s.max_joint_velocity)
-                .with_acceleration_cap(np.minimum(acceleration, s.max_joint_acceleration)))
+        limits = (self.arm.with_velocity_cap(s.max_joint_velocity)
+                  .with_acceleration_cap(np.minimum(acceleration, s.max_joint_acceleration)))
+        # joint_limits_file: by the robot's joint names (ros2_control: joint_name_map applied).
+        return apply_file_limits(limits, self.file_limits, self.robot_names()) if self.file_limits else limits
+
+    def robot_names(self) -> list[str]:
+        """The arm's joints as the robot names them (its description, joint_limits.yaml, controllers)."""
+        return list(self.output.robot_names) if self.output is not None else list(self.names)
 
     def tolerance_monitor(self, names: list[str]) -> ToleranceMonitor:
         """Path and goal tolerances of ``names``: per-joint overrides, else the common parameters."""

@@ -117,6 +117,30 @@ def test_commandable_and_mimic_joints_agree_with_yourdfpy(robot):
 
 
 @pytest.mark.parametrize("robot", ROBOTS)
+def test_every_joints_links_and_origin_agree_with_yourdfpy(robot):
+    """Parent, child and <origin> of every kinematic joint (what the camera's extrinsics are read from)."""
+    from latent_nodes.perception.camera_geometry import rpy_to_rotation
+
+    description = RobotDescription.from_urdf(text(robot))
+    for joint in independent(robot).robot.joints:
+        ours = description.joints[joint.name]
+        assert (ours.parent, ours.child) == (joint.parent, joint.child), joint.name
+        assert description.joint_above(joint.child) is ours
+        xyz, rpy = ours.origin()
+        expected = np.eye(4) if joint.origin is None else joint.origin
+        np.testing.assert_allclose(xyz, expected[:3, 3], atol=1e-12, err_msg=joint.name)
+        np.testing.assert_allclose(rpy_to_rotation(*rpy), expected[:3, :3], atol=1e-12, err_msg=joint.name)
+
+
+def test_a_malformed_origin_is_refused_only_where_it_is_read():
+    description = RobotDescription.from_urdf(robot(
+        joint("a", "revolute", LIMITED + '<origin xyz="0 0 x"/>')))
+    assert description.limits(["a"]).max_velocity[0] == 2.0
+    with pytest.raises(RobotDescriptionError, match="joint 'a' has <origin xyz='0 0 x'>, not three finite numbers"):
+        description.joints["a"].origin()
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
 def test_every_limit_agrees_with_yourdfpy(robot):
     description = RobotDescription.from_urdf(text(robot))
     limits = description.limits(description.commandable)

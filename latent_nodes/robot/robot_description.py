@@ -43,18 +43,45 @@ class RobotDescriptionError(ValueError):
     """A robot description that does not give what is asked of it; the message says what is missing."""
 
 
+def _triple(joint: str, attribute: str, text: str | None) -> np.ndarray:
+    """An ``<origin>`` attribute's three numbers (absent: zeros, as the URDF specification defaults them)."""
+    if text is None:
+        return np.zeros(3)
+    try:
+        values = np.array([float(v) for v in text.split()], dtype=np.float64)
+    except ValueError:
+        values = np.array([])
+    if values.shape != (3,) or not np.all(np.isfinite(values)):
+        raise RobotDescriptionError(f"robot description: joint {joint!r} has <origin {attribute}={text!r}>, not three "
+                                    "finite numbers")
+    return values
+
+
 @dataclass(frozen=True)
 class Joint:
-    """A kinematic joint: its URDF type, its ``<limit>`` attributes (None: no ``<limit>``), its leader if a mimic."""
+    """A kinematic joint: its URDF type, its ``<limit>`` attributes (None: no ``<limit>``), its leader if a mimic,
+    the links it joins and its ``<origin>`` (the child's frame in the parent's, as written: ``origin``).
+    """
 
     name: str
     type: str
     limit: dict[str, str] | None
     mimics: str | None = None
+    parent: str | None = None  # <parent link=...>
+    child: str | None = None  # <child link=...>
+    origin_xyz: str | None = None  # <origin xyz=...> as written (None: absent)
+    origin_rpy: str | None = None  # <origin rpy=...>
 
     @property
     def moving(self) -> bool:
         return self.type in MOVING_TYPES
+
+    def origin(self) -> tuple[np.ndarray, np.ndarray]:
+        """(xyz metres, rpy radians) of ``<origin>``, zeros where absent; RobotDescriptionError if malformed.
+
+        Read when asked, so a malformed origin refuses only what needs it (the limits never do).
+        """
+        return _triple(self.name, "xyz", self.origin_xyz), _triple(self.name, "rpy", self.origin_rpy)
 
 
 def _number(joint: str, attribute: str, text: str | None) -> float:
@@ -92,13 +119,24 @@ class RobotDescription:
                 raise RobotDescriptionError("robot description has a <joint> without a name")
             if name in joints:
                 raise RobotDescriptionError(f"robot description has two joints named {name!r}")
-            limit = element.find("limit")
-            mimic = element.find("mimic")
+            limit, mimic = element.find("limit"), element.find("mimic")
+            parent, child, origin = element.find("parent"), element.find("child"), element.find("origin")
             joints[name] = Joint(name, element.get("type", ""), None if limit is None else dict(limit.attrib),
-                                 None if mimic is None else mimic.get("joint", ""))
+                                 None if mimic is None else mimic.get("joint", ""),
+                                 None if parent is None else parent.get("link"),
+                                 None if child is None else child.get("link"),
+                                 None if origin is None else origin.get("xyz"),
+                                 None if origin is None else origin.get("rpy"))
         commanded = [j.get("name") for block in root.findall("ros2_control") for j in block.findall("joint")
                      if any(c.get("name") == "position" for c in j.findall("command_interface"))]
         return cls(root.get("name", ""), joints, tuple(commanded))
+
+    def joint_above(self, link: str) -> Joint | None:
+        """The kinematic joint whose child is ``link`` (None for the root or an unknown link)."""
+        for joint in self.joints.values():
+            if joint.child == link:
+                return joint
+        return None
 
     @property
     def commandable(self) -> tuple[str, ...]:

@@ -17,8 +17,17 @@ Streaming on ``/joint_command``, the arm's joints are those of the first traject
 joints is refused; one refused for any reason fixes nothing). Their limits are the embedded arm's when
 the names are its joints, else those ``/robot_description`` (transient local) gives for them; a
 trajectory with a joint that has no limits there is refused, nothing sent. So a model of another arm
-drives that arm, within the limits of its description. (ros2_control keeps the embedded arm's joints as
-the model's, renamed by ``joint_name_map``.)
+drives that arm, within the limits of its description. A description published again counts from the
+next trajectory on: a readable one replaces the fixed joints' limits, an unreadable one (or one without
+those joints) refuses trajectories until a readable one arrives, each said once on receipt
+(``latent_nodes.robot.robot_description.DescriptionLimits``; the ros2_control output follows the same
+rule). With ``target: ros2_control`` the model's joints are fixed from the start: the embedded arm's, or
+``model_joints`` for another robot's model, renamed for the robot by ``joint_name_map``; their limits
+are ``joint_limits_*`` or the description's (``ros2_control_output.py``).
+
+``joint_limits_file`` (a ``joint_limits.yaml`` as description packages ship it, by the robot's joint
+names, ``latent_nodes.robot.joint_limits_file``) adds its acceleration limits, and its velocity limits
+where tighter, on either target.
 
 Stamps follow ros2_controllers' joint_trajectory_controller (``latent_nodes.robot.admission``): a zero
 header stamp starts on receipt; a trajectory whose last point is already past (stamp + last

@@ -294,11 +294,13 @@ class CommanderNode(Node):
 
     def feedback_under(self, arm: JointLimits) -> tuple[np.ndarray | None, Time | None]:
         """The latest feedback read under ``arm``'s joints (the arm's own, or a candidate's before it is fixed)."""
-        if list(arm.names) == self.names or self.last_joint_state is None:
-            if list(arm.names) != self.names or self.measured is None:
+        if list(arm.names) == self.names:
+            if self.measured is None:
                 return None, None
             return self.measured, Time(nanoseconds=self.execution.measured_at_ns,
                                        clock_type=self.get_clock().clock_type)
+        if self.last_joint_state is None:
+            return None, None
         try:
             return self.parse_feedback(*self.last_joint_state, list(arm.names))
         except ValueError:

@@ -243,6 +243,10 @@ class NodesConfig:
     joint_max_acceleration: list = _f([], "commander: per-joint acceleration limits as joint_name:rad/s^2 entries "
                                           "(ros2_control's joint_limits.<joint>.max_acceleration; a URDF has none), "
                                           "each capped by max_joint_acceleration", item=str)
+    joint_limits_file: str = _f("", "commander: a joint_limits.yaml as robot description packages ship it "
+                                    "(ros2_control's joint_limits.<joint>.has_acceleration_limits / max_acceleration, "
+                                    "has_velocity_limits / max_velocity, robot joint names): its acceleration limits "
+                                    "apply, and its velocity limits where tighter; empty: none")
     max_future_start_s: float = _f(1.0, "commander refuses a stamped trajectory that starts more than this far in "
                                          "the future, s (one ending in the past is always refused)", ge=0.0)
     path_tolerance: float = _f(0.3, "commander stops and holds when a joint stays further than this from the "

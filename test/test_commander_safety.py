@@ -219,6 +219,8 @@ def test_the_hold_on_stop_is_clamped_to_the_joint_limits():
         assert client.wait_for_service(timeout_sec=5.0)
         future = client.call_async(Trigger.Request())
         assert g.wait(future.done) and future.result().success
+        # The hold is published before the reply, on another topic: it may reach the probe after the reply.
+        assert g.wait(lambda: commands(g)[1][-1][0] == arm.JOINT_UPPER[0]), commands(g)[1][-1]
         q = commands(g)[1]
         assert np.all(q <= arm.JOINT_UPPER + 1e-12) and np.all(q >= arm.JOINT_LOWER - 1e-12)
         assert q[-1][0] == arm.JOINT_UPPER[0] and np.allclose(q[-1][1:], beyond[1:])

@@ -259,3 +259,69 @@ def test_the_ros2_control_target_sends_a_six_joint_arm_its_own_joints_within_its
     spline = SplineTrajectory(np.concatenate([[0.0], t]), np.vstack([np.zeros(len(NAMES)), q]),
                               np.vstack([np.zeros(len(NAMES)), v]))
     assert np.abs(spline.sample(np.linspace(0, t[-1], 4001))[1]).max() <= VELOCITY * (1 + 1e-5)
+
+
+def test_a_republished_description_replaces_the_fixed_joints_limits_and_an_unreadable_one_refuses():
+    """One rule for a new /robot_description once the joints are fixed (robot_description.DescriptionLimits):
+    a readable one's limits hold from the next trajectory on; after an unreadable one nothing is sent until
+    a readable one arrives. Each is said once, on receipt.
+    """
+    pytest.importorskip("rclpy")
+    from rcl_interfaces.msg import Log
+    from ros_harness import Graph
+    from std_msgs.msg import String
+    from trajectory_msgs.msg import JointTrajectory
+
+    from latent_nodes.nodes import messages
+    from latent_nodes.nodes.commander_node import CommanderNode
+
+    with Graph() as g:
+        commander = g.add(CommanderNode, settle_s=1.0)  # 0.5 rad at 0.2 rad/s outlasts the 2 s plan
+        arm = SixJointArm(g)
+        trajectory = g.publisher(JointTrajectory, messages.COMPLETED_BEHAVIOUR)
+        description = DescriptionPublisher(g)
+        description.publish()
+        g.start()
+        g.wait_for_subscribers(trajectory)
+        assert g.wait(lambda: commander.last_joint_state is not None and commander.description is not None)
+
+        def execute(goal: float) -> np.ndarray:
+            """Send a trajectory to ``goal`` on every joint; the commands sent for it."""
+            done, sent_at = g.probe.count(messages.TRACKING_ERROR), commander.get_clock().now().nanoseconds
+            trajectory.publish(messages.joint_trajectory(list(NAMES), np.full((20, len(NAMES)), goal), 0.1))
+            assert g.wait(lambda: g.probe.count(messages.TRACKING_ERROR) > done, timeout=10.0), \
+                g.probe.logs("commander")
+            with g.probe.lock:  # in send order; a command of the trajectory before may arrive after ours
+                sent = sorted(g.probe.got[messages.JOINT_COMMAND], key=lambda m: (m.header.stamp.sec,
+                                                                                  m.header.stamp.nanosec))
+            return [m for m in sent if m.header.stamp.sec * 10**9 + m.header.stamp.nanosec > sent_at]
+
+        def fastest(commands) -> float:
+            """The highest joint speed between the commands' send times (their stamps)."""
+            q = np.array([m.position for m in commands])
+            t = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in commands])
+            return float((np.abs(np.diff(q, axis=0)).max(axis=1) / np.diff(t)).max())
+
+        assert fastest(execute(0.25)) == pytest.approx(VELOCITY, rel=0.02)  # the first description's limit
+        assert commander.joints_fixed and commander.names == list(NAMES)
+        description.pub.publish(String(data=six_joint_urdf().replace(f'velocity="{VELOCITY}"', 'velocity="0.2"')))
+        assert g.wait(lambda: any("/robot_description replaced: the limits of" in m
+                                  for m in g.probe.logs("commander")))
+        assert fastest(execute(-0.25)) == pytest.approx(0.2, rel=0.02)  # the new description's limit
+
+        errors = len(g.probe.logs("commander", Log.ERROR))
+        description.pub.publish(String(data="<robot name='broken'><joint name="))
+        assert g.wait(lambda: len(g.probe.logs("commander", Log.ERROR)) == errors + 1)
+        assert "/robot_description cannot be read" in g.probe.logs("commander", Log.ERROR)[-1]
+        before = g.probe.count(messages.JOINT_COMMAND)
+        trajectory.publish(messages.joint_trajectory(list(NAMES), np.full((20, len(NAMES)), 0.25), 0.1))
+        assert g.wait(lambda: len(g.probe.logs("commander", Log.ERROR)) == errors + 2)
+        line = g.probe.logs("commander", Log.ERROR)[-1]
+        assert "refusing trajectory, nothing sent" in line and "could not be read" in line, line
+        assert not g.wait(lambda: g.probe.count(messages.JOINT_COMMAND) > before, timeout=0.3), "nothing sent"
+        assert np.allclose(arm.q, -0.25)
+
+        description.publish()  # readable again: executed within its limits
+        assert g.wait(lambda: any("/robot_description replaced: the limits of" in m
+                                  for m in g.probe.logs("commander")[-3:]))
+        assert fastest(execute(0.0)) == pytest.approx(VELOCITY, rel=0.02)

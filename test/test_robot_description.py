@@ -117,6 +117,30 @@ def test_commandable_and_mimic_joints_agree_with_yourdfpy(robot):
 
 
 @pytest.mark.parametrize("robot", ROBOTS)
+def test_every_joints_links_and_origin_agree_with_yourdfpy(robot):
+    """Parent, child and <origin> of every kinematic joint (what the camera's extrinsics are read from)."""
+    from latent_nodes.perception.camera_geometry import rpy_to_rotation
+
+    description = RobotDescription.from_urdf(text(robot))
+    for joint in independent(robot).robot.joints:
+        ours = description.joints[joint.name]
+        assert (ours.parent, ours.child) == (joint.parent, joint.child), joint.name
+        assert description.joint_above(joint.child) is ours
+        xyz, rpy = ours.origin()
+        expected = np.eye(4) if joint.origin is None else joint.origin
+        np.testing.assert_allclose(xyz, expected[:3, 3], atol=1e-12, err_msg=joint.name)
+        np.testing.assert_allclose(rpy_to_rotation(*rpy), expected[:3, :3], atol=1e-12, err_msg=joint.name)
+
+
+def test_a_malformed_origin_is_refused_only_where_it_is_read():
+    description = RobotDescription.from_urdf(robot(
+        joint("a", "revolute", LIMITED + '<origin xyz="0 0 x"/>')))
+    assert description.limits(["a"]).max_velocity[0] == 2.0
+    with pytest.raises(RobotDescriptionError, match="joint 'a' has <origin xyz='0 0 x'>, not three finite numbers"):
+        description.joints["a"].origin()
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
 def test_every_limit_agrees_with_yourdfpy(robot):
     description = RobotDescription.from_urdf(text(robot))
     limits = description.limits(description.commandable)
@@ -240,6 +264,39 @@ def test_limits_follow_the_urdf_specification():
     np.testing.assert_array_equal(limits.lower, [0.0, 0.0, -np.inf])
     np.testing.assert_array_equal(limits.upper, [0.0, 0.2, np.inf])
     np.testing.assert_array_equal(limits.max_velocity, [1.5, 0.1, 3.0])
+
+
+def test_a_new_description_replaces_the_limits_and_an_unreadable_one_keeps_none():
+    """DescriptionLimits: one rule for a re-published /robot_description, whether the joints are fixed or not."""
+    from latent_nodes.robot.robot_description import DescriptionLimits
+    from latent_nodes.robot.safety import JointLimits, UnsafeTrajectory
+
+    embedded = JointLimits(("e1",), np.array([-1.0]), np.array([1.0]), np.array([2.0]))
+    limits = DescriptionLimits(embedded)
+    with pytest.raises(UnsafeTrajectory, match="no /robot_description has arrived"):
+        limits.limits(["a"])
+    usable, line = limits.receive(robot(joint("a", "revolute", '<limit upper="1" velocity="1.5"/>')))
+    assert usable and "limits for joints other than the embedded arm's come from it" in line
+    assert limits.limits(["a"]).max_velocity[0] == 1.5
+    # The joints fixed: a new description's limits replace the old ones, said once.
+    usable, line = limits.receive(robot(joint("a", "revolute", '<limit upper="1" velocity="0.5"/>')), fixed=["a"])
+    assert usable and line == ("/robot_description replaced: the limits of ['a'] come from it from the next "
+                               "trajectory on")
+    assert limits.limits(["a"]).max_velocity[0] == 0.5
+    # One without the fixed joints: said on receipt, and nothing of the old one is kept.
+    usable, line = limits.receive(robot(joint("b", "revolute", '<limit velocity="1"/>')), fixed=["a"])
+    assert not usable and "without limits for the arm's joints" in line and "no joint 'a'" in line
+    with pytest.raises(UnsafeTrajectory, match="no joint 'a'"):
+        limits.limits(["a"])
+    # An unreadable one: refused until a readable one arrives.
+    usable, line = limits.receive("<robot><joint", fixed=["a"])
+    assert not usable and line.startswith("/robot_description cannot be read")
+    with pytest.raises(UnsafeTrajectory, match="could not be read"):
+        limits.limits(["a"])
+    assert limits.receive(robot(joint("a", "revolute", '<limit upper="1" velocity="1"/>')), fixed=["a"])[0]
+    assert limits.limits(["a"]).max_velocity[0] == 1.0
+    # The embedded arm's joints keep the embedded arm's limits whatever the description says.
+    assert limits.limits(["e1"]) is embedded
 
 
 # --- a bag recorded on a robot: bag2dataset takes the joints from its description ----------------------
@@ -407,7 +464,9 @@ def test_the_commander_reports_an_unreadable_description_on_receipt_and_refuses_
         first, *refused = g.probe.logs("commander", Log.ERROR)
         assert g.probe.count(messages.JOINT_COMMAND) == 0
     problem = "robot description is not valid XML (unclosed token: line 1, column 17)"
-    assert first == f"ignoring /robot_description: {problem}", first
+    assert first == ("/robot_description cannot be read, so no joint limits are known from it: trajectories for "
+                     f"joints other than the embedded arm's are refused until a readable one arrives ({problem})"
+                     ), first
     assert refused == [f"refusing trajectory, nothing sent: joints {names} are not the embedded arm's and the last "
                        f"/robot_description could not be read, so their limits are unknown: {problem}"] * 2, refused
 

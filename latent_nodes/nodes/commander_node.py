@@ -17,8 +17,17 @@ Streaming on ``/joint_command``, the arm's joints are those of the first traject
 joints is refused; one refused for any reason fixes nothing). Their limits are the embedded arm's when
 the names are its joints, else those ``/robot_description`` (transient local) gives for them; a
 trajectory with a joint that has no limits there is refused, nothing sent. So a model of another arm
-drives that arm, within the limits of its description. (ros2_control keeps the embedded arm's joints as
-the model's, renamed by ``joint_name_map``.)
+drives that arm, within the limits of its description. A description published again counts from the
+next trajectory on: a readable one replaces the fixed joints' limits, an unreadable one (or one without
+those joints) refuses trajectories until a readable one arrives, each said once on receipt
+(``latent_nodes.robot.robot_description.DescriptionLimits``; the ros2_control output follows the same
+rule). With ``target: ros2_control`` the model's joints are fixed from the start: the embedded arm's, or
+``model_joints`` for another robot's model, renamed for the robot by ``joint_name_map``; their limits
+are ``joint_limits_*`` or the description's (``ros2_control_output.py``).
+
+``joint_limits_file`` (a ``joint_limits.yaml`` as description packages ship it, by the robot's joint
+names, ``latent_nodes.robot.joint_limits_file``) adds its acceleration limits, and its velocity limits
+where tighter, on either target.
 
 Stamps follow ros2_controllers' joint_trajectory_controller (``latent_nodes.robot.admission``): a zero
 header stamp starts on receipt; a trajectory whose last point is already past (stamp + last
@@ -30,13 +39,15 @@ start (the online inference node's updates): it is spliced in at the current tim
 sent within the velocity limit, with no restart from home and no jump.
 
 Feedback is ``/joint_states``, aged by its header stamp where set (the receipt time for a zero stamp, or
-with a warning for a stamp ahead of this clock or on another kind of clock). While streaming, each
-feedback is compared with the target in force when it was measured (``latent_nodes.robot.tolerances``):
-a joint further than its path tolerance for ``path_tolerance_time_s`` stops the trajectory and holds the
-arm where it is. After ``settle_s`` the last point is checked against the goal tolerance (an ERROR and a
-hold where the arm is when a joint is off; streaming only: a ros2_control controller checks its own
-constraints), and the RMS tracking error between the trajectory and
-``/joint_states`` over the execution is published on ``/commander/tracking_error``.
+with a warning for a stamp ahead of this clock or on another kind of clock). Each feedback is compared
+(``latent_nodes.robot.tolerances``) with the target in force when it was measured (streaming), or with
+the trajectory as sent, where the controller has it then (ros2_control over the topic, whose controller
+holds on its own path check with only a log line and tells the sender nothing): a joint further than its
+path tolerance for ``path_tolerance_time_s`` stops the trajectory and holds the arm where it is. After
+``settle_s`` the last point is checked against the goal tolerance (an ERROR and a hold where the arm is
+when a joint is off: not executed). Over the FollowJointTrajectory action the controller's result
+decides instead. The RMS tracking error between the trajectory and ``/joint_states`` over the execution
+is published on ``/commander/tracking_error``.
 
 Execution also stops on ``~/stop`` (std_srvs/Trigger), holding the arm where it is, when ``/joint_states``
 goes stale, and when the clock jumps back (a restarted world on simulated time): the feedback then
@@ -44,6 +55,9 @@ belongs to another world, so it is forgotten and no hold command is sent. A hold
 clamped to the joint limits. Nothing is commanded before fresh ``/joint_states`` arrive, and a refused or
 stopped trajectory is never resumed. Trajectories are received volatile: a restarted commander hears only
 what is published after it starts, never a replay of an old one.
+
+The node reads parameters and messages and publishes; what an execution does (start row, stream, path
+and goal checks, stale feedback, hold) is decided by ``latent_nodes.robot.execution``, without ROS.
 
 Once a second the node reports its health on ``/diagnostics``: state, feedback age, the last tracking
 error, the last tolerance violation (joint and error), trajectories executed, refused and stopped (and,
@@ -70,17 +84,24 @@ from latent_nodes.config import NodesConfig
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.diagnostics import ERROR, OK, WARN, Health
 from latent_nodes.nodes.parameters import declare_section
-from latent_nodes.nodes.ros2_control_output import DESCRIPTION_QOS, ROS2_CONTROL_PARAMETERS, Ros2ControlOutput
+from latent_nodes.nodes.ros2_control_output import (
+    DESCRIPTION_QOS,
+    ROS2_CONTROL_PARAMETERS,
+    Ros2ControlOutput,
+    hold_message,
+)
 from latent_nodes.nodes.runner import run_node
 from latent_nodes.robot.admission import RefusedStamp, admit_stamp, feedback_time
-from latent_nodes.robot.robot_description import RobotDescription, RobotDescriptionError
+from latent_nodes.robot.execution import Execution, with_start_row
+from latent_nodes.robot.joint_limits_file import FileLimits, apply_file_limits, read_joint_limits_file
+from latent_nodes.robot.robot_description import DescriptionLimits, RobotDescription, RobotDescriptionError
 from latent_nodes.robot.safety import CheckedTrajectory, JointLimits, UnsafeTrajectory, check_trajectory
 from latent_nodes.robot.splice import splice
-from latent_nodes.robot.stream_limiter import StreamLimiter
-from latent_nodes.robot.tolerances import CommandHistory, ToleranceMonitor, Violation, joint_values, parse_joint_values
+from latent_nodes.robot.tolerances import ToleranceMonitor, Violation, joint_values, parse_joint_values
 
 # The commander's own parameters (NodesConfig fields); ros2_control_output.py lists the ros2_control ones.
 COMMANDER_PARAMETERS = ("target", "max_joint_velocity", "max_joint_acceleration", "joint_max_acceleration",
+                        "joint_limits_file",
                         "stale_feedback_s", "command_rate", "settle_s", "max_future_start_s", "path_tolerance",
                         "path_tolerance_time_s", "goal_tolerance", "joint_path_tolerance", "joint_goal_tolerance")
 
@@ -90,38 +111,6 @@ def arm_limits() -> JointLimits:
     from latent_nodes.sim import arm
 
     return JointLimits(tuple(arm.JOINT_NAMES), arm.JOINT_LOWER, arm.JOINT_UPPER, arm.MAX_VELOCITY)
-
-
-def limits_for(names: list[str], description: RobotDescription | RobotDescriptionError | None) -> JointLimits:
-    """Limits of the joints ``names``: the embedded arm's when they name any of its joints, else the description's.
-
-    ``description``: the last ``/robot_description`` received, parsed, or the error it could not be read with
-    (so a refusal says why there are no limits), or None before one arrives. A partial or mixed set of the
-    embedded arm's joints meets the embedded arm, and is refused by ``check_trajectory`` as always. Raises
-    ``UnsafeTrajectory`` naming what is missing (no description yet, an unreadable one, or a joint it gives no
-    limits for): a joint without known limits is never commanded.
-    """
-    embedded = arm_limits()
-    if not names or set(names) & set(embedded.names):
-        return embedded
-    if len(set(names)) != len(names):
-        raise UnsafeTrajectory(f"trajectory repeats joint names: {names}")
-    if description is None:
-        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and no {messages.ROBOT_DESCRIPTION} "
-                               "has arrived to give their limits")
-    if isinstance(description, RobotDescriptionError):
-        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and the last {messages.ROBOT_DESCRIPTION} "
-                               f"could not be read, so their limits are unknown: {description}")
-    try:
-        return description.limits(names)
-    except RobotDescriptionError as exc:
-        raise UnsafeTrajectory(f"no limits for the trajectory's joints: {exc}") from None
-
-
-def rms_of(squared_errors: np.ndarray) -> float:
-    """Root of the mean over the finite entries (NaN: a joint without feedback, never sent); NaN if none."""
-    finite = squared_errors[np.isfinite(squared_errors)]
-    return float(np.sqrt(finite.mean())) if finite.size else float("nan")
 
 
 def seconds(t: Time) -> float:
@@ -151,11 +140,14 @@ class CommanderNode(Node):
                                                          positive=True)
         self.path_overrides = parse_joint_values(s.joint_path_tolerance, "joint_path_tolerance")
         self.goal_overrides = parse_joint_values(s.joint_goal_tolerance, "joint_goal_tolerance")
+        # A description package's joint_limits.yaml (robot joint names); an unreadable one cannot start.
+        self.file_limits: dict[str, FileLimits] = read_joint_limits_file(s.joint_limits_file) \
+            if s.joint_limits_file else {}
         # The embedded arm until the first accepted trajectory fixes the joint set (ros2_control: always).
         self.arm = arm_limits()
         self.names = list(self.arm.names)
         self.joints_fixed = s.target == "ros2_control"
-        self.description: RobotDescription | RobotDescriptionError | None = None  # /robot_description or its error
+        self.descriptions = DescriptionLimits(self.arm)  # /robot_description's limits, one rule for a new one
         # target ros2_control: whole trajectories to the robot's controllers (nodes/ros2_control_output.py)
         if s.target == "ros2_control" and s.model_joints and tuple(s.model_joints) != self.arm.names:
             # Another robot's model: its joints are named by the parameter; their limits come from the robot
@@ -164,10 +156,17 @@ class CommanderNode(Node):
             self.arm = JointLimits(tuple(s.model_joints), np.full(n, -np.inf), np.full(n, np.inf), np.full(n, np.inf))
             self.names = list(self.arm.names)
         self.output = Ros2ControlOutput(self, s, self.arm) if s.target == "ros2_control" else None
-        # Streaming: the targets within the limits (a late tick capped), and the arm checked against them.
-        self.limiter = StreamLimiter(1.0 / s.command_rate)
-        self.history = CommandHistory(keep_s=s.stale_feedback_s + 1.0)
-        self.monitor = self.tolerance_monitor(self.names)
+        # The execution's state and decisions (robot/execution.py). Streaming: the targets within the limits
+        # (a late tick capped), the arm checked against them. ros2_control over the topic: the arm checked
+        # against the trajectory sent, on the joints sent (the controller holds on its own path check with
+        # only a log line, joint_trajectory_controller.cpp @0f8eb14 L548-551); over the action, the
+        # controller's result decides.
+        supervised = None
+        if self.output is not None:
+            supervised = list(self.output.sent) if self.output.action is None else []
+        self.execution = Execution(self.names, self.tolerance_monitor(self.names), 1.0 / s.command_rate,
+                                   s.stale_feedback_s, s.settle_s, streaming=self.output is None,
+                                   supervised=supervised)
         self.violation: Violation | None = None  # the last path or goal tolerance violation, for /diagnostics
 
         self.command_pub = self.create_publisher(JointState, messages.JOINT_COMMAND, 10)
@@ -186,19 +185,14 @@ class CommanderNode(Node):
             JumpThreshold(min_forward=None, min_backward=Duration(nanoseconds=-1), on_clock_change=True),
             post_callback=self.on_clock_jump)
 
-        self.measured: np.ndarray | None = None  # latest /joint_states positions, arm order
-        self.measured_at: Time | None = None  # when they were measured: the header stamp, else the receipt
         self.last_joint_state: tuple[JointState, Time] | None = None  # read again when the joint set changes
-        self.active: CheckedTrajectory | None = None
-        self.started_at: Time | None = None
-        self.last_command: np.ndarray | None = None
-        self.last_tick: Time | None = None
-        # Tracking error over an execution, as running sums (bounded memory however long it runs).
-        self.error_sum = np.zeros(len(self.names))
-        self.error_count = np.zeros(len(self.names))
-        self.last_squared_error = np.full(len(self.names), np.nan)
         self.last_tracking_error = float("nan")
         self.health = Health(self, self.health_status)
+        if self.file_limits:
+            accelerations = sorted(j for j, v in self.file_limits.items() if v.max_acceleration)
+            velocities = sorted(j for j, v in self.file_limits.items() if v.max_velocity)
+            self.get_logger().info(f"joint_limits_file {s.joint_limits_file}: acceleration limits for "
+                                   f"{accelerations}, velocity limits for {velocities} (by the robot's joint names)")
         if self.output is None:
             self.get_logger().info(f"streaming to the {s.target} arm on {messages.JOINT_COMMAND} at "
                                    f"{s.command_rate:g} Hz; velocity limit {s.max_joint_velocity:g} rad/s, "
@@ -208,8 +202,14 @@ class CommanderNode(Node):
         """The arm's limits under the commander's velocity and acceleration settings (read at each use)."""
         s = self.settings
         acceleration, _ = joint_values(self.acceleration_overrides, self.names, np.inf)
-        return (self.arm.with_velocity_cap(s.max_joint_velocity)
-                .with_acceleration_cap(np.minimum(acceleration, s.max_joint_acceleration)))
+        limits = (self.arm.with_velocity_cap(s.max_joint_velocity)
+                  .with_acceleration_cap(np.minimum(acceleration, s.max_joint_acceleration)))
+        # joint_limits_file: by the robot's joint names (ros2_control: joint_name_map applied).
+        return apply_file_limits(limits, self.file_limits, self.robot_names()) if self.file_limits else limits
+
+    def robot_names(self) -> list[str]:
+        """The arm's joints as the robot names them (its description, joint_limits.yaml, controllers)."""
+        return list(self.output.robot_names) if self.output is not None else list(self.names)
 
     def tolerance_monitor(self, names: list[str]) -> ToleranceMonitor:
         """Path and goal tolerances of ``names``: per-joint overrides, else the common parameters."""
@@ -227,22 +227,43 @@ class CommanderNode(Node):
     def elapsed(self, since: Time) -> float:
         return (self.get_clock().now() - since).nanoseconds * 1e-9
 
+    def now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
     def feedback_age(self) -> float:
-        return float("inf") if self.measured_at is None else self.elapsed(self.measured_at)
+        return self.execution.feedback_age(self.now_ns())
+
+    @property
+    def measured(self) -> np.ndarray | None:
+        """The latest /joint_states positions, arm order (None before any, or after a clock jump)."""
+        return self.execution.measured
+
+    @property
+    def active(self) -> CheckedTrajectory | None:
+        """The trajectory being executed, None when idle."""
+        return self.execution.active
+
+    @property
+    def started_at(self) -> Time | None:
+        """When the running trajectory's time 0 is, on this node's clock."""
+        at = self.execution.started_at_ns
+        return None if at is None else Time(nanoseconds=at, clock_type=self.get_clock().clock_type)
 
     # --- inputs ----------------------------------------------------------------------------------------
 
+    @property
+    def description(self) -> RobotDescription | RobotDescriptionError | None:
+        """The last /robot_description received, parsed, or the error it could not be read with."""
+        return self.descriptions.latest
+
     def on_description(self, msg: String) -> None:
-        """Parsed once on receipt: a description that cannot be read is reported here, in one line."""
-        try:
-            self.description = RobotDescription.from_urdf(msg.data)
-        except RobotDescriptionError as exc:
-            self.description = exc  # a newer, unreadable description leaves no limits: the old one's are gone
-            self.get_logger().error(f"ignoring {messages.ROBOT_DESCRIPTION}: {exc}")
-            return
-        if not self.joints_fixed:
-            self.get_logger().info(f"{messages.ROBOT_DESCRIPTION} received: limits for joints other than the "
-                                   "embedded arm's come from it")
+        """Parsed once on receipt, by the rule of ``DescriptionLimits``, and said in one line."""
+        fixed = self.names if self.joints_fixed else None
+        usable, line = self.descriptions.receive(msg.data, fixed)
+        if usable:  # two call sites: rclpy keys a log call's severity by where it is made
+            self.get_logger().info(line)
+        else:
+            self.get_logger().error(line)
 
     def on_joint_states(self, msg: JointState) -> None:
         self.read_feedback(msg, self.get_clock().now())
@@ -267,29 +288,19 @@ class CommanderNode(Node):
         except ValueError as exc:
             self.get_logger().warning(f"ignoring /joint_states: {exc}", throttle_duration_sec=1.0)
             return
-        self.measured, self.measured_at = q, at
-        if self.active is None:
-            return
-        if self.output is None:  # the controller checks its own tolerances (its constraints.* parameters)
-            # Against the target in force when the positions were measured (also before a future stamp,
-            # while the stream moves to the first point).
-            reference = self.history.at(seconds(at))
-            violation = None if reference is None else self.monitor.check_path(q - reference, seconds(at))
-            if violation is not None:
-                self.stop_off_plan(violation)
-                return
-        if at < self.started_at:
-            return
-        squared = (q - self.active.sample(seconds(at - self.started_at))) ** 2
-        finite = np.isfinite(squared)
-        self.error_sum[finite] += squared[finite]
-        self.error_count[finite] += 1
-        self.last_squared_error = squared
+        violation = self.execution.feedback(q, at.nanoseconds)
+        if violation is not None:
+            self.stop_off_plan(violation)
 
     def feedback_under(self, arm: JointLimits) -> tuple[np.ndarray | None, Time | None]:
         """The latest feedback read under ``arm``'s joints (the arm's own, or a candidate's before it is fixed)."""
-        if list(arm.names) == self.names or self.last_joint_state is None:
-            return (self.measured, self.measured_at) if list(arm.names) == self.names else (None, None)
+        if list(arm.names) == self.names:
+            if self.measured is None:
+                return None, None
+            return self.measured, Time(nanoseconds=self.execution.measured_at_ns,
+                                       clock_type=self.get_clock().clock_type)
+        if self.last_joint_state is None:
+            return None, None
         try:
             return self.parse_feedback(*self.last_joint_state, list(arm.names))
         except ValueError:
@@ -301,8 +312,9 @@ class CommanderNode(Node):
         behaviour_start = messages.trajectory_start(msg, self.get_clock().clock_type)
         try:
             if self.output is not None:
-                self.arm = self.output.current_limits()  # the robot's, once known
-            arm = self.arm if self.joints_fixed else limits_for(names, self.description)
+                arm = self.arm = self.output.current_limits()  # the robot's, once known
+            else:  # the fixed joints' limits from the latest description (a new one counts from now on)
+                arm = self.descriptions.limits(self.names if self.joints_fixed else names)
             trajectory = check_trajectory(names, times, positions, arm)
             # A stamp: JTC's rule (the end must not be past) and a bound on the start (admission.py).
             admission = None if behaviour_start is None else admit_stamp(
@@ -325,11 +337,12 @@ class CommanderNode(Node):
             return
         if not self.joints_fixed:
             self.fix_joints(arm)
+        self.arm = arm  # the latest description's limits for the fixed joints, from this trajectory on
         if admission is not None and admission.clock_warning:
             self.get_logger().warning(f"trajectory accepted, but its {admission.clock_warning}")
         if trajectory.clamped:
             self.get_logger().warning("trajectory exceeds the joint limits; clamped to them")
-        start = self.last_command if self.active is not None and self.output is None else self.measured
+        start = self.execution.start_position()
         if behaviour_start is not None:  # timed from the behaviour's start: continue it at the current phase
             elapsed = admission.elapsed
             splicer = splice if self.output is None else self.output.splice  # ros2_control: from the arm, sent joints
@@ -338,9 +351,7 @@ class CommanderNode(Node):
                                    f"({'from the running one' if self.active is not None else 'from the arm'})")
             started_at = behaviour_start
         else:
-            if trajectory.times[0] > 0:  # reach the first point from where the arm is, in the first interval
-                trajectory = CheckedTrajectory(np.concatenate([[0.0], trajectory.times]),
-                                               np.vstack([start, trajectory.positions]), trajectory.clamped)
+            trajectory = with_start_row(trajectory, start)  # the first point reached from where the arm is
             if self.active is not None:
                 self.get_logger().info("replacing the running trajectory")
             started_at = now
@@ -350,17 +361,7 @@ class CommanderNode(Node):
                                                trajectory.clamped)
                 started_at = now
             trajectory = self.output.send(trajectory, self.measured, self.limits())
-        elif self.active is None:  # the stream starts where the arm is, at rest
-            self.limiter.reset(start)
-            self.history.clear()
-            self.last_tick = now
-        self.limiter.new_trajectory()  # a replaced trajectory's stream goes on at its velocity, from its last tick
-        self.monitor.start()
-        self.active, self.started_at = trajectory, started_at
-        self.last_command = start.copy()
-        if self.output is not None:
-            self.last_tick = now
-        self.error_sum[:], self.error_count[:], self.last_squared_error[:] = 0.0, 0.0, np.nan
+        self.execution.begin(trajectory, start, started_at.nanoseconds, now.nanoseconds)
         self.get_logger().info(f"executing {len(times)} points over {trajectory.duration:.2f} s")
 
     def fix_joints(self, arm: JointLimits) -> None:
@@ -369,10 +370,7 @@ class CommanderNode(Node):
         if arm.names == self.arm.names:
             return
         self.arm, self.names = arm, list(arm.names)
-        self.measured, self.measured_at = None, None
-        n = len(self.names)
-        self.error_sum, self.error_count, self.last_squared_error = np.zeros(n), np.zeros(n), np.full(n, np.nan)
-        self.monitor = self.tolerance_monitor(self.names)
+        self.execution.set_joints(self.names, self.tolerance_monitor(self.names))
         if self.last_joint_state is not None:
             self.read_feedback(*self.last_joint_state)  # as fresh as it was, if it has these joints
         self.get_logger().info(f"arm joints {self.names}, limits from {messages.ROBOT_DESCRIPTION}")
@@ -387,9 +385,10 @@ class CommanderNode(Node):
 
     def on_clock_jump(self, jump: TimeJump) -> None:
         """The clock went back or changed source: feedback and timing from before are meaningless now."""
-        self.measured, self.measured_at, self.last_joint_state = None, None, None
+        self.execution.forget_feedback()
+        self.last_joint_state = None
         if self.active is not None:
-            self.active = None  # no hold command: the arm's position is unknown until /joint_states arrive
+            self.execution.stop()  # no hold command: the arm's position is unknown until /joint_states arrive
             if self.output is not None:
                 self.output.stop(hold=False)  # the time since sending is meaningless now: no hold point
             self.health.count("stopped_clock_jump", event=True)
@@ -400,7 +399,7 @@ class CommanderNode(Node):
 
     def abort(self, reason: str) -> None:
         """End execution now and hold the arm where it is (if we still know where that is)."""
-        self.active = None
+        self.execution.stop()
         if self.output is not None:
             self.output.stop()
         else:
@@ -411,21 +410,27 @@ class CommanderNode(Node):
     def hold(self) -> None:
         """Command the measured position, clamped to the joint limits; nothing without fresh feedback.
 
+        Streaming: as the next target. ros2_control: a one-point trajectory at rest, due at once, to each
+        controller (``hold_message``), which replaces the trajectory it runs.
+
         JTC's ``set_hold_position`` (joint_trajectory_controller.cpp kilted L1835-1845) holds the measured
         state; a joint measured past its limit is held at the limit here, never commanded outside it.
         """
-        if self.measured is None or self.feedback_age() > self.settings.stale_feedback_s:
-            return
-        q = self.limits().clamp(self.measured)
         now = self.get_clock().now()
-        self.command_pub.publish(messages.joint_state(self.names, q, stamp=now.to_msg()))
-        self.limiter.reset(q)
-        self.history.add(seconds(now), q)
-        self.last_command, self.last_tick = q, now
+        q = self.execution.hold(now.nanoseconds, self.limits())
+        if q is None:
+            return
+        if self.output is None:
+            self.command_pub.publish(messages.joint_state(self.names, q, stamp=now.to_msg()))
+            return
+        self.output.running = None  # replaced by this hold: a later stop has nothing else to hold
+        for pub, columns in ((self.output.arm_pub, self.output.arm_columns),
+                             (self.output.gripper_pub, self.output.gripper_columns)):
+            if pub is not None and columns:
+                pub.publish(hold_message([self.output.robot_names[i] for i in columns], q[columns]))
 
     def stop_off_plan(self, violation: Violation) -> None:
-        """The arm stayed off the streamed targets: stop, hold where it is, report (JTC aborts and holds)."""
-        self.active = None
+        """The arm stayed off the plan (already stopped): hold where it is, report (JTC aborts and holds)."""
         self.hold()
         self.violation = violation
         self.health.count("stopped_path_tolerance", event=True)
@@ -463,63 +468,48 @@ class CommanderNode(Node):
         return OK, values["state"], values
 
     def on_tick(self) -> None:
-        if self.active is None:
+        now = self.get_clock().now()
+        tick = self.execution.tick(now.nanoseconds, self.limits())
+        if tick is None:
             return
-        age = self.feedback_age()
-        if age > self.settings.stale_feedback_s:
-            self.active = None  # no hold command: with stale feedback we do not know where the arm is
+        if tick.stale_s is not None:  # no hold command: with stale feedback we do not know where the arm is
             if self.output is not None:
                 self.output.stop()  # it holds where the sent trajectory has got to: no feedback needed
             self.health.count("stopped_stale_feedback", event=True)
-            self.get_logger().error(f"trajectory stopped: /joint_states is stale ({age:.2f} s old)")
+            self.get_logger().error(f"trajectory stopped: /joint_states is stale ({tick.stale_s:.2f} s old)")
             return
         if self.output is not None:  # the controller interpolates on its own: wait for how it ends
-            outcome = self.output.outcome(self.elapsed(self.started_at) - self.active.duration - self.settings.settle_s)
+            outcome = self.output.outcome(tick.overdue_s)
             if outcome is not None and outcome.executed:
                 self.finish(outcome.line)
             elif outcome is not None:  # rejected, aborted or unanswered: not executed; the gripper holds too
-                self.active = None
+                self.execution.stop()
                 self.output.stop()
                 self.health.count(f"goal_{outcome.kind}", event=True)
                 self.get_logger().error(outcome.line)
             return
-        now = self.get_clock().now()
-        dt = max(seconds(now - self.last_tick), 0.0)
-        self.last_tick = now
-        t = self.elapsed(self.started_at)
-        # Within the velocity and acceleration limits; a late tick steps no further than LATE_TICK_PERIODS
-        # nominal periods allow (stream_limiter.py).
-        command = self.limiter.step(self.active.sample(t), self.limits(), dt)
-        self.command_pub.publish(messages.joint_state(self.names, command, stamp=now.to_msg()))
-        self.history.add(seconds(now), command)
-        self.last_command = command
-        if t >= self.active.duration + self.settings.settle_s:
+        self.command_pub.publish(messages.joint_state(self.names, tick.command, stamp=now.to_msg()))
+        if tick.overdue_s >= 0:
             self.finish()
 
     def finish(self, controller_line: str = "") -> None:
-        """After settle_s: the goal tolerance (JTC's goal check, once), then the tracking error over the run.
+        """After settle_s: the tracking error over the run, then the goal tolerance (JTC's goal check, once).
 
         ``controller_line``: the arm controller's result (FollowJointTrajectory), for the log.
         """
-        with np.errstate(invalid="ignore"):
-            rms = float(np.sqrt(self.error_sum.sum() / self.error_count.sum())) if self.error_count.sum() else np.nan
-        final = rms_of(self.last_squared_error)
-        goal = self.active.positions[-1]
-        self.active = None
-        self.last_tracking_error = rms
-        self.error_pub.publish(messages.float64(rms))
-        samples = int(self.error_count.max()) if self.error_count.size else 0
-        self.get_logger().info(f"trajectory done: tracking error {rms:.4f} rad RMS over {samples} feedback samples, "
-                               f"{final:.4f} rad at the end" + (f"; {controller_line}" if controller_line else ""))
-        fresh = self.measured is not None and self.feedback_age() <= self.settings.stale_feedback_s
-        violation = self.monitor.check_goal(self.measured - goal) if fresh and self.output is None else None
-        if violation is None:
+        done = self.execution.finish(self.now_ns())
+        self.last_tracking_error = done.tracking_error
+        self.error_pub.publish(messages.float64(done.tracking_error))
+        self.get_logger().info(f"trajectory done: tracking error {done.tracking_error:.4f} rad RMS over "
+                               f"{done.samples} feedback samples, {done.final_error:.4f} rad at the end"
+                               + (f"; {controller_line}" if controller_line else ""))
+        if done.violation is None:
             self.health.count("executed")
             return
         self.hold()  # as JTC on a goal violation: hold where the arm is (L518-544)
-        self.violation = violation
+        self.violation = done.violation
         self.health.count("goal_tolerance_violated", event=True)
-        self.get_logger().error(f"trajectory ended off its goal, holding: {violation.describe()} after "
+        self.get_logger().error(f"trajectory ended off its goal, holding: {done.violation.describe()} after "
                                 f"settle_s ({self.settings.settle_s:g} s)")
 
 

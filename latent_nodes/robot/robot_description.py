@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latent_nodes.robot.safety import JointLimits
+from latent_nodes.robot.safety import JointLimits, UnsafeTrajectory
 
 MOVING_TYPES = ("revolute", "continuous", "prismatic")
 
@@ -43,18 +43,45 @@ class RobotDescriptionError(ValueError):
     """A robot description that does not give what is asked of it; the message says what is missing."""
 
 
+def _triple(joint: str, attribute: str, text: str | None) -> np.ndarray:
+    """An ``<origin>`` attribute's three numbers (absent: zeros, as the URDF specification defaults them)."""
+    if text is None:
+        return np.zeros(3)
+    try:
+        values = np.array([float(v) for v in text.split()], dtype=np.float64)
+    except ValueError:
+        values = np.array([])
+    if values.shape != (3,) or not np.all(np.isfinite(values)):
+        raise RobotDescriptionError(f"robot description: joint {joint!r} has <origin {attribute}={text!r}>, not three "
+                                    "finite numbers")
+    return values
+
+
 @dataclass(frozen=True)
 class Joint:
-    """A kinematic joint: its URDF type, its ``<limit>`` attributes (None: no ``<limit>``), its leader if a mimic."""
+    """A kinematic joint: its URDF type, its ``<limit>`` attributes (None: no ``<limit>``), its leader if a mimic,
+    the links it joins and its ``<origin>`` (the child's frame in the parent's, as written: ``origin``).
+    """
 
     name: str
     type: str
     limit: dict[str, str] | None
     mimics: str | None = None
+    parent: str | None = None  # <parent link=...>
+    child: str | None = None  # <child link=...>
+    origin_xyz: str | None = None  # <origin xyz=...> as written (None: absent)
+    origin_rpy: str | None = None  # <origin rpy=...>
 
     @property
     def moving(self) -> bool:
         return self.type in MOVING_TYPES
+
+    def origin(self) -> tuple[np.ndarray, np.ndarray]:
+        """(xyz metres, rpy radians) of ``<origin>``, zeros where absent; RobotDescriptionError if malformed.
+
+        Read when asked, so a malformed origin refuses only what needs it (the limits never do).
+        """
+        return _triple(self.name, "xyz", self.origin_xyz), _triple(self.name, "rpy", self.origin_rpy)
 
 
 def _number(joint: str, attribute: str, text: str | None) -> float:
@@ -92,13 +119,24 @@ class RobotDescription:
                 raise RobotDescriptionError("robot description has a <joint> without a name")
             if name in joints:
                 raise RobotDescriptionError(f"robot description has two joints named {name!r}")
-            limit = element.find("limit")
-            mimic = element.find("mimic")
+            limit, mimic = element.find("limit"), element.find("mimic")
+            parent, child, origin = element.find("parent"), element.find("child"), element.find("origin")
             joints[name] = Joint(name, element.get("type", ""), None if limit is None else dict(limit.attrib),
-                                 None if mimic is None else mimic.get("joint", ""))
+                                 None if mimic is None else mimic.get("joint", ""),
+                                 None if parent is None else parent.get("link"),
+                                 None if child is None else child.get("link"),
+                                 None if origin is None else origin.get("xyz"),
+                                 None if origin is None else origin.get("rpy"))
         commanded = [j.get("name") for block in root.findall("ros2_control") for j in block.findall("joint")
                      if any(c.get("name") == "position" for c in j.findall("command_interface"))]
         return cls(root.get("name", ""), joints, tuple(commanded))
+
+    def joint_above(self, link: str) -> Joint | None:
+        """The kinematic joint whose child is ``link`` (None for the root or an unknown link)."""
+        for joint in self.joints.values():
+            if joint.child == link:
+                return joint
+        return None
 
     @property
     def commandable(self) -> tuple[str, ...]:
@@ -156,3 +194,78 @@ class RobotDescription:
 def joint_limits(urdf: str, robot_names: Sequence[str], names: Sequence[str] | None = None) -> JointLimits:
     """Limits of ``robot_names`` from the URDF text ``urdf``: ``RobotDescription.from_urdf(urdf).limits(...)``."""
     return RobotDescription.from_urdf(urdf).limits(robot_names, names)
+
+
+def limits_for(names: Sequence[str], description: RobotDescription | RobotDescriptionError | None,
+               embedded: JointLimits) -> JointLimits:
+    """Limits of the joints ``names``: the embedded arm's when they name any of its joints, else the description's.
+
+    ``description``: the last ``/robot_description`` received, parsed, or the error it could not be read with
+    (so a refusal says why there are no limits), or None before one arrives. A partial or mixed set of the
+    embedded arm's joints meets the embedded arm, and is refused by ``check_trajectory`` as always. Raises
+    ``UnsafeTrajectory`` naming what is missing (no description yet, an unreadable one, or a joint it gives no
+    limits for): a joint without known limits is never commanded.
+    """
+    names = list(names)
+    if not names or set(names) & set(embedded.names):
+        return embedded
+    if len(set(names)) != len(names):
+        raise UnsafeTrajectory(f"trajectory repeats joint names: {names}")
+    if description is None:
+        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and no /robot_description has arrived "
+                               "to give their limits")
+    if isinstance(description, RobotDescriptionError):
+        raise UnsafeTrajectory(f"joints {names} are not the embedded arm's and the last /robot_description could "
+                               f"not be read, so their limits are unknown: {description}")
+    try:
+        return description.limits(names)
+    except RobotDescriptionError as exc:
+        raise UnsafeTrajectory(f"no limits for the trajectory's joints: {exc}") from None
+
+
+class DescriptionLimits:
+    """The joint limits the latest ``/robot_description`` gives, under one rule for a re-published description.
+
+    A robot description is latched (transient local) and may be published again at any time (a
+    robot_state_publisher restarted with a corrected URDF, a parameter changed). What a controls engineer
+    expects, and what both readers (the streaming commander here, ``Ros2ControlOutput.on_description``
+    for ros2_control) do:
+
+    - the latest description is the one that counts, also after the arm's joints were fixed by a
+      trajectory: a new readable one replaces the limits of those joints from the next trajectory on
+      (the running one keeps the limits it was checked against), logged once on receipt;
+    - an unreadable one, or one that lacks the fixed joints, keeps nothing of the old one: trajectories
+      needing its limits are refused until a readable one arrives, logged once on receipt (each refusal
+      then says why, through ``limits_for``).
+
+    The embedded arm's joints always have the embedded arm's limits.
+    """
+
+    def __init__(self, embedded: JointLimits) -> None:
+        self.embedded = embedded
+        self.latest: RobotDescription | RobotDescriptionError | None = None
+
+    def receive(self, urdf: str, fixed: Sequence[str] | None = None) -> tuple[bool, str]:
+        """Take a newly received description; (whether its limits are usable, the one line to log).
+
+        ``fixed``: the arm's joints once a trajectory has fixed them (None before), checked against it.
+        """
+        try:
+            self.latest = RobotDescription.from_urdf(urdf)
+        except RobotDescriptionError as exc:
+            self.latest = exc
+            return False, (f"/robot_description cannot be read, so no joint limits are known from it: trajectories "
+                           f"for joints other than the embedded arm's are refused until a readable one arrives ({exc})")
+        if fixed is None or set(fixed) & set(self.embedded.names):
+            return True, "/robot_description received: limits for joints other than the embedded arm's come from it"
+        try:
+            self.latest.limits(fixed)
+        except RobotDescriptionError as exc:
+            return False, (f"/robot_description replaced by one without limits for the arm's joints: trajectories are "
+                           f"refused until one that has them arrives ({exc})")
+        return True, (f"/robot_description replaced: the limits of {list(fixed)} come from it from the next "
+                      "trajectory on")
+
+    def limits(self, names: Sequence[str]) -> JointLimits:
+        """Limits of the joints ``names`` (``limits_for``); UnsafeTrajectory naming what is missing."""
+        return limits_for(names, self.latest, self.embedded)

@@ -162,3 +162,25 @@ def test_a_replacing_trajectory_starts_from_the_last_target_and_keeps_the_veloci
 
 def test_rms_ignores_joints_without_feedback():
     assert rms_of(np.array([4.0, np.nan])) == 2.0 and np.isnan(rms_of(np.array([np.nan])))
+
+
+def test_settle_time_counts_from_when_the_stream_sent_the_last_point():
+    """Late ticks (a busy machine) leave the stream behind the trajectory's clock: the goal is checked settle_s
+    after the last point was actually sent, not settle_s after the trajectory's nominal end. Before, a stream
+    120 ms late at the end was judged 0.2 s past the nominal end while the arm was still short of the goal.
+    """
+    ex = streaming()
+    ex.feedback(np.zeros(2), T0)
+    ex.begin(trajectory(end=0.9, duration=0.5), np.zeros(2), T0, T0)  # 0.9 rad at 2 rad/s: 0.45 s + ramps
+    now, sent_last, finished = T0, None, None
+    while finished is None and now < T0 + 10_000 * MS:
+        now += 80 * MS  # every tick four periods late: the stream's step is capped at two
+        tick = ex.tick(now, LIMITS)
+        ex.feedback(tick.command, now)
+        if sent_last is None and np.allclose(tick.command, [0.9, -0.9], atol=1e-9):
+            sent_last = now
+        if tick.overdue_s >= 0:
+            finished = ex.finish(now)
+    assert sent_last is not None and sent_last - T0 > 0.5e9 + 0.2e9  # the stream arrived after end + settle_s
+    assert now - sent_last == pytest.approx(0.2e9, abs=80 * MS)  # judged settle_s after it arrived
+    assert finished.violation is None, finished.violation  # the arm, following the stream, is on its goal

@@ -19,7 +19,10 @@ An ``Execution`` is fed:
   stream starts where the arm is, at rest; a replacing one goes on from the last target at its velocity.
 - ``tick(now_ns, limits)``: streaming, the next target within the velocity and acceleration limits, a
   late tick's step capped (``latent_nodes.robot.stream_limiter``), and whether the trajectory and
-  ``settle_s`` are over; for a controller, how far past that the time is (its outcome decides). Either
+  ``settle_s`` are over: ``settle_s`` counts from when the stream has actually sent the last point (late
+  ticks on a busy machine leave the stream behind the trajectory's clock, and the arm cannot settle on
+  a target it has not been sent yet), and at most ``MAX_CATCH_UP_S`` past the trajectory's end; for a
+  controller, how far past the end and ``settle_s`` the time is (its outcome decides). Either
   way, feedback older than ``stale_feedback_s`` stops the execution (nothing to hold: where the arm is
   is unknown).
 - ``finish(now_ns)``: the tracking error over the run, and the goal check after ``settle_s`` (JTC's
@@ -41,6 +44,9 @@ from latent_nodes.robot.stream_limiter import StreamLimiter
 from latent_nodes.robot.tolerances import CommandHistory, ToleranceMonitor, Violation
 
 NS = 1e-9
+# Streaming: how long past the trajectory's end the stream may take to send its last point before the
+# goal is checked anyway (a stream this far behind has already been stopped for stale feedback or is stuck).
+MAX_CATCH_UP_S = 5.0
 
 
 def rms_of(squared_errors: np.ndarray) -> float:
@@ -101,6 +107,7 @@ class Execution:
         self.supervised_given = None if supervised is None else list(supervised)
         self.active: CheckedTrajectory | None = None
         self.started_at_ns: int | None = None
+        self.sent_last_at_ns: int | None = None  # streaming: when the running trajectory's last point was sent
         self.last_command: np.ndarray | None = None
         self.last_tick_ns: int | None = None
         self.measured: np.ndarray | None = None  # latest feedback, arm order
@@ -179,6 +186,7 @@ class Execution:
         self.limiter.new_trajectory()  # a replaced trajectory's stream goes on at its velocity, from its last tick
         self.monitor.start()
         self.active, self.started_at_ns = trajectory, int(started_at_ns)
+        self.sent_last_at_ns: int | None = None  # streaming: when the last point was first sent
         self.last_command = np.asarray(start, dtype=np.float64).copy()
         self.error_sum[:], self.error_count[:], self.last_squared_error[:] = 0.0, 0.0, np.nan
 
@@ -205,6 +213,13 @@ class Execution:
         command = self.limiter.step(self.active.sample(t), limits, dt)
         self.history.add(now_ns * NS, command)
         self.last_command = command
+        if self.sent_last_at_ns is None and t >= self.active.duration and np.allclose(
+                command, self.active.positions[-1], rtol=0.0, atol=1e-9):
+            self.sent_last_at_ns = int(now_ns)
+        if self.sent_last_at_ns is not None:
+            overdue = (now_ns - self.sent_last_at_ns) * NS - self.settle_s
+        else:  # the stream is still catching up with its last point: wait, at most MAX_CATCH_UP_S more
+            overdue -= MAX_CATCH_UP_S
         return Tick(command=command, overdue_s=overdue)
 
     def finish(self, now_ns: int) -> Finished:

@@ -79,7 +79,8 @@ def test_recognize_scenario_with_the_margin_names_the_behaviour_shown_at_the_doc
 def test_recognize_scenario_with_the_sequential_rule_decides_and_stays_decided(tmp_path, capsys):
     """The node's default rule (sequential, calibrated on validation positions) on the shipped model, executed
     arm: never wrong at any k, and once it names the behaviour shown it keeps naming it to the end. Docs
-    (docs/online.md, scored on the 16 test positions): never wrong, 100 % right from k = 10.
+    (docs/online.md): never wrong, 100 % right from k = 10 offline on the 16 test positions' executed runs,
+    from k = 6 in the demo's one run of all 32 trials.
     """
     results, _ = run_scenario(tmp_path, capsys)
     assert results["summary"]["recognition_rule"] == "sequential"
@@ -89,5 +90,7 @@ def test_recognize_scenario_with_the_sequential_rule_decides_and_stays_decided(t
         assert all(r["right"] for r in decided), rows  # never wrong
         first = next(r["k"] for r in rows if r["right"])
         assert all(r["right"] for r in rows if r["k"] >= first), rows  # decided and stays decided
-        assert first <= 10, rows  # docs: 100 % right from k = 10
+        assert first <= 10, rows  # docs: 100 % right from k = 10 (measured here, one run: k = 3 and 6)
+        # The plan it holds then (docs, all 32 trials: median 2.2 mm, p90 3.8 mm at k = 10; measured here, one
+        # run: 0.4-1.7 mm at k >= 10).
         assert all(r["completion_error_mm"] < 3.5 for r in rows if r["k"] >= 10), rows

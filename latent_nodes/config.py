@@ -17,7 +17,7 @@ the value (numbers in at most six significant digits) and what is expected. What
 - ranges (``ge``, ``gt``, ``le``, ``lt``; on every element of a list) and choices;
 - rules across fields: K <= L (``local_dim <= latent_dim``); ``perception_dims`` distinct indices
   inside ``output_dim``; one time constant per PVRNN layer; tables and workspaces increasing, the
-  workspace on the table; ``physics_dt <= dt``;
+  workspace on the table; ``physics_dt <= dt``; ``recognition_lower <= recognition_upper``;
 - unknown sections and keys (with the closest known name), so a typo is an error, not a default.
 
 Nothing here imports torch or rclpy, so any layer can read the schema cheaply. (Whether a CUDA device
@@ -204,6 +204,13 @@ class NodesConfig:
     online_tolerance: float = _f(0.01, "online mode: publish an updated trajectory when its remaining points "
                                        "move by more than this, rad (any joint)", gt=0.0)
     online_window: int = _f(0, "online mode: infer from the last this many observed steps (0: all so far)", ge=0)
+    recognition_rule: str = _f("sequential", "behaviour auto: how a behaviour is named. margin: judged afresh at every "
+                                         "step, named while its window error is at most recognition_max_error and "
+                                         "clearly below the others' (inference/recognition.py); sequential: "
+                                         "log-ratio evidence accumulated over steps, named once it reaches "
+                                         "recognition_upper and kept until it falls below recognition_lower "
+                                         "(inference/sequential_recognition.py; docs/online.md)",
+                               choices=("sequential", "margin"))
     recognition_max_error: float = _f(5e-3, "behaviour auto: the best behaviour's window error (normalized) must "
                                             "be at most this to be named (inference/recognition.py; 5e-3 fits clean "
                                             "demonstrations, an executed arm needs more: docs/online.md)", gt=0.0)
@@ -575,6 +582,9 @@ def _camera_rules(c: CameraConfig, w: str) -> str | None:
 
 
 def _nodes_rules(n: NodesConfig, w: str) -> str | None:
+    if n.recognition_lower > n.recognition_upper:
+        return (f"{w}recognition_lower = {show(n.recognition_lower)}: expected at most recognition_upper "
+                f"({show(n.recognition_upper)}): the hysteresis keeps a decision down to lower, never above upper")
     if len(n.perception_camera_pose) not in (0, 6):
         return (f"{w}perception_camera_pose = {show(n.perception_camera_pose)}: expected [] or "
                 f"[x, y, z, roll, pitch, yaw]")

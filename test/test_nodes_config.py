@@ -156,6 +156,20 @@ def test_node_parameters_meet_the_schema_check(node):
     assert section.perception_rate == 0.2
 
 
+def test_recognition_rule_and_its_hysteresis_are_checked(node):
+    """recognition_rule is sequential or margin; the sequential rule's lower threshold may not exceed upper."""
+    from latent_nodes.config import ConfigError
+
+    assert NodesConfig().recognition_rule == "sequential"
+    assert declare_section(node(recognition_rule="margin"), NodesConfig,
+                           only=["recognition_rule"]).recognition_rule == "margin"
+    with pytest.raises(ConfigError, match="parameter recognition_rule = 'cusum': expected one of"):
+        declare_section(node(recognition_rule="cusum"), NodesConfig, only=["recognition_rule"])
+    with pytest.raises(ConfigError, match=r"parameter recognition_lower = 3\.5: expected at most recognition_upper "
+                                          r"\(2\.95\)"):
+        declare_section(node(recognition_lower=3.5), NodesConfig, only=["recognition_lower", "recognition_upper"])
+
+
 @pytest.mark.parametrize("param, expected", [
     ("perception_rate:=-1.0", "cannot start: parameter perception_rate = -1: expected a finite number >= 0"),
     ("perception_rte:=1.0", "cannot start: node perception has no parameter perception_rte (did you mean "

@@ -46,8 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --perception camera, the rendered images' width x height, pixels")
     p.add_argument("--trials", type=int, default=0, help="run only the first N trials (0: all)")
     p.add_argument("--seed", type=int, default=0, help="moved: seed of the second positions and move steps")
+    p.add_argument("--recognition-rule", choices=["sequential", "margin"], default=None,
+                   help="recognize: the inference node's recognition_rule (default: its parameter file's)")
     p.add_argument("--recognition-max-error", type=float, default=None,
-                   help="recognize: the inference node's recognition_max_error (default: its parameter file's)")
+                   help="recognize: the inference node's recognition_max_error, used by the margin rule "
+                        "(default: its parameter file's)")
     p.add_argument("--outside", nargs="*", type=float, default=[0.01, 0.03, 0.08], metavar="M",
                    help="then place the block this many metres beyond the trained region's far edge, per "
                         "behaviour (none: skip)")

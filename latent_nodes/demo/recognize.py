@@ -175,6 +175,14 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def rule_label(settings) -> str:
+    """The recognition rule the node runs and its thresholds, for the printed header."""
+    if settings.recognition_rule == "margin":
+        return f"margin rule, recognition_max_error {settings.recognition_max_error:g}"
+    return (f"sequential rule, recognition_upper {settings.recognition_upper:g}, lower "
+            f"{settings.recognition_lower:g}, drift {settings.recognition_drift:g}")
+
+
 def run_recognize(args: argparse.Namespace, config_dir: Path) -> int:
     from latent_nodes.nodes import messages
     from latent_nodes.sim import kinematics
@@ -182,6 +190,8 @@ def run_recognize(args: argparse.Namespace, config_dir: Path) -> int:
 
     remap = (f"inference:{messages.COMPLETED_BEHAVIOUR}:={PROPOSAL}",)
     overrides = {"inference__mode": "online", "inference__behaviour": "auto"}
+    if args.recognition_rule is not None:
+        overrides["inference__recognition_rule"] = args.recognition_rule
     if args.recognition_max_error is not None:
         overrides["inference__recognition_max_error"] = repr(float(args.recognition_max_error))
     with running_graph(args, config_dir, remaps=remap, bag="recognize_bag", **overrides) as (inference, driver):
@@ -198,7 +208,7 @@ def run_recognize(args: argparse.Namespace, config_dir: Path) -> int:
         demonstrate = demonstrator(cfg, len(driver.joint_names), scripts)
         proposals = Proposals(driver)
         print(f"latent-nodes demo --scenario recognize: {len(cases)} demonstrations shown step by step, the "
-              f"node recognizing (recognition_max_error {inference.settings.recognition_max_error:g}); "
+              f"node recognizing ({rule_label(inference.settings)}); "
               f"model {args.model or 'shipped default'}\n")
         trials = []
         for i, (behaviour, xy) in enumerate(cases, 1):
@@ -220,6 +230,7 @@ def run_recognize(args: argparse.Namespace, config_dir: Path) -> int:
                   f"{len(got['plans'])} plans; steps observed {len(got['results'])}", flush=True)
             trials.append(trial)
     summary = summarize(trials, steps)
+    summary["recognition_rule"] = inference.settings.recognition_rule
     summary["recognition_max_error"] = inference.settings.recognition_max_error
     print_summary(summary)
     out = Path(args.out)

@@ -111,7 +111,9 @@ class InferenceNode(Node):
         self.settings = declare_section(
             self, NodesConfig, only=["model_path", "behaviour", "frame_id", "torch_threads", "out_of_domain",
                                      "domain_margin", "mode", "online_tolerance", "online_window",
-                                     "stale_feedback_s", "recognition_max_error"],
+                                     "stale_feedback_s", "recognition_rule", "recognition_max_error",
+                                     "recognition_upper", "recognition_lower", "recognition_drift",
+                                     "recognition_floor", "recognition_unexplained"],
             dynamic=["behaviour"], validators={"behaviour": self.check_behaviour})
         torch.set_num_threads(max(1, self.settings.torch_threads))
         s = self.settings

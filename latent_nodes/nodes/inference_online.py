@@ -5,8 +5,10 @@ The worker samples the latest joint state and a fresh block pose at every step o
 publishes an updated trajectory whenever the remaining points move by more than ``online_tolerance``
 (rad). Every trajectory is stamped with the behaviour's start, so the commander splices it in at the
 current phase instead of restarting. ``behaviour: auto`` recognizes the behaviour from the observed
-prefix and publishes nothing while the recognition abstains. Each step's estimate (step, window error,
-per-behaviour errors, decision, whether a trajectory was published) goes to ``/inference/result``.
+prefix and publishes nothing while the recognition abstains; the ``recognition_rule`` parameter chooses
+how it decides (the sequential rule, one fresh instance per behaviour, or the margin). Each step's
+estimate (step, window error, per-behaviour errors, decision, whether a trajectory was published) goes to
+``/inference/result``.
 
 Poses arriving while the behaviour runs are the behaviour's observations, not new jobs. Joint states that
 are not finite or lack joints are ignored with one log line, extra joints are ignored (said once); stale
@@ -40,9 +42,21 @@ from rclpy.time import Time
 from sensor_msgs.msg import JointState
 
 from latent_nodes.inference.recognition import UNDECIDED, RecognitionMargin
+from latent_nodes.inference.sequential_recognition import SequentialRecognition, default_thresholds
 from latent_nodes.inference.step_clock import FRESH, OBSERVED, STALE, StepClock
 from latent_nodes.nodes import messages
 from latent_nodes.nodes.inference_node import AUTO, InferenceNode, Job
+
+
+def recognition_rule(settings) -> RecognitionMargin | SequentialRecognition:
+    """The rule that names the behaviour under ``auto``, from the node's settings (a NodesConfig).
+
+    A new one for every behaviour shown: the sequential rule accumulates evidence over one behaviour's steps
+    and must start each behaviour with none (the margin keeps no state).
+    """
+    if settings.recognition_rule == "margin":
+        return RecognitionMargin(max_error=settings.recognition_max_error)
+    return SequentialRecognition(default_thresholds(settings))
 
 
 class OnlineMode:
@@ -103,7 +117,7 @@ class OnlineMode:
         clock = node.get_clock()
         start = clock.now()  # the behaviour's start: every trajectory of this behaviour is stamped with it
         behaviour = None if job.behaviour == AUTO else job.behaviour
-        margin = RecognitionMargin(max_error=node.settings.recognition_max_error)
+        margin = recognition_rule(node.settings)
         estimator = OnlineEstimator(node.completer, behaviour, window=node.settings.online_window or None,
                                     margin=margin)
         timing = StepClock(start.nanoseconds, node.dt, estimator.seq_len)

@@ -62,6 +62,7 @@ from latent_nodes.inference.search import (
     select_starts,
     select_starts_numpy,
 )
+from latent_nodes.inference.sequential_recognition import SequentialRecognition
 from latent_nodes.inference.warm_start import WarmStart
 from latent_nodes.model.numpy_generator import NumpyGenerator
 
@@ -114,11 +115,13 @@ class OnlineEstimator:
 
     def __init__(self, completer: BehaviourCompleter, behaviour: str | None = None, *, window: int | None = None,
                  steps: int = 1, n_starts: int = 4, move_threshold: float = 0.01,
-                 margin: RecognitionMargin | None = None) -> None:
+                 margin: RecognitionMargin | SequentialRecognition | None = None) -> None:
         """``behaviour`` None recognizes it; ``window`` None keeps every observed step; ``steps`` is the
         Gauss-Newton budget of an update from the previous estimate; ``n_starts`` the training coordinates
         added to the block-position map's start when there is no previous estimate; ``move_threshold``
-        (metres) the block displacement that restarts the window.
+        (metres) the block displacement that restarts the window; ``margin`` the recognition rule for
+        ``behaviour`` None (``RecognitionMargin``, the default, or ``SequentialRecognition``, which keeps its
+        evidence across steps: one per behaviour shown).
         """
         if window is not None and window < 1:
             raise ValueError(f"window must be None (all observed steps) or >= 1, got {window}")

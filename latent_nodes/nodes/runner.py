@@ -96,6 +96,21 @@ class KeepsServing:
         self.said: dict[tuple[str, str], tuple[float, int]] = {}
         self.said_lock = threading.Lock()  # callbacks of a multi-threaded executor fail on several threads
 
+    def next_ready(self) -> tuple | None:
+        """The next ready ``(handler, entity, node)``, or None after a timeout (look again).
+
+        Raises ``ShutdownException`` when the executor is shut down, and ``ExternalShutdownException``
+        when a signal shut the context down while the wait set was being built (rclpy's RCLError there).
+        """
+        try:
+            return self.wait_for_ready_callbacks()
+        except (TimeoutException, ConditionReachedException):
+            return None
+        except RuntimeError:  # rclpy's RCLError: e.g. no wait set on a context a signal just shut down
+            if self.context.ok():
+                raise
+            raise ExternalShutdownException() from None  # a stop, as rclpy says when it sees it first
+
     def stopping(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the executor being stopped, not a failure: a callback cut short by the shutdown."""
         return isinstance(exc, (ExternalShutdownException, KeyboardInterrupt)) or not self.context.ok()
@@ -135,15 +150,12 @@ class ServingExecutor(KeepsServing, SingleThreadedExecutor):
         """Run callbacks until the executor or its context is shut down (the latter raises, as rclpy's)."""
         while self.context.ok():
             try:
-                handler, entity, node = self.wait_for_ready_callbacks()
+                ready = self.next_ready()
             except ShutdownException:
                 return
-            except (TimeoutException, ConditionReachedException):
+            if ready is None:
                 continue
-            except RuntimeError:  # rclpy's RCLError: e.g. no wait set on a context a signal just shut down
-                if self.context.ok():
-                    raise
-                raise ExternalShutdownException() from None  # a stop, as rclpy says when it sees it first
+            handler, entity, node = ready
             handler()
             exc = handler.exception()
             if exc is None:
@@ -193,15 +205,12 @@ class ServingMultiThreadedExecutor(KeepsServing, MultiThreadedExecutor):
             if self.stopped_by is not None:
                 raise self.stopped_by
             try:
-                handler, entity, node = self.wait_for_ready_callbacks()
+                ready = self.next_ready()
             except ShutdownException:
                 return
-            except (TimeoutException, ConditionReachedException):
+            if ready is None:
                 continue
-            except RuntimeError:  # as in ServingExecutor.spin
-                if self.context.ok():
-                    raise
-                raise ExternalShutdownException() from None
+            handler, entity, node = ready
             try:  # rclpy's own pool (MultiThreadedExecutor._executor), which its shutdown() joins
                 self._executor.submit(self.run_callback, handler, entity, node)
             except RuntimeError:  # the pool was shut down (Executor.shutdown) while this one was ready

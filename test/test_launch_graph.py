@@ -69,6 +69,18 @@ VALID = {"first": (0.47, 0.05), "best_effort": (0.52, -0.12), "respawn": (0.40, 
          "after_ood": (0.58, 0.17)}
 
 
+def session_alive(sid: int) -> bool:
+    """Whether any process of session ``sid`` is still running (zombies excepted)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:  # state, ppid, pgrp, session
+            return True
+    return False
+
+
 class LaunchedGraph:
     """``ros2 launch`` (with launch ``arguments`` such as ``perception:=camera``) as a child in its own
     session; its output is collected line by line.
@@ -106,14 +118,7 @@ class LaunchedGraph:
 
     def group_alive(self) -> bool:
         """Whether any process of the launch's session is still running (zombies excepted)."""
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z" and int(fields[3]) == self.proc.pid:  # state, ppid, pgrp, session
-                return True
-        return False
+        return session_alive(self.proc.pid)
 
     def stop(self) -> None:
         """Ctrl-C, then SIGKILL to the whole session if it has not ended (only what this test started)."""

@@ -12,65 +12,28 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-REQUIRED = bool(os.environ.get("LATENT_NODES_LAUNCH_TOOLS"))  # installed on purpose (CI): absence fails
-for module in ("launch.actions", "launch_ros.actions"):
-    if REQUIRED:
-        __import__(module)
-    else:
-        pytest.importorskip(module, reason=f"the ROS 2 launch tooling ({module}) is not installed here (docs/nodes.md)")
-BIN = Path(sys.executable).parent
-ROS2 = shutil.which("ros2", path=str(BIN)) or shutil.which("ros2")
-COLCON = shutil.which("colcon", path=str(BIN)) or shutil.which("colcon")
-if ROS2 is None or COLCON is None:
-    missing = f"{'ros2' if ROS2 is None else 'colcon'} is not installed here (docs/nodes.md)"
-    if REQUIRED:
-        raise RuntimeError(missing)
-    pytest.skip(missing, allow_module_level=True)
+# The launched-graph machinery with its skips (no launch tooling, no colcon) and the package built by colcon.
+from test_launch_graph import (  # noqa: E402
+    ROS2,
+    install,  # noqa: F401 - a fixture
+    session_alive,
+)
 
 from latent_nodes.nodes.runner import EXIT_CANNOT_START  # noqa: E402 - after the skips
 
-ROOT = Path(__file__).resolve().parent.parent
 # s: four Python processes importing torch / MuJoCo on a shared 2-core machine; the inference node fails
 # right after importing torch (measured 12-44 s from the launch to its end there).
 END_TIMEOUT = 150.0
 
 
-def session_alive(sid: int) -> bool:
-    """Whether any process of session ``sid`` is still running (zombies excepted)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:  # state, ppid, pgrp, session
-            return True
-    return False
-
-
-@pytest.fixture(scope="module")
-def install(tmp_path_factory) -> Path:
-    """The package built by colcon (merged install) in a temporary workspace; returns the install prefix."""
-    ws = tmp_path_factory.mktemp("colcon_ws")
-    env = dict(os.environ, AMENT_PREFIX_PATH=os.pathsep.join(filter(None, [sys.prefix,
-                                                                          os.environ.get("AMENT_PREFIX_PATH")])))
-    build = subprocess.run([COLCON, "--log-base", str(ws / "log"), "build", "--base-paths", str(ROOT),
-                            "--build-base", str(ws / "build"), "--install-base", str(ws / "install"),
-                            "--merge-install", "--packages-select", "latent_nodes"],
-                           cwd=ws, env=env, capture_output=True, text=True, timeout=600)
-    assert build.returncode == 0, f"colcon build failed:\n{build.stdout}\n{build.stderr}"
-    return ws / "install"
-
-
-def test_a_node_that_cannot_start_is_not_respawned_and_ends_the_launch(install, tmp_path):
+def test_a_node_that_cannot_start_is_not_respawned_and_ends_the_launch(install, tmp_path):  # noqa: F811
     site = next((install / "lib").glob("python3*/site-packages"))
     env = dict(os.environ, PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0",
                AMENT_PREFIX_PATH=os.pathsep.join([str(install), sys.prefix]),

@@ -4,6 +4,7 @@ Both ``ServingExecutor`` (every node process) and ``ServingMultiThreadedExecutor
 process of several nodes), where rclpy's ``MultiThreadedExecutor`` ends its spin on the first failure.
 """
 
+import contextlib
 import threading
 import time
 
@@ -41,24 +42,40 @@ class Faulty(Node):
         self.pub.publish(msg)
 
 
-SERVING = {"single": lambda context: ServingExecutor(repeat_s=1.0, context=context),
-           "multi": lambda context: ServingMultiThreadedExecutor(repeat_s=1.0, num_threads=2, context=context)}
+@contextlib.contextmanager
+def faulty_graph(make, spin):
+    """A Faulty node and a probe on the executor ``make(context)``, spun by ``spin(executor)`` in a thread.
 
-
-@pytest.mark.parametrize("threads", list(SERVING))
-def test_a_repeating_failure_is_one_line_per_period_with_the_count_of_those_not_logged(threads):
+    Yields (node, probe, publisher to the node, messages it echoed, the spinning thread); shuts all down after.
+    """
     context = rclpy.Context()
     rclpy.init(context=context)
-    executor = SERVING[threads](context)
+    executor = make(context)
     node, probe = Faulty(context), Probe(context)
     echoed: list[str] = []
     probe.create_subscription(String, "/runner_test/out", lambda m: echoed.append(m.data), 10)
     pub = probe.create_publisher(String, "/runner_test/in", 10)
     for n in (node, probe):
         executor.add_node(n)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner = threading.Thread(target=spin, args=(executor,), daemon=True)
     spinner.start()
     try:
+        yield node, probe, pub, echoed, spinner
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        spinner.join(timeout=5.0)
+        node.destroy_node()
+        probe.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+SERVING = {"single": lambda context: ServingExecutor(repeat_s=1.0, context=context),
+           "multi": lambda context: ServingMultiThreadedExecutor(repeat_s=1.0, num_threads=2, context=context)}
+
+
+@pytest.mark.parametrize("threads", list(SERVING))
+def test_a_repeating_failure_is_one_line_per_period_with_the_count_of_those_not_logged(threads):
+    with faulty_graph(SERVING[threads], lambda executor: executor.spin()) as (node, probe, pub, echoed, _):
         assert wait(lambda: pub.get_subscription_count() >= 1)
         for _ in range(5):
             pub.publish(String(data="raise"))
@@ -73,36 +90,19 @@ def test_a_repeating_failure_is_one_line_per_period_with_the_count_of_those_not_
                                 "at test_runner.py:") and first.endswith("in on_message; serving on"), first
         assert second.endswith("serving on (4 more since the last line)"), second
         assert node.health.counter("callback_errors") == 6 and node.health.failed_callback.startswith("Faulty.")
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        spinner.join(timeout=5.0)
-        node.destroy_node()
-        probe.destroy_node()
-        rclpy.try_shutdown(context=context)
 
 
 def spin_with_one_failure(make) -> tuple[bool, list[str], bool]:
     """(spin ended, exceptions it raised, a later message served) for an executor that meets one failure."""
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    executor = make(context)
-    node, probe = Faulty(context), Probe(context)
-    echoed: list[str] = []
-    probe.create_subscription(String, "/runner_test/out", lambda m: echoed.append(m.data), 10)
-    pub = probe.create_publisher(String, "/runner_test/in", 10)
-    for n in (node, probe):
-        executor.add_node(n)
     ended: list[BaseException] = []
 
-    def spin() -> None:
+    def spin(executor) -> None:
         try:
             executor.spin()
         except KeyError as exc:
             ended.append(exc)
 
-    spinner = threading.Thread(target=spin, daemon=True)
-    spinner.start()
-    try:
+    with faulty_graph(make, spin) as (node, _, pub, echoed, spinner):
         assert wait(lambda: pub.get_subscription_count() >= 1)
         pub.publish(String(data="raise"))
         assert wait(lambda: node.health.counter("callback_errors") == 1 or bool(ended))
@@ -112,12 +112,6 @@ def spin_with_one_failure(make) -> tuple[bool, list[str], bool]:
                 break
         spinner.join(timeout=2.0 if ended else 0.5)
         return not spinner.is_alive(), [type(e).__name__ for e in ended], bool(echoed)
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        spinner.join(timeout=5.0)
-        node.destroy_node()
-        probe.destroy_node()
-        rclpy.try_shutdown(context=context)
 
 
 def test_rclpy_multi_threaded_spin_ends_on_a_failing_callback_where_the_serving_one_goes_on():
